@@ -1,0 +1,67 @@
+//! The command line: one file per subcommand; this file parses arguments and
+//! maps outcomes to exit codes (0 success, 1 findings, 2 bad usage or
+//! unreadable input, 3 changes with `--detailed-exitcode`).
+
+mod check;
+mod compile;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: findings (errors, failed tests, a refused plan).
+pub const EXIT_FINDINGS: i32 = 1;
+/// Exit code: bad usage or unreadable input.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "entitle", version, about = "Policy-as-code entitlements: YAML roles compiled to Cedar, desired vs live access")]
+struct Cli {
+    /// Directory of YAML definitions.
+    #[arg(long, global = true, default_value = "roles")]
+    roles: PathBuf,
+    /// Directory of hand-written Cedar guardrails.
+    #[arg(long, global = true, default_value = "policies")]
+    policies: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load, validate, compile and lint the definitions.
+    Check(check::Args),
+    /// Write the Cedar schema, policies and static entities.
+    Compile(compile::Args),
+}
+
+/// Runs the command line and returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(&cli.roles, &cli.policies, args),
+        Command::Compile(args) => compile::run(&cli.roles, &cli.policies, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Prints diagnostics for a person on stderr, with source excerpts.
+fn print_human(diagnostics: &[entitle::Diagnostic], sources: &entitle::project::Sources) {
+    for d in diagnostics {
+        eprint!("{}", d.render(sources.text_of(&d.location.file)));
+    }
+}

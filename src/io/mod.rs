@@ -1,0 +1,3 @@
+//! Readers and writers of the formats entitle speaks at its edges.
+
+pub mod sarif;

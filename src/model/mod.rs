@@ -1,0 +1,13 @@
+//! YAML definitions → typed [`Definitions`] with source locations.
+//!
+//! The model does no I/O beyond reading the sources it is given, and knows
+//! nothing of Cedar.
+
+pub mod condition;
+pub mod load;
+pub mod reader;
+pub mod types;
+pub mod yaml;
+
+pub use load::{load, read_tree, SourceFile};
+pub use types::*;

@@ -1,0 +1,104 @@
+//! A loaded policy repository: definitions, graph and Cedar artefacts, plus
+//! the sources they came from (for rendering diagnostics).
+//!
+//! This is the one place that runs load → graph → compile → lint in order;
+//! every command starts here.
+
+use std::path::Path;
+
+use crate::check;
+use crate::compile::{self, Compiled};
+use crate::diag::{self, Diagnostic, Severity};
+use crate::graph::RoleGraph;
+use crate::model::{self, Definitions, SourceFile};
+
+/// A policy repository that compiled without errors.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The typed definitions.
+    pub defs: Definitions,
+    /// The role/package graph and its closures.
+    pub graph: RoleGraph,
+    /// The Cedar artefacts.
+    pub compiled: Compiled,
+    /// Warnings found on the way (lints included).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Every diagnostic of a failed load, with the sources to render them.
+#[derive(Debug, Clone)]
+pub struct LoadFailure {
+    /// Errors and warnings, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The sources of a policy repository.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// YAML definition files.
+    pub roles: Vec<SourceFile>,
+    /// Hand-written Cedar policy files.
+    pub policies: Vec<SourceFile>,
+}
+
+impl Sources {
+    /// Reads `roles_dir` (every `*.yaml`/`*.yml`) and `policies_dir` (every
+    /// `*.cedar`; a missing policies directory is fine). I/O problems are diagnostics.
+    pub fn read(roles_dir: &Path, policies_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Sources {
+        let roles = model::read_tree(roles_dir, &["yaml", "yml"], diagnostics);
+        let policies = if policies_dir.exists() { model::read_tree(policies_dir, &["cedar"], diagnostics) } else { Vec::new() };
+        Sources { roles, policies }
+    }
+
+    /// The text of the named file, for rendering diagnostics.
+    pub fn text_of(&self, name: &str) -> Option<&str> {
+        self.roles.iter().chain(&self.policies).find(|f| f.name == name).map(|f| f.text.as_str())
+    }
+}
+
+impl Project {
+    /// Loads, compiles and lints a policy repository from directories.
+    pub fn load(roles_dir: &Path, policies_dir: &Path) -> (Sources, Result<Project, LoadFailure>) {
+        let mut diagnostics = Vec::new();
+        let sources = Sources::read(roles_dir, policies_dir, &mut diagnostics);
+        let result = Project::from_sources_with(&sources, diagnostics);
+        (sources, result)
+    }
+
+    /// Loads, compiles and lints from in-memory sources.
+    pub fn from_sources(sources: &Sources) -> Result<Project, LoadFailure> {
+        Project::from_sources_with(sources, Vec::new())
+    }
+
+    fn from_sources_with(sources: &Sources, mut diagnostics: Vec<Diagnostic>) -> Result<Project, LoadFailure> {
+        let (defs, load_diags) = model::load(&sources.roles);
+        diagnostics.extend(load_diags);
+        let fail = |mut diagnostics: Vec<Diagnostic>| {
+            diag::sort(&mut diagnostics);
+            Err(LoadFailure { diagnostics })
+        };
+        if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+            return fail(diagnostics);
+        }
+        let graph = match RoleGraph::build(&defs) {
+            Ok(g) => g,
+            Err(cycles) => {
+                diagnostics.extend(cycles);
+                return fail(diagnostics);
+            }
+        };
+        let compiled = match compile::compile(&defs, &graph, &sources.policies) {
+            Ok((c, warnings)) => {
+                diagnostics.extend(warnings);
+                c
+            }
+            Err(errors) => {
+                diagnostics.extend(errors);
+                return fail(diagnostics);
+            }
+        };
+        diagnostics.extend(check::lint(&defs, &graph));
+        diag::sort(&mut diagnostics);
+        Ok(Project { defs, graph, compiled, warnings: diagnostics })
+    }
+}

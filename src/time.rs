@@ -1,0 +1,145 @@
+//! Instants, dates and durations: parsing the forms users write and the
+//! `datetime` form Cedar reads.
+//!
+//! An [`Instant`] is milliseconds since the Unix epoch, UTC, exactly Cedar's
+//! `datetime` value, so the fast path and the oracle compare the same numbers.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+
+/// A point in time, in milliseconds since 1970-01-01T00:00:00Z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(pub i64);
+
+impl Instant {
+    /// Parses an RFC 3339 instant (`2026-11-21T09:30:00Z`, any offset) or a
+    /// date (`2026-11-21`, meaning its midnight UTC).
+    pub fn parse(text: &str) -> Result<Instant, String> {
+        let text = text.trim();
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            if text.len() == 10 {
+                let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(|| format!("`{text}` is not a valid date"))?;
+                return Ok(Instant(midnight.and_utc().timestamp_millis()));
+            }
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| Instant(t.with_timezone(&Utc).timestamp_millis()))
+            .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)"))
+    }
+
+    /// The current time.
+    pub fn now() -> Instant {
+        Instant(Utc::now().timestamp_millis())
+    }
+
+    /// The argument of Cedar's `datetime("...")` for this instant.
+    pub fn to_cedar(self) -> String {
+        let t = DateTime::<Utc>::from_timestamp_millis(self.0).unwrap_or_default();
+        if self.0 % 86_400_000 == 0 {
+            t.format("%Y-%m-%d").to_string()
+        } else if self.0 % 1000 == 0 {
+            t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        } else {
+            t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+        }
+    }
+
+    /// RFC 3339 with a `Z`, for output.
+    pub fn to_rfc3339(self) -> String {
+        DateTime::<Utc>::from_timestamp_millis(self.0)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// This instant plus `d`, saturating.
+    pub fn plus(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_add(d.0))
+    }
+}
+
+impl fmt::Display for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// A length of time in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub i64);
+
+impl Duration {
+    /// Parses `30d`, `8h`, `90m`, `45s`, `2w`, or a sum such as `1d12h`.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let bad = || format!("`{text}` is not a duration such as `8h`, `7d`, `30d` or `1d12h`");
+        let mut total: i64 = 0;
+        let mut number = String::new();
+        let mut any = false;
+        for c in text.trim().chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let unit: i64 = match c {
+                's' => 1_000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                'w' => 7 * 86_400_000,
+                _ => return Err(bad()),
+            };
+            let n: i64 = number.parse().map_err(|_| bad())?;
+            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+            number.clear();
+            any = true;
+        }
+        if !number.is_empty() || !any || total <= 0 {
+            return Err(bad());
+        }
+        Ok(Duration(total))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0;
+        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+            if ms % size == 0 {
+                return write!(f, "{}{unit}", ms / size);
+            }
+        }
+        write!(f, "{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_midnight_utc() {
+        assert_eq!(Instant::parse("1970-01-02").unwrap(), Instant(86_400_000));
+        assert_eq!(Instant::parse("1970-01-02T00:00:00Z").unwrap(), Instant(86_400_000));
+        assert_eq!(Instant::parse("1970-01-02T02:00:00+02:00").unwrap(), Instant(86_400_000));
+        assert!(Instant::parse("2026-02-30").is_err());
+        assert!(Instant::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn cedar_form_round_trips() {
+        for text in ["2026-11-21", "2026-11-21T09:30:00Z", "2026-11-21T09:30:00.250Z"] {
+            let t = Instant::parse(text).unwrap();
+            assert_eq!(t.to_cedar(), text);
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(Duration::parse("30d").unwrap(), Duration(30 * 86_400_000));
+        assert_eq!(Duration::parse("1d12h").unwrap(), Duration(36 * 3_600_000));
+        assert_eq!(Duration::parse("8h").unwrap().to_string(), "8h");
+        for bad in ["", "30", "d", "30x", "0d", "99999999999999999999d"] {
+            assert!(Duration::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
