@@ -11,10 +11,12 @@
 pub mod check;
 pub mod compile;
 pub mod diag;
+pub mod eval;
 pub mod graph;
 pub mod io;
 pub mod model;
 pub mod project;
+pub mod state;
 pub mod time;
 
 pub use diag::{Code, Diagnostic, Location, Severity};

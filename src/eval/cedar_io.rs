@@ -1,0 +1,72 @@
+//! Identity states as Cedar entities, and Cedar requests at an instant.
+//!
+//! Shared by the oracle and the engine so both hand Cedar exactly the same
+//! facts: the identity (its `kind`, `owner`, declared attributes, and the
+//! roles of its assignments valid at the instant, with their ancestors) and,
+//! where it has one and the record is known, its owner.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{Context, Entity, EntityUid, Request, RestrictedExpression};
+
+use crate::compile::{uid, EntityType};
+use crate::model::Definitions;
+use crate::state::{AssignmentStatus, AttrValue, IdentityState};
+use crate::time::Instant;
+
+use super::EvalError;
+
+/// The `hold` action.
+pub fn hold_action() -> EntityUid {
+    static HOLD: std::sync::LazyLock<EntityUid> = std::sync::LazyLock::new(|| {
+        #[expect(clippy::expect_used, reason = "a fixed, valid entity uid literal")]
+        EntityUid::from_str(r#"Action::"hold""#).expect("valid uid")
+    });
+    HOLD.clone()
+}
+
+/// The roles an identity's assignments put it in at `at`: valid assignments only.
+pub fn assigned_roles(defs: &Definitions, identity: &IdentityState, at: Instant) -> BTreeSet<String> {
+    identity
+        .assignments
+        .iter()
+        .filter(|a| {
+            defs.roles.get(&a.role).is_some_and(|r| r.assignable && a.status(at, r.max_duration) == AssignmentStatus::Active)
+        })
+        .map(|a| a.role.clone())
+        .collect()
+}
+
+fn value_expr(v: &AttrValue) -> RestrictedExpression {
+    match v {
+        AttrValue::Str(s) => RestrictedExpression::new_string(s.clone()),
+        AttrValue::Int(n) => RestrictedExpression::new_long(*n),
+        AttrValue::Bool(b) => RestrictedExpression::new_bool(*b),
+        AttrValue::Date(t) => RestrictedExpression::new_datetime(t.to_cedar()),
+        AttrValue::Set(items) => RestrictedExpression::new_set(items.iter().map(|s| RestrictedExpression::new_string(s.clone()))),
+    }
+}
+
+/// The Cedar entity of an identity at `at`. Its parents are the roles of its
+/// valid assignments; the role hierarchy comes from the static entities.
+pub fn identity_entity(defs: &Definitions, identity: &IdentityState, at: Instant) -> Result<Entity, EvalError> {
+    let mut attrs: HashMap<String, RestrictedExpression> = identity.attributes.iter().map(|(k, v)| (k.clone(), value_expr(v))).collect();
+    attrs.insert("kind".into(), RestrictedExpression::new_string(identity.kind.clone()));
+    if let Some(owner) = &identity.owner {
+        attrs.insert("owner".into(), RestrictedExpression::new_entity_uid(uid(EntityType::Identity, owner)));
+    }
+    let parents: HashSet<EntityUid> = assigned_roles(defs, identity, at).iter().map(|r| uid(EntityType::Role, r)).collect();
+    Entity::new(uid(EntityType::Identity, &identity.id), attrs, parents).map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
+}
+
+/// The context `{ now: datetime }`.
+pub fn context_at(at: Instant) -> Result<Context, EvalError> {
+    Context::from_pairs([("now".to_string(), RestrictedExpression::new_datetime(at.to_cedar()))]).map_err(|e| EvalError::Cedar(e.to_string()))
+}
+
+/// The request "may `principal` hold `entitlement`".
+pub fn hold_request(principal: &str, entitlement: &str, context: Context) -> Result<Request, EvalError> {
+    Request::new(uid(EntityType::Identity, principal), hold_action(), uid(EntityType::Entitlement, entitlement), context, None)
+        .map_err(|e| EvalError::Cedar(e.to_string()))
+}

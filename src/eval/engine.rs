@@ -1,0 +1,424 @@
+//! The engine: the same answers as the oracle, without asking Cedar about
+//! every entitlement.
+//!
+//! How: role conditions are evaluated natively (they are entitle's own
+//! condition language, whose Cedar translation is fixed by `compile::expr`);
+//! a held role contributes its precomputed grant closure; Cedar is asked only
+//! for `cedar:` escape hatches and for hand-written guardrails, once per
+//! candidate entitlement, against a small entity store (the identity, its
+//! owner, their roles, the candidates). Guardrails that read static entities
+//! by literal (say `Entitlement::"x".privileged`) make the engine fall back to
+//! the full static store, which is slower but still exact.
+//!
+//! Invariant: for every input, `Engine::desired == Oracle::desired`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{Authorizer, Decision, Entities, Entity, EntityUid, PolicySet, RestrictedExpression};
+
+use crate::compile::{uid, EntityType, PolicyOrigin};
+use crate::model::{AttrTest, CmpOp, Condition, Literal, Subject};
+use crate::project::Project;
+use crate::state::{AttrValue, IdentityState};
+use crate::time::Instant;
+
+use super::cedar_io::{assigned_roles, context_at, hold_request, identity_entity};
+use super::{check_owner, DesiredSet, EvalError, Evaluator, Justification};
+
+/// A condition evaluated to true, false, or a Cedar error (which, as in
+/// Cedar, makes the whole policy not apply).
+type Tri = Result<bool, ()>;
+
+/// The fast evaluator.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    project: Arc<Project>,
+    /// Hand-written policies only (the roles are evaluated natively).
+    guardrails: PolicySet,
+    /// Some guardrail is a permit (it may grant beyond the roles).
+    guardrail_permits: bool,
+    /// Some guardrail or escape hatch needs the full static store.
+    needs_full_store: bool,
+    /// Per escape hatch text, a one-policy set that is satisfied when it holds.
+    escape_hatches: HashMap<String, PolicySet>,
+    /// The static entitlement entities, parents flattened to every ancestor.
+    entitlement_entities: BTreeMap<String, Entity>,
+    /// For each assignable role, the roles whose assignment makes one a member
+    /// (itself and every role that extends it, transitively).
+    members_via: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Engine {
+    /// Prepares the engine for a compiled project.
+    pub fn new(project: Arc<Project>) -> Result<Engine, EvalError> {
+        let mut guardrails = PolicySet::new();
+        let mut guardrail_permits = false;
+        for p in project.compiled.policies.policies() {
+            let Some(info) = project.compiled.info.get(AsRef::<str>::as_ref(p.id())) else { continue };
+            if info.origin == PolicyOrigin::Guardrail {
+                guardrail_permits |= !info.forbid;
+                guardrails.add(p.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
+            }
+        }
+        let mut needs_full_store = guardrails.policies().any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
+        let mut escape_hatches = HashMap::new();
+        for role in project.defs.roles.values() {
+            collect_escape_hatches(&role.when, &mut escape_hatches)?;
+        }
+        needs_full_store |= escape_hatches.values().flat_map(|s| s.policies()).any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
+
+        let mut entitlement_entities = BTreeMap::new();
+        for (id, e) in &project.defs.entitlements {
+            let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
+            for (package, contents) in &project.graph.package_entitlements {
+                if contents.contains(id) {
+                    parents.insert(uid(EntityType::Package, package));
+                }
+            }
+            let attrs = HashMap::from([
+                ("application".to_string(), RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application))),
+                ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
+            ]);
+            let entity = Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))?;
+            entitlement_entities.insert(id.clone(), entity);
+        }
+        let mut members_via: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (role, ancestors) in &project.graph.role_ancestors {
+            members_via.entry(role.clone()).or_default().insert(role.clone());
+            for a in ancestors {
+                members_via.entry(a.clone()).or_default().insert(role.clone());
+            }
+        }
+        Ok(Engine { project, guardrails, guardrail_permits, needs_full_store, escape_hatches, entitlement_entities, members_via })
+    }
+
+    /// The Cedar entity store for one identity: itself, its owner, the roles
+    /// they are in, and the given entitlements (or the full static store).
+    fn store(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlements: &[&str]) -> Result<Entities, EvalError> {
+        let defs = &self.project.defs;
+        let mut extra = vec![identity_entity(defs, identity, at)?];
+        if let Some(o) = owner {
+            extra.push(identity_entity(defs, o, at)?);
+        }
+        if self.needs_full_store {
+            return self.project.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()));
+        }
+        let mut roles = BTreeSet::new();
+        for who in std::iter::once(identity).chain(owner) {
+            for r in assigned_roles(defs, who, at) {
+                roles.extend(self.project.graph.role_ancestors.get(&r).into_iter().flatten().cloned());
+                roles.insert(r);
+            }
+        }
+        for r in roles {
+            let parents = defs.roles.get(&r).map(|role| role.extends.iter().map(|p| uid(EntityType::Role, p)).collect()).unwrap_or_default();
+            extra.push(Entity::new_no_attrs(uid(EntityType::Role, &r), parents));
+        }
+        extra.extend(entitlements.iter().filter_map(|e| self.entitlement_entities.get(*e).cloned()));
+        Entities::from_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()))
+    }
+
+    /// Is the role held? (kinds, assignment, condition; errors mean no, as in Cedar.)
+    fn holds(&self, role: &crate::model::Role, ctx: &mut EvalContext<'_>) -> bool {
+        if !role.kinds.iter().any(|k| *k == ctx.identity.kind) {
+            return false;
+        }
+        if role.assignable {
+            let via = self.members_via.get(&role.id);
+            if !via.is_some_and(|v| v.iter().any(|r| ctx.assigned.contains(r))) {
+                return false;
+            }
+        }
+        self.eval(&role.when, ctx) == Ok(true)
+    }
+
+    fn eval(&self, c: &Condition, ctx: &mut EvalContext<'_>) -> Tri {
+        match c {
+            Condition::All(items) => {
+                for item in items {
+                    if !self.eval(item, ctx)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Condition::Any(items) => {
+                for item in items {
+                    if self.eval(item, ctx)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Condition::Not(inner) => self.eval(inner, ctx).map(|b| !b),
+            Condition::Kind { subject, kinds, .. } => Ok(match subject {
+                Subject::Identity => kinds.contains(&ctx.identity.kind),
+                Subject::Owner => ctx.owner.is_some_and(|o| kinds.contains(&o.kind)),
+            }),
+            Condition::Attr { subject, attr, test, .. } => Ok(match subject {
+                Subject::Identity => attr_test(ctx.identity.attributes.get(attr), test, ctx.at),
+                Subject::Owner => match ctx.owner {
+                    None => false,
+                    Some(o) => attr_test(o.attributes.get(attr), test, ctx.at),
+                },
+            }),
+            Condition::Cedar { expr, .. } => {
+                let set = self.escape_hatches.get(expr).ok_or(())?;
+                let entities = match &ctx.store {
+                    Some(s) => s,
+                    None => {
+                        let s = self.store(ctx.identity, ctx.owner, ctx.at, &[]).map_err(|_| ())?;
+                        ctx.store.insert(s)
+                    }
+                };
+                let request = hold_request(&ctx.identity.id, "entitle:probe", context_at(ctx.at).map_err(|_| ())?).map_err(|_| ())?;
+                let response = Authorizer::new().is_authorized(&request, set, entities);
+                if response.diagnostics().errors().next().is_some() {
+                    return Err(());
+                }
+                Ok(response.decision() == Decision::Allow)
+            }
+        }
+    }
+}
+
+struct EvalContext<'a> {
+    identity: &'a IdentityState,
+    owner: Option<&'a IdentityState>,
+    at: Instant,
+    assigned: BTreeSet<String>,
+    store: Option<Entities>,
+}
+
+impl Evaluator for Engine {
+    fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
+        let owner = check_owner(identity, owner)?;
+        let p = &self.project;
+        let mut ctx = EvalContext { identity, owner, at, assigned: assigned_roles(&p.defs, identity, at), store: None };
+        let mut out = DesiredSet { identity: identity.id.clone(), ..DesiredSet::default() };
+        let mut granted: BTreeMap<String, BTreeSet<Justification>> = BTreeMap::new();
+        for role in p.defs.roles.values() {
+            if !self.holds(role, &mut ctx) {
+                continue;
+            }
+            out.roles.insert(role.id.clone());
+            let policy = crate::compile::role_policy_id(&role.id);
+            let source = role.source.file_line();
+            for (entitlement, paths) in p.graph.role_grants.get(&role.id).into_iter().flatten() {
+                let set = granted.entry(entitlement.clone()).or_default();
+                for path in paths {
+                    set.insert(Justification {
+                        role: Some(role.id.clone()),
+                        inherited: path.inherited.clone(),
+                        via: path.via.clone(),
+                        policy: policy.clone(),
+                        source: source.clone(),
+                    });
+                }
+            }
+        }
+        if self.guardrails.is_empty() {
+            out.entitlements = granted.into_iter().map(|(e, j)| (e, j.into_iter().collect())).collect();
+            return Ok(out);
+        }
+        let candidates: Vec<String> = if self.guardrail_permits {
+            p.defs.entitlements.keys().cloned().collect()
+        } else {
+            granted.keys().cloned().collect()
+        };
+        let candidate_refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        let entities = self.store(identity, owner, at, &candidate_refs)?;
+        let authorizer = Authorizer::new();
+        let context = context_at(at)?;
+        for entitlement in candidate_refs {
+            let response = authorizer.is_authorized(&hold_request(&identity.id, entitlement, context.clone())?, &self.guardrails, &entities);
+            let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+            let role_granted = granted.remove(entitlement);
+            match response.decision() {
+                Decision::Deny if !reasons.is_empty() => {
+                    if role_granted.is_some() || self.permitted_by_guardrail(identity, owner, at, entitlement, &entities)? {
+                        out.forbidden.insert(entitlement.to_string(), reasons.into_iter().collect());
+                    }
+                }
+                Decision::Deny => {
+                    if let Some(j) = role_granted {
+                        out.entitlements.insert(entitlement.to_string(), j.into_iter().collect());
+                    }
+                }
+                Decision::Allow => {
+                    let mut all = role_granted.unwrap_or_default();
+                    all.extend(super::justifications_for(p, entitlement, &reasons));
+                    out.entitlements.insert(entitlement.to_string(), all.into_iter().collect());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn forbidding(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlement: &str) -> Result<Vec<String>, EvalError> {
+        let owner = check_owner(identity, owner)?;
+        if self.guardrails.is_empty() || !self.entitlement_entities.contains_key(entitlement) {
+            return Ok(Vec::new());
+        }
+        let entities = self.store(identity, owner, at, &[entitlement])?;
+        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &self.guardrails, &entities);
+        let mut out: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .filter(|id| self.project.compiled.info.get(AsRef::<str>::as_ref(id)).is_some_and(|i| i.forbid))
+            .map(|id| id.to_string())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+impl Engine {
+    /// Does a hand-written permit allow the entitlement (forbids aside)?
+    fn permitted_by_guardrail(&self, identity: &IdentityState, _owner: Option<&IdentityState>, at: Instant, entitlement: &str, entities: &Entities) -> Result<bool, EvalError> {
+        if !self.guardrail_permits {
+            return Ok(false);
+        }
+        let mut permits = PolicySet::new();
+        for p in self.guardrails.policies().filter(|p| p.effect() == cedar_policy::Effect::Permit) {
+            permits.add(p.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
+        }
+        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &permits, entities);
+        Ok(response.decision() == Decision::Allow)
+    }
+}
+
+fn collect_escape_hatches(c: &Condition, out: &mut HashMap<String, PolicySet>) -> Result<(), EvalError> {
+    match c {
+        Condition::All(items) | Condition::Any(items) => items.iter().try_for_each(|i| collect_escape_hatches(i, out)),
+        Condition::Not(inner) => collect_escape_hatches(inner, out),
+        Condition::Cedar { expr, .. } => {
+            if !out.contains_key(expr) {
+                let text = format!("permit (principal, action, resource) when {{ ({expr}) }};");
+                let set = PolicySet::from_str(&text).map_err(|e| EvalError::Cedar(e.to_string()))?;
+                out.insert(expr.clone(), set);
+            }
+            Ok(())
+        }
+        Condition::Kind { .. } | Condition::Attr { .. } => Ok(()),
+    }
+}
+
+/// Does a policy (JSON form) read a static entity named by a literal: its
+/// attributes, tags or ancestors? Such a policy needs the full static store.
+fn reads_static_literal(v: &serde_json::Value) -> bool {
+    fn has_entity_literal(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(m) => m.contains_key("__entity") || m.values().any(has_entity_literal),
+            serde_json::Value::Array(a) => a.iter().any(has_entity_literal),
+            _ => false,
+        }
+    }
+    match v {
+        serde_json::Value::Object(m) => m.iter().any(|(k, inner)| {
+            let reads = matches!(k.as_str(), "." | "has" | "in" | "hasTag" | "getTag")
+                && inner.get("left").is_some_and(has_entity_literal);
+            reads || reads_static_literal(inner)
+        }),
+        serde_json::Value::Array(a) => a.iter().any(reads_static_literal),
+        _ => false,
+    }
+}
+
+/// One attribute test, with Cedar's semantics: an absent attribute makes
+/// every test false except `exists: false`.
+fn attr_test(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
+    let Some(value) = value else { return matches!(test, AttrTest::Exists(false)) };
+    match test {
+        AttrTest::Exists(present) => *present,
+        AttrTest::Eq(l) => match value {
+            AttrValue::Set(items) => set_contains(items, l),
+            v => equals(v, l),
+        },
+        AttrTest::Contains(l) => matches!(value, AttrValue::Set(items) if set_contains(items, l)),
+        AttrTest::In(ls) => match value {
+            AttrValue::Set(items) => ls.iter().any(|l| set_contains(items, l)),
+            v => ls.iter().any(|l| equals(v, l)),
+        },
+        AttrTest::NotIn(ls) => match value {
+            AttrValue::Set(items) => !ls.iter().any(|l| set_contains(items, l)),
+            v => !ls.iter().any(|l| equals(v, l)),
+        },
+        AttrTest::Not(l) => match value {
+            AttrValue::Set(items) => !set_contains(items, l),
+            v => !equals(v, l),
+        },
+        AttrTest::Matches(glob) => matches!(value, AttrValue::Str(s) if glob_matches(glob, s)),
+        AttrTest::Cmp(op, l) => {
+            let (a, b) = match (value, l) {
+                (AttrValue::Int(a), Literal::Int(b)) => (*a, *b),
+                (AttrValue::Date(a), Literal::Date(b)) => (a.0, b.0),
+                (AttrValue::Date(a), Literal::Now) => (a.0, at.0),
+                _ => return false,
+            };
+            match op {
+                CmpOp::Gt => a > b,
+                CmpOp::Gte => a >= b,
+                CmpOp::Lt => a < b,
+                CmpOp::Lte => a <= b,
+            }
+        }
+    }
+}
+
+fn set_contains(items: &BTreeSet<String>, l: &Literal) -> bool {
+    matches!(l, Literal::Str(s) if items.contains(s))
+}
+
+fn equals(v: &AttrValue, l: &Literal) -> bool {
+    match (v, l) {
+        (AttrValue::Str(a), Literal::Str(b)) => a == b,
+        (AttrValue::Int(a), Literal::Int(b)) => a == b,
+        (AttrValue::Bool(a), Literal::Bool(b)) => a == b,
+        (AttrValue::Date(a), Literal::Date(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Cedar's `like`: `*` matches any run of characters (also none); the whole text must match.
+pub fn glob_matches(glob: &str, text: &str) -> bool {
+    let p: Vec<char> = glob.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_matches;
+
+    #[test]
+    fn globs() {
+        assert!(glob_matches("FIN-*", "FIN-110"));
+        assert!(glob_matches("FIN-*", "FIN-"));
+        assert!(!glob_matches("FIN-*", "XFIN-1"));
+        assert!(glob_matches("*a*b", "xxaxxb"));
+        assert!(!glob_matches("*a*b", "xxaxxbc"));
+        assert!(glob_matches("", ""));
+        assert!(!glob_matches("", "a"));
+        assert!(glob_matches("**", "anything"));
+    }
+}

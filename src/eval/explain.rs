@@ -1,0 +1,1 @@
+//! Why an identity holds an entitlement, or why not.

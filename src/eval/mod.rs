@@ -1,0 +1,127 @@
+//! The evaluator: the desired entitlements of an identity state at an
+//! instant, with every justification.
+//!
+//! Two implementations of one [`Evaluator`] trait: the [`Oracle`] (plain
+//! Cedar, spec §3 literally: the semantics) and the [`Engine`] (the fast
+//! path: role conditions evaluated natively, Cedar only for escape hatches
+//! and hand-written guardrails). They must agree on every input; the property
+//! tests in `tests/` hold them to it.
+
+mod cedar_io;
+mod engine;
+pub mod explain;
+mod oracle;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use cedar_io::assigned_roles;
+pub use engine::Engine;
+pub use oracle::Oracle;
+
+use crate::compile::PolicyOrigin;
+use crate::project::Project;
+use crate::state::IdentityState;
+use crate::time::Instant;
+
+/// One reason an identity holds an entitlement.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Justification {
+    /// The role that grants it (none for a hand-written permit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Roles it is inherited through (`extends`), nearest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inherited: Vec<String>,
+    /// The package path, outermost first.
+    pub via: Vec<String>,
+    /// The id of the Cedar policy that permits it.
+    pub policy: String,
+    /// The YAML (or Cedar) `file:line` it came from.
+    pub source: String,
+}
+
+/// The desired state of one identity.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DesiredSet {
+    /// The identity id.
+    pub identity: String,
+    /// The roles it holds (conditions met; for assignable roles, a valid assignment too).
+    pub roles: BTreeSet<String>,
+    /// Each desired entitlement with every justification, sorted.
+    pub entitlements: BTreeMap<String, Vec<Justification>>,
+    /// Entitlements some policy permits but a guardrail forbids, with the forbidding policy ids.
+    pub forbidden: BTreeMap<String, Vec<String>>,
+}
+
+/// Why an evaluation could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The owner record passed does not belong to the identity's `owner`.
+    #[error("owner record `{given}` is not the owner `{expected}` of identity `{identity}`")]
+    OwnerMismatch {
+        /// The identity.
+        identity: String,
+        /// Its declared owner (or `none`).
+        expected: String,
+        /// The id of the record passed as owner.
+        given: String,
+    },
+    /// Cedar refused an entity or request built from the identity.
+    #[error("cedar: {0}")]
+    Cedar(String),
+}
+
+/// Computes desired entitlements. Implementations are `Send + Sync`: one
+/// loaded evaluator serves many threads.
+pub trait Evaluator: Send + Sync {
+    /// The desired set of `identity` at `at`. `owner` is the owner's record
+    /// when the identity has an owner and the record is known; `None` means
+    /// no owner or an unknown one, and every `owner.*` condition is then false.
+    fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError>;
+
+    /// The guardrails that forbid `identity` holding `entitlement` at `at`
+    /// (sorted ids; empty when none does).
+    fn forbidding(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlement: &str) -> Result<Vec<String>, EvalError>;
+}
+
+/// Checks the owner record passed matches the identity's owner.
+fn check_owner<'a>(identity: &IdentityState, owner: Option<&'a IdentityState>) -> Result<Option<&'a IdentityState>, EvalError> {
+    match (identity.owner.as_deref(), owner) {
+        (_, None) => Ok(None),
+        (Some(expected), Some(o)) if o.id == expected => Ok(Some(o)),
+        (expected, Some(o)) => Err(EvalError::OwnerMismatch {
+            identity: identity.id.clone(),
+            expected: expected.unwrap_or("none").to_string(),
+            given: o.id.clone(),
+        }),
+    }
+}
+
+/// Every justification for `entitlement` given the satisfied permit policies.
+fn justifications_for(project: &Project, entitlement: &str, policies: &BTreeSet<String>) -> Vec<Justification> {
+    let mut out = BTreeSet::new();
+    for id in policies {
+        let Some(info) = project.compiled.info.get(id) else { continue };
+        if info.forbid {
+            continue;
+        }
+        match &info.origin {
+            PolicyOrigin::Role(role) => {
+                let paths = project.graph.role_grants.get(role).and_then(|g| g.get(entitlement));
+                for path in paths.into_iter().flatten() {
+                    out.insert(Justification {
+                        role: Some(role.clone()),
+                        inherited: path.inherited.clone(),
+                        via: path.via.clone(),
+                        policy: id.clone(),
+                        source: info.source.file_line(),
+                    });
+                }
+            }
+            PolicyOrigin::Guardrail => {
+                out.insert(Justification { role: None, inherited: Vec::new(), via: Vec::new(), policy: id.clone(), source: info.source.file_line() });
+            }
+        }
+    }
+    out.into_iter().collect()
+}

@@ -1,0 +1,102 @@
+//! The oracle: spec §3 taken literally. One Cedar `is_authorized` per
+//! (identity, catalog entitlement) over the full merged policy set and the
+//! static entities plus the identity and its owner.
+//!
+//! It is the definition of correct, kept simple and obviously right; it is
+//! slow on purpose (no index, no shortcut). The engine is tested against it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cedar_policy::{Authorizer, Decision, Entities, PolicySet};
+
+use crate::compile::PolicyOrigin;
+use crate::project::Project;
+use crate::state::IdentityState;
+use crate::time::Instant;
+
+use super::cedar_io::{context_at, hold_request, identity_entity};
+use super::{justifications_for, DesiredSet, EvalError, Evaluator};
+
+/// The plain-Cedar evaluator.
+#[derive(Debug, Clone)]
+pub struct Oracle {
+    project: std::sync::Arc<Project>,
+    permits_only: PolicySet,
+}
+
+impl Oracle {
+    /// An oracle over a compiled project.
+    pub fn new(project: std::sync::Arc<Project>) -> Oracle {
+        let mut permits_only = PolicySet::new();
+        for p in project.compiled.policies.policies() {
+            if p.effect() == cedar_policy::Effect::Permit {
+                // Ids are unique in the source set, so adding cannot clash.
+                let _ = permits_only.add(p.clone());
+            }
+        }
+        Oracle { project, permits_only }
+    }
+}
+
+impl Evaluator for Oracle {
+    fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
+        let p = &self.project;
+        let owner = super::check_owner(identity, owner)?;
+        let mut extra = vec![identity_entity(&p.defs, identity, at)?];
+        if let Some(o) = owner {
+            extra.push(identity_entity(&p.defs, o, at)?);
+        }
+        let entities: Entities =
+            p.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))?;
+        let authorizer = Authorizer::new();
+        let mut out = DesiredSet { identity: identity.id.clone(), ..DesiredSet::default() };
+
+        // Roles: each role's probe policy (its condition without its grants).
+        let probe_resource = p.defs.entitlements.keys().next().map_or("entitle:probe", String::as_str);
+        let probe = authorizer.is_authorized(&hold_request(&identity.id, probe_resource, context_at(at)?)?, &p.compiled.role_probes, &entities);
+        for id in probe.diagnostics().reason() {
+            if let Some(info) = p.compiled.info.get(AsRef::<str>::as_ref(id)) {
+                if let PolicyOrigin::Role(role) = &info.origin {
+                    out.roles.insert(role.clone());
+                }
+            }
+        }
+
+        for entitlement in p.defs.entitlements.keys() {
+            let request = hold_request(&identity.id, entitlement, context_at(at)?)?;
+            let response = authorizer.is_authorized(&request, &p.compiled.policies, &entities);
+            let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+            match response.decision() {
+                Decision::Allow => {
+                    out.entitlements.insert(entitlement.clone(), justifications_for(p, entitlement, &reasons));
+                }
+                Decision::Deny if !reasons.is_empty() => {
+                    let permitted = authorizer.is_authorized(&request, &self.permits_only, &entities).decision() == Decision::Allow;
+                    if permitted {
+                        out.forbidden.insert(entitlement.clone(), reasons.into_iter().collect());
+                    }
+                }
+                Decision::Deny => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn forbidding(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlement: &str) -> Result<Vec<String>, EvalError> {
+        let p = &self.project;
+        let owner = super::check_owner(identity, owner)?;
+        let mut extra = vec![identity_entity(&p.defs, identity, at)?];
+        if let Some(o) = owner {
+            extra.push(identity_entity(&p.defs, o, at)?);
+        }
+        let entities = p.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()))?;
+        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &p.compiled.policies, &entities);
+        let forbids: BTreeMap<String, ()> = response
+            .diagnostics()
+            .reason()
+            .filter(|id| p.compiled.info.get(AsRef::<str>::as_ref(id)).is_some_and(|i| i.forbid))
+            .map(|id| (id.to_string(), ()))
+            .collect();
+        Ok(forbids.into_keys().collect())
+    }
+}
