@@ -1,0 +1,264 @@
+//! Property test: on random definitions (every condition operator, extends,
+//! nested packages, assignable roles with `max_duration`, guardrails with and
+//! without resource conditions, hand-written permits, escape hatches that can
+//! error at run time) and random identity states (people and NHIs with known,
+//! unknown and absent owners; assignments around their boundaries), the
+//! engine returns exactly what the Cedar oracle returns.
+//!
+//! `ENTITLE_PROPTEST_CASES` sets the number of cases (default 2000).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use entitle::eval::{Engine, Evaluator, Oracle};
+use entitle::model::SourceFile;
+use entitle::project::{Project, Sources};
+use entitle::state::IdentityState;
+use entitle::Instant;
+use proptest::prelude::*;
+
+/// A small deterministic generator, so a failing seed reproduces exactly.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn subset<T: Clone>(&mut self, items: &[T], percent: u64) -> Vec<T> {
+        items.iter().filter(|_| self.chance(percent)).cloned().collect()
+    }
+}
+
+const DEPTS: &[&str] = &["Eng", "Fin", "Ops", "E\"x"];
+const TAGS: &[&str] = &["vip", "oncall", "x"];
+const KINDS: &[&str] = &["person", "service_account", "agent"];
+const T0: &str = "2026-01-01T00:00:00Z";
+
+fn ents() -> Vec<String> {
+    let mut out = Vec::new();
+    for app in ["a", "b"] {
+        for i in 0..4 {
+            out.push(format!("{app}:e{i}"));
+        }
+    }
+    out
+}
+
+fn attr_condition(g: &mut Gen, owner: bool) -> String {
+    let prefix = if owner { "owner." } else { "" };
+    match g.below(16) {
+        0 => format!("{prefix}status: {}", g.pick(&["active", "leave", "terminated"])),
+        1 => format!("{prefix}status: {{ in: [active, leave] }}"),
+        2 => format!("{prefix}status: {{ not_in: [terminated] }}"),
+        3 => format!("{prefix}dept: {{ not: {:?} }}", g.pick(DEPTS)),
+        4 => format!("{prefix}dept: {:?}", g.pick(DEPTS)),
+        5 => format!("{prefix}dept: {{ matches: {:?} }}", g.pick(&["E*", "*n*", "Fin", "*", "E\"*"])),
+        6 => format!("{prefix}dept: {{ exists: {} }}", g.chance(50)),
+        7 => format!("{prefix}tags: {{ contains: {} }}", g.pick(TAGS)),
+        8 => format!("{prefix}tags: {}", g.pick(TAGS)),
+        9 => format!("{prefix}tags: {{ in: [{}, x] }}", g.pick(TAGS)),
+        10 => format!("{prefix}tags: {{ not_in: [{}] }}", g.pick(TAGS)),
+        11 => format!("{prefix}level: {{ {}: {} }}", g.pick(&["gt", "gte", "lt", "lte"]), g.below(5)),
+        12 => format!("{prefix}level: {{ gte: 1, lt: {} }}", g.below(5)),
+        13 => format!("{prefix}start: {{ {}: {} }}", g.pick(&["before", "after"]), g.pick(&["now", "\"2026-01-01\"", "\"2025-06-01T12:00:00Z\""])),
+        14 => format!("{prefix}flag: {}", g.chance(50)),
+        _ => format!("{prefix}kind: {}", g.pick(KINDS)),
+    }
+}
+
+fn condition(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 || g.chance(45) {
+        return match g.below(10) {
+            0 => format!(
+                "cedar: '{}'",
+                g.pick(&[
+                    "principal has level && principal.level > 2",
+                    "principal.kind == \"agent\"",
+                    "principal has tags && principal.tags.contains(\"vip\")",
+                    "principal has level && principal.level + 9223372036854775807 > 0",
+                    "principal has start && principal.start < context.now",
+                    "principal in Role::\"r0\"",
+                ])
+            ),
+            1 => attr_condition(g, true),
+            2 => format!("kind: {{ in: [{}, {}] }}", g.pick(KINDS), g.pick(KINDS)),
+            _ => attr_condition(g, false),
+        };
+    }
+    let n = 1 + g.below(3);
+    let items: Vec<String> = (0..n).map(|_| format!("{{ {} }}", condition(g, depth - 1))).collect();
+    match g.below(3) {
+        0 => format!("all: [{}]", items.join(", ")),
+        1 => format!("any: [{}]", items.join(", ")),
+        _ => format!("not: {}", items[0]),
+    }
+}
+
+fn definitions(g: &mut Gen) -> (String, String) {
+    let ents = ents();
+    let mut y = String::from(
+        "identity:\n  attributes:\n    status: { type: enum, values: [active, leave, terminated] }\n    dept: { type: string }\n    level: { type: int }\n    start: { type: date }\n    tags: { type: set }\n    flag: { type: bool }\n    env: { type: enum, values: [dev, prod], kinds: [service_account, agent] }\n",
+    );
+    y.push_str("applications:\n");
+    for app in ["a", "b"] {
+        let _ = writeln!(y, "  - id: {app}\n    entitlements:");
+        for i in 0..4 {
+            let _ = writeln!(y, "      - {{ id: e{i}, privileged: {} }}", g.chance(30));
+        }
+    }
+    y.push_str("packages:\n");
+    for p in 0..4 {
+        let _ = writeln!(y, "  - id: p{p}\n    entitlements: [{}]", g.subset(&ents, 25).join(", "));
+        let nested: Vec<String> = (0..p).filter(|_| g.chance(35)).map(|q| format!("p{q}")).collect();
+        let _ = writeln!(y, "    packages: [{}]", nested.join(", "));
+    }
+    y.push_str("roles:\n");
+    for r in 0..6 {
+        let _ = writeln!(y, "  - id: r{r}");
+        let kinds = g.subset(&KINDS.iter().map(|k| k.to_string()).collect::<Vec<_>>(), 60);
+        if !kinds.is_empty() {
+            let _ = writeln!(y, "    kinds: [{}]", kinds.join(", "));
+        }
+        let parents: Vec<String> = (0..r).filter(|_| g.chance(25)).map(|q| format!("r{q}")).collect();
+        let _ = writeln!(y, "    extends: [{}]", parents.join(", "));
+        if g.chance(35) {
+            let _ = writeln!(y, "    assignable: true");
+            if g.chance(70) {
+                let _ = writeln!(y, "    max_duration: {}", g.pick(&["1d", "7d", "12h"]));
+            }
+        }
+        if g.chance(85) {
+            let _ = writeln!(y, "    when: {{ {} }}", condition(g, 3));
+        }
+        let mut grants = g.subset(&(0..4).map(|p| format!("p{p}")).collect::<Vec<_>>(), 30);
+        grants.extend(g.subset(&ents, 15));
+        let _ = writeln!(y, "    grants: [{}]", grants.join(", "));
+    }
+    const GUARDRAILS: &[&str] = &[
+        "forbid (principal, action, resource) when { principal has status && principal.status == \"terminated\" };",
+        "forbid (principal, action, resource) when { principal has dept && principal.dept == \"Fin\" && resource.privileged };",
+        "forbid (principal, action, resource in Package::\"p1\") when { principal.kind == \"agent\" };",
+        "forbid (principal, action, resource == Entitlement::\"a:e1\") when { principal has level && principal.level < 2 };",
+        "permit (principal, action, resource in Application::\"b\") when { principal has tags && principal.tags.contains(\"vip\") };",
+        "forbid (principal, action, resource) when { Entitlement::\"a:e0\".privileged && principal has flag && principal.flag };",
+        "forbid (principal in Role::\"r1\", action, resource) when { resource.application == Application::\"a\" };",
+        "forbid (principal, action, resource) when { principal has owner && principal.owner has status && principal.owner.status != \"active\" };",
+        "forbid (principal, action, resource) when { principal has level && principal.level + 9223372036854775807 > 1 && resource.privileged };",
+    ];
+    let mut cedar = String::new();
+    for (i, text) in GUARDRAILS.iter().enumerate() {
+        if g.chance(22) {
+            let _ = writeln!(cedar, "@id(\"g{i}\")\n{text}");
+        }
+    }
+    (y, cedar)
+}
+
+fn identities(g: &mut Gen, t0: Instant) -> Vec<serde_json::Value> {
+    let n = 4 + g.below(6);
+    let hour = 3_600_000;
+    let mut out = Vec::new();
+    for i in 0..n {
+        let kind = *g.pick(KINDS);
+        let mut attrs = serde_json::Map::new();
+        if g.chance(80) {
+            attrs.insert("status".into(), (*g.pick(&["active", "active", "leave", "terminated"])).into());
+        }
+        if g.chance(70) {
+            attrs.insert("dept".into(), (*g.pick(DEPTS)).into());
+        }
+        if g.chance(60) {
+            attrs.insert("level".into(), (g.below(5) as i64).into());
+        }
+        if g.chance(60) {
+            attrs.insert("start".into(), (*g.pick(&["2025-06-01", "2026-01-01", "2026-01-01T00:00:00Z", "2026-03-01"])).into());
+        }
+        if g.chance(60) {
+            attrs.insert("tags".into(), serde_json::Value::Array(g.subset(TAGS, 40).into_iter().map(|t| t.into()).collect()));
+        }
+        if g.chance(40) {
+            attrs.insert("flag".into(), g.chance(50).into());
+        }
+        if kind != "person" && g.chance(50) {
+            attrs.insert("env".into(), (*g.pick(&["dev", "prod"])).into());
+        }
+        let mut record = serde_json::json!({"id": format!("i{i}"), "kind": kind, "attributes": attrs});
+        if kind != "person" || g.chance(10) {
+            match g.below(4) {
+                0 => {}
+                1 => record["owner"] = "ghost".into(),
+                _ => record["owner"] = format!("i{}", g.below(n)).into(),
+            }
+        }
+        let mut assignments = Vec::new();
+        for _ in 0..g.below(3) {
+            let starts = t0.0 + *g.pick(&[-48, -24, -1, 0, 1]) * hour;
+            let mut a = serde_json::json!({"role": format!("r{}", g.below(6)), "starts": Instant(starts).to_rfc3339()});
+            if g.chance(85) {
+                let expires = starts + *g.pick(&[1, 12, 24, 25, 48, 24 * 7, 24 * 8]) * hour;
+                a["expires"] = Instant(expires).to_rfc3339().into();
+            }
+            assignments.push(a);
+        }
+        record["assignments"] = serde_json::Value::Array(assignments);
+        out.push(record);
+    }
+    out
+}
+
+fn run_case(seed: u64) -> Result<(), TestCaseError> {
+    let mut g = Gen(seed | 1);
+    let (yaml, cedar) = definitions(&mut g);
+    let sources = Sources {
+        roles: vec![SourceFile { name: "roles/gen.yaml".into(), text: yaml.clone() }],
+        policies: vec![SourceFile { name: "policies/gen.cedar".into(), text: cedar.clone() }],
+    };
+    let project = match Project::from_sources(&sources) {
+        Ok(p) => Arc::new(p),
+        Err(f) => return Err(TestCaseError::fail(format!("seed {seed}: generated definitions do not load: {:?}\n{yaml}\n{cedar}", f.diagnostics))),
+    };
+    let engine = Engine::new(project.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let oracle = Oracle::new(project.clone());
+    let t0 = Instant::parse(T0).map_err(TestCaseError::fail)?;
+    let records = identities(&mut g, t0);
+    let states: Vec<IdentityState> = records.iter().filter_map(|r| IdentityState::from_json(r, &project.defs).ok()).collect();
+    let by_id: BTreeMap<&str, &IdentityState> = states.iter().map(|s| (s.id.as_str(), s)).collect();
+    for offset_hours in [0i64, -24, 24, 1] {
+        let at = Instant(t0.0 + offset_hours * 3_600_000);
+        for s in &states {
+            let owner = s.owner.as_deref().and_then(|o| by_id.get(o).copied());
+            let fast = engine.desired(s, owner, at).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let slow = oracle.desired(s, owner, at).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&fast, &slow, "seed {} identity {:?} at {}\n{}\n{}", seed, s, at, yaml, cedar);
+        }
+    }
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("ENTITLE_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_equals_oracle(seed in any::<u64>()) {
+        run_case(seed)?;
+    }
+}
