@@ -3,7 +3,10 @@
 //! unreadable input, 3 changes with `--detailed-exitcode`).
 
 mod check;
+mod common;
 mod compile;
+mod eval;
+mod explain;
 
 use std::path::PathBuf;
 
@@ -35,6 +38,10 @@ enum Command {
     Check(check::Args),
     /// Write the Cedar schema, policies and static entities.
     Compile(compile::Args),
+    /// The desired entitlements (and roles) of each identity.
+    Eval(eval::Args),
+    /// Why an identity holds an entitlement, or why not.
+    Explain(explain::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -49,13 +56,20 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Check(args) => check::run(&cli.roles, &cli.policies, args),
         Command::Compile(args) => compile::run(&cli.roles, &cli.policies, args),
+        Command::Eval(args) => eval::run(&cli.roles, &cli.policies, args),
+        Command::Explain(args) => explain::run(&cli.roles, &cli.policies, args),
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            EXIT_USAGE
-        }
+        Err(e) => match e.downcast_ref::<common::Reported>() {
+            Some(common::Reported(code)) => *code,
+            // A reader that went away (`| head`) is not an error of ours.
+            None if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => EXIT_OK,
+            None => {
+                eprintln!("error: {e:#}");
+                EXIT_USAGE
+            }
+        },
     }
 }
 

@@ -327,6 +327,11 @@ fn reads_static_literal(v: &serde_json::Value) -> bool {
     }
 }
 
+/// One attribute test (for explanations), with the engine's exact semantics.
+pub(crate) fn attr_test_public(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
+    attr_test(value, test, at)
+}
+
 /// One attribute test, with Cedar's semantics: an absent attribute makes
 /// every test false except `exists: false`.
 fn attr_test(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {

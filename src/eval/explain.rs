@@ -1,1 +1,324 @@
-//! Why an identity holds an entitlement, or why not.
+//! Why an identity holds an entitlement — every role, package path, policy
+//! and YAML line — or why not: which guardrail forbade it, which condition of
+//! which role failed (naming the clause and the identity's value), which
+//! assignment is missing or expired, or that nothing grants it at all.
+//!
+//! The verdict (holds / forbidden / not granted) always comes from an
+//! [`Evaluator`]; this module only adds the account of the failed conditions.
+
+use std::fmt::Write as _;
+
+use crate::compile::PolicyOrigin;
+use crate::model::{AttrTest, CmpOp, Condition, Literal, Role, Subject};
+use crate::project::Project;
+use crate::state::{AssignmentStatus, AttrValue, IdentityState};
+use crate::time::Instant;
+
+use super::{assigned_roles, EvalError, Evaluator, Justification};
+
+/// The answer to "does this identity hold this entitlement, and why (not)?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Explanation {
+    /// It holds it, for these reasons.
+    Holds(Vec<Justification>),
+    /// Policies permit it but guardrails forbid it.
+    Forbidden {
+        /// The forbidding guardrails: id and `file:line`.
+        by: Vec<(String, String)>,
+    },
+    /// Roles could grant it, but the identity holds none of them.
+    NotGranted(Vec<RoleMiss>),
+    /// No role or policy grants it to anyone.
+    NothingGrants,
+}
+
+/// Why one role that would grant the entitlement does not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleMiss {
+    /// The role.
+    pub role: String,
+    /// Where it is defined.
+    pub source: String,
+    /// Each reason, one sentence.
+    pub reasons: Vec<String>,
+}
+
+/// Explains `entitlement` for `identity` at `at`.
+pub fn explain(
+    project: &Project,
+    evaluator: &dyn Evaluator,
+    identity: &IdentityState,
+    owner: Option<&IdentityState>,
+    at: Instant,
+    entitlement: &str,
+) -> Result<Explanation, EvalError> {
+    let desired = evaluator.desired(identity, owner, at)?;
+    if let Some(j) = desired.entitlements.get(entitlement) {
+        return Ok(Explanation::Holds(j.clone()));
+    }
+    if let Some(ids) = desired.forbidden.get(entitlement) {
+        let by = ids
+            .iter()
+            .map(|id| (id.clone(), project.compiled.info.get(id).map(|i| i.source.file_line()).unwrap_or_default()))
+            .collect();
+        return Ok(Explanation::Forbidden { by });
+    }
+    let granting: Vec<&Role> = project
+        .defs
+        .roles
+        .values()
+        .filter(|r| project.graph.role_grants.get(&r.id).is_some_and(|g| g.contains_key(entitlement)))
+        .collect();
+    let hand_written_permits = project.compiled.info.values().any(|i| i.origin == PolicyOrigin::Guardrail && !i.forbid);
+    if granting.is_empty() && !hand_written_permits {
+        return Ok(Explanation::NothingGrants);
+    }
+    let assigned = assigned_roles(&project.defs, identity, at);
+    let misses = granting
+        .into_iter()
+        .map(|role| RoleMiss {
+            role: role.id.clone(),
+            source: role.source.file_line(),
+            reasons: role_miss_reasons(project, role, identity, owner, at, &assigned, desired.roles.contains(&role.id)),
+        })
+        .collect();
+    Ok(Explanation::NotGranted(misses))
+}
+
+fn role_miss_reasons(
+    project: &Project,
+    role: &Role,
+    identity: &IdentityState,
+    owner: Option<&IdentityState>,
+    at: Instant,
+    assigned: &std::collections::BTreeSet<String>,
+    held: bool,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if held {
+        reasons.push(format!("role `{}` is held, but a hand-written policy or error stops its grant", role.id));
+        return reasons;
+    }
+    if !role.kinds.contains(&identity.kind) {
+        reasons.push(format!("kind is `{}`, but the role applies to {}", identity.kind, list(&role.kinds)));
+    }
+    if role.assignable {
+        let members: Vec<&String> = std::iter::once(&role.id)
+            .chain(project.graph.extended_by.get(&role.id).into_iter().flatten())
+            .collect();
+        if !members.iter().any(|m| assigned.contains(*m)) {
+            let mine: Vec<_> = identity.assignments.iter().filter(|a| a.role == role.id).collect();
+            if mine.is_empty() {
+                reasons.push(format!("role `{}` is assignable and `{}` has no assignment to it", role.id, identity.id));
+            }
+            for a in mine {
+                let status = a.status(at, role.max_duration);
+                reasons.push(match status {
+                    AssignmentStatus::Expired => format!("the assignment expired at {}", a.expires.map(|e| e.to_string()).unwrap_or_default()),
+                    AssignmentStatus::NotYetStarted => format!("the assignment starts at {}", a.starts),
+                    AssignmentStatus::ExceedsMaxDuration => format!(
+                        "the assignment ({} to {}) is longer than the role's max_duration {}",
+                        a.starts,
+                        a.expires.map(|e| e.to_string()).unwrap_or_else(|| "no end".into()),
+                        role.max_duration.map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                    AssignmentStatus::Active => "the assignment is valid".into(),
+                });
+            }
+        }
+    }
+    failed_clauses(&role.when, identity, owner, at, &mut reasons);
+    if reasons.is_empty() {
+        reasons.push("its `cedar:` condition is not satisfied or fails to evaluate".into());
+    }
+    reasons
+}
+
+fn list(items: &[String]) -> String {
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Adds a sentence for each failing clause; returns whether `c` holds (escape hatches count as holding here).
+fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, out: &mut Vec<String>) -> bool {
+    match c {
+        Condition::All(items) => {
+            let mut ok = true;
+            for item in items {
+                ok &= failed_clauses(item, identity, owner, at, out);
+            }
+            ok
+        }
+        Condition::Any(items) => {
+            let mut failures = Vec::new();
+            let ok = items.iter().any(|i| failed_clauses(i, identity, owner, at, &mut failures));
+            if !ok {
+                out.push(format!("none of the `any` alternatives holds: {}", failures.join("; ")));
+            }
+            ok
+        }
+        Condition::Not(inner) => {
+            let mut ignored = Vec::new();
+            let holds = failed_clauses(inner, identity, owner, at, &mut ignored);
+            if holds {
+                out.push(format!("`not: {{ {} }}` fails because it holds", describe(inner)));
+            }
+            !holds
+        }
+        Condition::Cedar { .. } => true,
+        Condition::Kind { subject, kinds, source } => {
+            let actual = match subject {
+                Subject::Identity => Some(identity.kind.as_str()),
+                Subject::Owner => owner.map(|o| o.kind.as_str()),
+            };
+            let ok = actual.is_some_and(|k| kinds.iter().any(|x| x == k));
+            if !ok {
+                out.push(format!("`{}` ({}) needs {}, but {}", describe(c), source.file_line(), list(kinds), subject_value(*subject, "kind", actual.map(|k| format!("`{k}`")), owner)));
+            }
+            ok
+        }
+        Condition::Attr { subject, attr, source, .. } => {
+            let who = match subject {
+                Subject::Identity => Some(identity),
+                Subject::Owner => owner,
+            };
+            let value = who.and_then(|w| w.attributes.get(attr));
+            // The engine's exact semantics decide whether the clause holds.
+            let ok = clause_holds(c, who, at);
+            if !ok {
+                out.push(format!("`{}` ({}) fails: {}", describe(c), source.file_line(), subject_value(*subject, attr, value.map(show), owner)));
+            }
+            ok
+        }
+    }
+}
+
+fn clause_holds(c: &Condition, who: Option<&IdentityState>, at: Instant) -> bool {
+    let Condition::Attr { attr, test, .. } = c else { return true };
+    let Some(w) = who else { return false };
+    super::engine::attr_test_public(w.attributes.get(attr), test, at)
+}
+
+fn subject_value(subject: Subject, attr: &str, value: Option<String>, owner: Option<&IdentityState>) -> String {
+    match (subject, value) {
+        (Subject::Owner, _) if owner.is_none() => "the identity has no known owner".into(),
+        (Subject::Owner, Some(v)) => format!("the owner's `{attr}` is {v}"),
+        (Subject::Owner, None) => format!("the owner has no `{attr}`"),
+        (Subject::Identity, Some(v)) => format!("`{attr}` is {v}"),
+        (Subject::Identity, None) => format!("`{attr}` is absent"),
+    }
+}
+
+fn show(v: &AttrValue) -> String {
+    match v {
+        AttrValue::Str(s) => format!("`{s}`"),
+        AttrValue::Int(n) => format!("`{n}`"),
+        AttrValue::Bool(b) => format!("`{b}`"),
+        AttrValue::Date(t) => format!("`{}`", t.to_cedar()),
+        AttrValue::Set(items) => format!("`[{}]`", items.iter().cloned().collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn lit(l: &Literal) -> String {
+    match l {
+        Literal::Str(s) => s.clone(),
+        Literal::Int(n) => n.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Date(t) => t.to_cedar(),
+        Literal::Now => "now".into(),
+    }
+}
+
+/// A condition written back in its YAML form.
+pub fn describe(c: &Condition) -> String {
+    let many = |items: &[Condition]| items.iter().map(|i| format!("{{ {} }}", describe(i))).collect::<Vec<_>>().join(", ");
+    match c {
+        Condition::All(items) => format!("all: [{}]", many(items)),
+        Condition::Any(items) => format!("any: [{}]", many(items)),
+        Condition::Not(inner) => format!("not: {{ {} }}", describe(inner)),
+        Condition::Cedar { expr, .. } => format!("cedar: '{expr}'"),
+        Condition::Kind { subject, kinds, .. } => {
+            let key = if *subject == Subject::Owner { "owner.kind" } else { "kind" };
+            match kinds.as_slice() {
+                [one] => format!("{key}: {one}"),
+                _ => format!("{key}: {{ in: [{}] }}", kinds.join(", ")),
+            }
+        }
+        Condition::Attr { subject, attr, test, .. } => {
+            let key = if *subject == Subject::Owner { format!("owner.{attr}") } else { attr.clone() };
+            let join = |ls: &[Literal]| ls.iter().map(lit).collect::<Vec<_>>().join(", ");
+            let mut s = String::new();
+            let _ = match test {
+                AttrTest::Eq(l) => write!(s, "{key}: {}", lit(l)),
+                AttrTest::In(ls) => write!(s, "{key}: {{ in: [{}] }}", join(ls)),
+                AttrTest::NotIn(ls) => write!(s, "{key}: {{ not_in: [{}] }}", join(ls)),
+                AttrTest::Not(l) => write!(s, "{key}: {{ not: {} }}", lit(l)),
+                AttrTest::Exists(b) => write!(s, "{key}: {{ exists: {b} }}"),
+                AttrTest::Matches(g) => write!(s, "{key}: {{ matches: \"{g}\" }}"),
+                AttrTest::Contains(l) => write!(s, "{key}: {{ contains: {} }}", lit(l)),
+                AttrTest::Cmp(op, l) => {
+                    let date = matches!(l, Literal::Date(_) | Literal::Now);
+                    let name = match (op, date) {
+                        (CmpOp::Gt, true) => "after",
+                        (CmpOp::Lt, true) => "before",
+                        (CmpOp::Gt, false) => "gt",
+                        (CmpOp::Lt, false) => "lt",
+                        (CmpOp::Gte, _) => "gte",
+                        (CmpOp::Lte, _) => "lte",
+                    };
+                    write!(s, "{key}: {{ {name}: {} }}", lit(l))
+                }
+            };
+            s
+        }
+    }
+}
+
+/// The explanation as a person reads it.
+pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
+    let mut out = String::new();
+    match e {
+        Explanation::Holds(justifications) => {
+            let _ = writeln!(out, "`{identity}` holds `{entitlement}`:");
+            for j in justifications {
+                let _ = writeln!(out, "  - {}", render_justification(j));
+            }
+        }
+        Explanation::Forbidden { by } => {
+            let _ = writeln!(out, "`{identity}` does not hold `{entitlement}`: a policy permits it, but guardrails forbid it:");
+            for (id, source) in by {
+                let _ = writeln!(out, "  - `{id}` ({source})");
+            }
+        }
+        Explanation::NotGranted(misses) => {
+            let _ = writeln!(out, "`{identity}` does not hold `{entitlement}`; the roles that grant it do not apply:");
+            for m in misses {
+                let _ = writeln!(out, "  - role `{}` ({}):", m.role, m.source);
+                for r in &m.reasons {
+                    let _ = writeln!(out, "      {r}");
+                }
+            }
+        }
+        Explanation::NothingGrants => {
+            let _ = writeln!(out, "`{identity}` does not hold `{entitlement}`: no role or policy grants it to anyone");
+        }
+    }
+    out
+}
+
+/// One justification in one line: `role `engineer` (inherited from `employee`) via `eng-base` → `dev-tooling` [policy `role:engineer`, roles/eng.yaml:12]`.
+pub fn render_justification(j: &Justification) -> String {
+    let mut s = match &j.role {
+        Some(r) => format!("role `{r}`"),
+        None => "hand-written policy".to_string(),
+    };
+    if !j.inherited.is_empty() {
+        let _ = write!(s, " (inherited from {})", j.inherited.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(" → "));
+    }
+    if j.via.is_empty() {
+        s.push_str(" directly");
+    } else {
+        let _ = write!(s, " via {}", j.via.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" → "));
+    }
+    let _ = write!(s, " [policy `{}`, {}]", j.policy, j.source);
+    s
+}

@@ -1,0 +1,79 @@
+//! What several subcommands share: loading the project, reading the
+//! population, choosing the evaluator, parsing `--as-of`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use entitle::diag::Code;
+use entitle::eval::{Engine, Evaluator, Oracle};
+use entitle::io::identities::read_identities;
+use entitle::population::Population;
+use entitle::{Instant, Project};
+
+use super::{print_human, EXIT_FINDINGS, EXIT_USAGE};
+
+/// A failure that already told the user what is wrong: just the exit code.
+#[derive(Debug)]
+pub struct Reported(pub i32);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// Which evaluator answers.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The fast engine (default).
+    #[default]
+    Fast,
+    /// Plain Cedar, one request per entitlement: the semantics, slow.
+    Oracle,
+}
+
+/// Loads and compiles the project, printing diagnostics when it fails.
+pub fn load_project(roles: &Path, policies: &Path) -> anyhow::Result<Arc<Project>> {
+    let (sources, result) = Project::load(roles, policies);
+    match result {
+        Ok(p) => Ok(Arc::new(p)),
+        Err(f) => {
+            print_human(&f.diagnostics, &sources);
+            let io = f.diagnostics.iter().any(|d| d.code == Code::Io);
+            eprintln!("the definitions have errors: run `entitle check` for the full report");
+            Err(Reported(if io { EXIT_USAGE } else { EXIT_FINDINGS }).into())
+        }
+    }
+}
+
+/// The evaluator for `choice`.
+pub fn evaluator(project: &Arc<Project>, choice: EngineChoice) -> anyhow::Result<Box<dyn Evaluator>> {
+    Ok(match choice {
+        EngineChoice::Fast => Box::new(Engine::new(project.clone())?),
+        EngineChoice::Oracle => Box::new(Oracle::new(project.clone())),
+    })
+}
+
+/// Reads an identity feed (`-` for stdin).
+pub fn read_population(path: &Path, project: &Project) -> anyhow::Result<Population> {
+    match read_identities(path, None, &project.defs) {
+        Ok(feed) => Ok(Population::new(feed)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(Reported(EXIT_USAGE).into())
+        }
+    }
+}
+
+/// `--as-of`, defaulting to now.
+pub fn as_of(value: Option<&str>) -> anyhow::Result<Instant> {
+    match value {
+        None => Ok(Instant::now()),
+        Some(v) => Instant::parse(v).map_err(|e| {
+            eprintln!("error: --as-of: {e}");
+            Reported(EXIT_USAGE).into()
+        }),
+    }
+}

@@ -1,0 +1,156 @@
+//! `entitle eval`: the desired entitlements and roles of each identity in a feed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use entitle::eval::explain::render_justification;
+use entitle::eval::DesiredSet;
+use entitle::population::OwnerRecord;
+
+use super::common::{as_of, evaluator, load_project, read_population, EngineChoice};
+use super::{EXIT_FINDINGS, EXIT_OK};
+
+/// Output formats of `eval`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub enum Format {
+    /// Grouped by application, readable at a glance.
+    #[default]
+    Human,
+    /// JSON Lines, one object per identity (spec §7).
+    Json,
+}
+
+/// Arguments of `eval`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Identity states: JSON, JSON Lines, CSV or SCIM (`-` for stdin).
+    #[arg(long)]
+    identity: PathBuf,
+    /// The instant of evaluation (RFC 3339, or a date meaning its midnight UTC); default now.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Add every justification (role, package path, policy, YAML line).
+    #[arg(long)]
+    explain: bool,
+    /// Which evaluator answers.
+    #[arg(long, value_enum, default_value_t)]
+    engine: EngineChoice,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
+    let project = load_project(roles, policies)?;
+    let at = as_of(args.as_of.as_deref())?;
+    let population = read_population(&args.identity, &project)?;
+    let evaluator = evaluator(&project, args.engine)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+
+    // Valid and invalid records, in input order (by line).
+    enum Row<'a> {
+        Valid(&'a entitle::state::IdentityState),
+        Invalid(&'a entitle::io::identities::InvalidRecord),
+    }
+    let mut rows: Vec<(u32, usize, Row<'_>)> = population.feed.invalid.iter().map(|r| (r.line, 0, Row::Invalid(r))).collect();
+    rows.extend(population.feed.identities.iter().enumerate().map(|(i, s)| (0, i, Row::Valid(s))));
+    rows.sort_by_key(|(line, i, row)| match row {
+        Row::Valid(_) => (0, *i as u32),
+        Row::Invalid(_) => (1, *line),
+    });
+    let mut failed = false;
+    for (_, _, row) in rows {
+        match row {
+            Row::Invalid(r) => {
+                failed = true;
+                match args.format {
+                    Format::Json => writeln!(
+                        out,
+                        "{}",
+                        serde_json::json!({"identity": r.id, "valid": false, "line": r.line, "error": r.error})
+                    )?,
+                    Format::Human => writeln!(
+                        out,
+                        "{}:{}: {} is invalid: {}\n",
+                        population.feed.file,
+                        r.line,
+                        r.id.as_deref().map(|i| format!("`{i}`")).unwrap_or_else(|| "a record".into()),
+                        r.error
+                    )?,
+                }
+            }
+            Row::Valid(identity) => {
+                let owner = population.owner_of(identity);
+                let warning = match owner {
+                    OwnerRecord::Invalid => Some(format!("owner `{}` has an invalid record; owner conditions evaluate as unknown", identity.owner.as_deref().unwrap_or_default())),
+                    OwnerRecord::Unknown => Some(format!("owner `{}` is not in the feed; owner conditions are false", identity.owner.as_deref().unwrap_or_default())),
+                    _ => None,
+                };
+                let desired = evaluator.desired(identity, owner.record(), at)?;
+                match args.format {
+                    Format::Json => writeln!(out, "{}", eval_json(&desired, args.explain, warning.as_deref()))?,
+                    Format::Human => write!(out, "{}", eval_human(&desired, &identity.kind, args.explain, warning.as_deref()))?,
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// One identity's desired set as a JSON object (spec §7).
+pub fn eval_json(d: &DesiredSet, explain: bool, warning: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "identity": d.identity,
+        "valid": true,
+        "roles": d.roles,
+        "entitlements": d.entitlements.keys().collect::<Vec<_>>(),
+    });
+    if explain {
+        v["because"] = serde_json::to_value(&d.entitlements).unwrap_or_default();
+        if !d.forbidden.is_empty() {
+            v["forbidden"] = serde_json::to_value(&d.forbidden).unwrap_or_default();
+        }
+    }
+    if let Some(w) = warning {
+        v["warning"] = w.into();
+    }
+    v
+}
+
+fn eval_human(d: &DesiredSet, kind: &str, explain: bool, warning: Option<&str>) -> String {
+    let mut s = format!("{} ({kind})\n", d.identity);
+    let roles: Vec<&str> = d.roles.iter().map(String::as_str).collect();
+    s.push_str(&format!("  roles: {}\n", if roles.is_empty() { "none".to_string() } else { roles.join(", ") }));
+    if let Some(w) = warning {
+        s.push_str(&format!("  warning: {w}\n"));
+    }
+    if d.entitlements.is_empty() {
+        s.push_str("  entitlements: none\n");
+    }
+    let mut by_app: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in d.entitlements.keys() {
+        let (app, slug) = e.split_once(':').unwrap_or(("", e));
+        by_app.entry(app).or_default().push(slug);
+    }
+    for (app, slugs) in by_app {
+        if explain {
+            s.push_str(&format!("  {app}\n"));
+            for slug in slugs {
+                s.push_str(&format!("    {slug}\n"));
+                for j in d.entitlements.get(&format!("{app}:{slug}")).into_iter().flatten() {
+                    s.push_str(&format!("      - {}\n", render_justification(j)));
+                }
+            }
+        } else {
+            s.push_str(&format!("  {app}: {}\n", slugs.join(", ")));
+        }
+    }
+    for (e, by) in &d.forbidden {
+        s.push_str(&format!("  forbidden: {e} (by {})\n", by.join(", ")));
+    }
+    s.push('\n');
+    s
+}
