@@ -15,6 +15,7 @@ pub mod eval;
 pub mod graph;
 pub mod io;
 pub mod model;
+pub mod plan;
 pub mod population;
 pub mod project;
 pub mod state;

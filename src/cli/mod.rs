@@ -7,6 +7,7 @@ mod common;
 mod compile;
 mod eval;
 mod explain;
+mod plan;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,8 @@ enum Command {
     Eval(eval::Args),
     /// Why an identity holds an entitlement, or why not.
     Explain(explain::Args),
+    /// Desired against live: grants and revocations with reasons, metrics, violations.
+    Plan(plan::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -58,6 +61,7 @@ pub fn run() -> i32 {
         Command::Compile(args) => compile::run(&cli.roles, &cli.policies, args),
         Command::Eval(args) => eval::run(&cli.roles, &cli.policies, args),
         Command::Explain(args) => explain::run(&cli.roles, &cli.policies, args),
+        Command::Plan(args) => plan::run(&cli.roles, &cli.policies, args),
     };
     match result {
         Ok(code) => code,

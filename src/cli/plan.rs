@@ -1,0 +1,118 @@
+//! `entitle plan`: desired against live, as grants and revocations with
+//! reasons, metrics, violations; refused when a safety guard trips.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use entitle::io::live::read_live;
+use entitle::plan::render::{human, scim_patches, Style};
+use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
+
+use super::common::{as_of, evaluator, load_project, read_population, EngineChoice, Reported};
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+
+/// Exit code with `--detailed-exitcode` when the plan changes something.
+pub const EXIT_CHANGES: i32 = 3;
+
+/// Output formats of `plan`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub enum Format {
+    /// Summary table, then changes by identity.
+    #[default]
+    Human,
+    /// The plan as JSON (spec §7).
+    Json,
+    /// One SCIM 2.0 PatchOp per entitlement, JSON Lines.
+    ScimPatch,
+}
+
+/// Arguments of `plan`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Identity states: JSON, JSON Lines, CSV or SCIM (`-` for stdin).
+    #[arg(long)]
+    identities: PathBuf,
+    /// Live state: JSON Lines, CSV, or a SCIM group export with `--app`; repeat for one file per application.
+    #[arg(long, required = true)]
+    live: Vec<PathBuf>,
+    /// The application of SCIM group exports given with `--live`.
+    #[arg(long)]
+    app: Option<String>,
+    /// The instant of evaluation; default now.
+    #[arg(long)]
+    as_of: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Exit 0 when nothing changes and 3 when something does.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Refuse a plan revoking more than this many grants, or this percentage of the live grants.
+    #[arg(long, default_value = "500")]
+    max_revokes: Limit,
+    /// Refuse when more than this share (or count) of identity records is invalid.
+    #[arg(long, default_value = "1%")]
+    max_invalid: Limit,
+    /// Refuse when more than this share (or count) of live identities is missing from the feed.
+    #[arg(long, default_value = "10%")]
+    max_orphaned: Limit,
+    /// Override the three guards; the output says so.
+    #[arg(long)]
+    force: bool,
+    /// Which evaluator answers.
+    #[arg(long, value_enum, default_value_t)]
+    engine: EngineChoice,
+}
+
+pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
+    let project = load_project(roles, policies)?;
+    let at = as_of(args.as_of.as_deref())?;
+    let population = read_population(&args.identities, &project)?;
+    let mut live = Vec::new();
+    for path in &args.live {
+        match read_live(path, None, args.app.as_deref()) {
+            Ok(f) => live.push(f),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(Reported(EXIT_USAGE).into());
+            }
+        }
+    }
+    let evaluator = evaluator(&project, args.engine)?;
+    let options = PlanOptions {
+        as_of: at,
+        limits: GuardLimits { max_revokes: args.max_revokes, max_invalid: args.max_invalid, max_orphaned: args.max_orphaned },
+        force: args.force,
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(Some(population.feed.identities.len() as u64), indicatif::ProgressDrawTarget::stderr());
+    if population.feed.identities.len() < 20_000 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let plan = plan(&project, evaluator.as_ref(), &population, &live, &options, &|n| bar.inc(n))?;
+    bar.finish_and_clear();
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &plan)?;
+            writeln!(out)?;
+        }
+        Format::ScimPatch => {
+            for patch in scim_patches(&plan) {
+                serde_json::to_writer(&mut out, &patch)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Human => write!(out, "{}", human(&plan, Style { colour: std::io::stdout().is_terminal() }))?,
+    }
+    out.flush()?;
+    if let Some(why) = &plan.refused {
+        eprintln!("error: plan refused: {why}; nothing will change (override with --force)");
+        return Ok(EXIT_FINDINGS);
+    }
+    for why in &plan.forced {
+        eprintln!("warning: --force overrides a guard: {why}");
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
+}
