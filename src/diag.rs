@@ -125,6 +125,10 @@ codes! {
     /// A hand-written policy without an `@id` annotation: plans and explanations
     /// would name it by position, which changes whenever the file is edited.
     PolicyWithoutId = "W007", Warning, "policy-without-id";
+    /// A hand-written guardrail that can never apply under the generated schema
+    /// (for example it tests `principal has` an undeclared attribute): it
+    /// protects nothing while looking as if it did.
+    ImpossibleGuardrail = "W008", Warning, "impossible-guardrail";
 }
 
 impl fmt::Display for Code {
@@ -158,7 +162,11 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        match (self.line, self.column) {
+            (0, _) => write!(f, "{}", self.file),
+            (line, 0) => write!(f, "{}:{line}", self.file),
+            (line, column) => write!(f, "{}:{line}:{column}", self.file),
+        }
     }
 }
 

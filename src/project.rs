@@ -71,6 +71,10 @@ impl Project {
     }
 
     fn from_sources_with(sources: &Sources, mut diagnostics: Vec<Diagnostic>) -> Result<Project, LoadFailure> {
+        if sources.roles.is_empty() && diagnostics.iter().any(|d| d.code == crate::diag::Code::Io) {
+            // The definitions could not be read at all: that is the whole story.
+            return Err(LoadFailure { diagnostics });
+        }
         let (defs, load_diags) = model::load(&sources.roles);
         diagnostics.extend(load_diags);
         let fail = |mut diagnostics: Vec<Diagnostic>| {
@@ -78,6 +82,10 @@ impl Project {
             Err(LoadFailure { diagnostics })
         };
         if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+            // Cycles are reported with the other errors: the graph of what did load still shows them.
+            if let Err(cycles) = RoleGraph::build(&defs) {
+                diagnostics.extend(cycles);
+            }
             return fail(diagnostics);
         }
         let graph = match RoleGraph::build(&defs) {

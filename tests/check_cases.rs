@@ -244,7 +244,7 @@ fn missing_roles_directory_is_an_io_error() {
 /// also reports E014 "no file declares the `identity:` schema", located in a
 /// file `roles` that does not exist, on top of the real problem.
 #[test]
-#[ignore = "known bug: a missing roles directory also reports E014 at a made-up file `roles`"]
+
 fn missing_roles_directory_is_the_only_error() {
     let (_, result) = Project::load(Path::new("/nonexistent/roles"), Path::new("/nonexistent/policies"));
     let failure = result.expect_err("a missing roles directory must fail the load");

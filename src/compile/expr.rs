@@ -90,6 +90,8 @@ pub fn condition(c: &Condition) -> String {
                 Subject::Owner => (Some(owner_known()), "principal.owner.kind"),
             };
             let test = match kinds.as_slice() {
+                // Cedar forbids empty set literals; no kind is in an empty list.
+                [] => "false".to_string(),
                 [one] => format!("{value} == {}", string_lit(one)),
                 many => format!("[{}].contains({value})", many.iter().map(|k| string_lit(k)).collect::<Vec<_>>().join(", ")),
             };
@@ -120,6 +122,9 @@ fn attr_test(subject: Subject, attr: &str, ty: &AttrType, test: &AttrTest) -> St
         AttrTest::Eq(l) | AttrTest::Contains(l) if is_set => format!("{x}.contains({})", literal(l)),
         AttrTest::Eq(l) => format!("{x} == {}", literal(l)),
         AttrTest::Contains(l) => format!("{x}.contains({})", literal(l)),
+        // Cedar forbids empty set literals: nothing is in an empty list.
+        AttrTest::In(ls) if ls.is_empty() => "false".to_string(),
+        AttrTest::NotIn(ls) if ls.is_empty() => "true".to_string(),
         AttrTest::In(ls) if is_set => format!("{x}.containsAny({})", set_lit(ls)),
         AttrTest::In(ls) => format!("{}.contains({x})", set_lit(ls)),
         AttrTest::NotIn(ls) if is_set => format!("!{x}.containsAny({})", set_lit(ls)),

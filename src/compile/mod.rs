@@ -87,11 +87,12 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
     };
 
     // Escape hatches first: each must be one expression that type-checks on its own.
+    let declared: Vec<&str> = defs.identity.attributes.keys().map(String::as_str).chain(["kind", "owner"]).collect();
     for role in defs.roles.values() {
-        check_escape_hatches(&role.when, &schema, &mut diagnostics);
+        check_escape_hatches(&role.when, &schema, &declared, &mut diagnostics);
     }
     for inv in defs.invariants.values() {
-        check_escape_hatches(&inv.subject, &schema, &mut diagnostics);
+        check_escape_hatches(&inv.subject, &schema, &declared, &mut diagnostics);
     }
     if !diagnostics.is_empty() {
         return Err(diagnostics);
@@ -137,11 +138,22 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
             .and_then(|f| error.labels().and_then(|mut l| l.next()).map(|l| offset_location(f, l.offset())))
             .unwrap_or(location);
         diagnostics.push(
-            Diagnostic::new(Code::CedarType, location, format!("policy `{pid}` does not type-check: {error}"))
+            Diagnostic::new(Code::CedarType, location, format!("policy `{pid}` does not type-check: {}", without_policy_prefix(&error.to_string())))
                 .with_help_opt(error.help().map(|h| h.to_string())),
         );
     }
 
+    for warning in result.validation_warnings() {
+        if let cedar_policy::ValidationWarning::ImpossiblePolicy(w) = warning {
+            let pid = w.policy_id().to_string();
+            if let Some(info) = info.get(&pid).filter(|i| i.origin == PolicyOrigin::Guardrail) {
+                diagnostics.push(
+                    Diagnostic::new(Code::ImpossibleGuardrail, info.source.clone(), format!("guardrail `{pid}` can never apply under the identity schema"))
+                        .with_help("check the attribute names it tests against the `identity:` schema"),
+                );
+            }
+        }
+    }
     let entities_value = entities_json(defs);
     let entities = match Entities::from_json_value(entities_value.clone(), Some(&schema)) {
         Ok(e) => e,
@@ -155,6 +167,17 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
     }
     let entities_json = serde_json::to_string_pretty(&entities_value).unwrap_or_default() + "\n";
     Ok((Compiled { schema_text, schema, policies_text: text, policies, role_probes, entities_json, entities, info }, diagnostics))
+}
+
+/// The policy id escape hatches are validated under.
+const ESCAPE_HATCH_ID: &str = "cedar-escape-hatch";
+
+/// Cedar's validation messages start with "for policy `X`, "; entitle names the policy itself.
+fn without_policy_prefix(message: &str) -> &str {
+    match message.strip_prefix("for policy `").and_then(|rest| rest.split_once("`, ")) {
+        Some((_, tail)) => tail,
+        None => message,
+    }
 }
 
 fn push_policy(set: &mut PolicySet, policy: Policy, diagnostics: &mut Vec<Diagnostic>, source: &Location) {
@@ -217,7 +240,8 @@ fn merge_guardrails(file: &SourceFile, policies: &mut PolicySet, info: &mut BTre
             diagnostics.push(Diagnostic::new(Code::DuplicateId, source.clone(), format!("policy id clash: {e}")));
             continue;
         }
-        text.push_str(&format!("// {}\n{policy_text}\n\n", source.file_line()));
+        // The file name is the user's: escaped so no character of it can end the comment.
+        text.push_str(&format!("// {}\n{policy_text}\n\n", source.file_line().escape_debug()));
         info.insert(id.clone(), PolicyInfo { id, origin: PolicyOrigin::Guardrail, forbid, source, reads_resource });
     }
 }
@@ -235,10 +259,39 @@ fn mentions_var(policy_json: &serde_json::Value, var: &str) -> bool {
     scope_constrained || policy_json.get("conditions").is_some_and(|c| walk(c, var))
 }
 
-fn check_escape_hatches(c: &Condition, schema: &Schema, diagnostics: &mut Vec<Diagnostic>) {
+/// The first attribute of `principal` a policy (JSON form) reads or tests that is not declared.
+fn undeclared_principal_attribute(json: &serde_json::Value, declared: &[&str]) -> Option<String> {
+    match json {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                if matches!(k.as_str(), "has" | ".") {
+                    let on_principal = v.get("left").and_then(|l| l.get("Var")).and_then(|x| x.as_str()) == Some("principal");
+                    if let Some(attr) = v.get("attr").and_then(|a| a.as_str()).filter(|_| on_principal) {
+                        if !declared.contains(&attr) {
+                            return Some(attr.to_string());
+                        }
+                    }
+                }
+                if let Some(found) = undeclared_principal_attribute(v, declared) {
+                    return Some(found);
+                }
+            }
+            None
+        }
+        serde_json::Value::Array(a) => a.iter().find_map(|v| undeclared_principal_attribute(v, declared)),
+        _ => None,
+    }
+}
+
+fn did_you_mean_attr(json: &serde_json::Value, declared: &[&str]) -> Option<String> {
+    let attr = undeclared_principal_attribute(json, declared)?;
+    crate::diag::did_you_mean(&attr, declared.iter().copied())
+}
+
+fn check_escape_hatches(c: &Condition, schema: &Schema, declared: &[&str], diagnostics: &mut Vec<Diagnostic>) {
     match c {
-        Condition::All(items) | Condition::Any(items) => items.iter().for_each(|i| check_escape_hatches(i, schema, diagnostics)),
-        Condition::Not(inner) => check_escape_hatches(inner, schema, diagnostics),
+        Condition::All(items) | Condition::Any(items) => items.iter().for_each(|i| check_escape_hatches(i, schema, declared, diagnostics)),
+        Condition::Not(inner) => check_escape_hatches(inner, schema, declared, diagnostics),
         Condition::Cedar { expr, source } => {
             if let Err(e) = Expression::from_str(expr) {
                 diagnostics.push(
@@ -248,7 +301,7 @@ fn check_escape_hatches(c: &Condition, schema: &Schema, diagnostics: &mut Vec<Di
                 return;
             }
             let probe = format!("permit (principal, action == Action::\"hold\", resource) when {{ ({expr}) }};");
-            let policy = match Policy::parse(None, &probe) {
+            let policy = match Policy::parse(Some(PolicyId::new(ESCAPE_HATCH_ID)), &probe) {
                 Ok(p) => p,
                 Err(e) => {
                     diagnostics.push(Diagnostic::new(Code::CedarSyntax, source.clone(), format!("`cedar:` is not a Cedar expression: {e}")));
@@ -267,9 +320,22 @@ fn check_escape_hatches(c: &Condition, schema: &Schema, diagnostics: &mut Vec<Di
                 let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
                 for error in result.validation_errors() {
                     diagnostics.push(
-                        Diagnostic::new(Code::CedarType, source.clone(), format!("`cedar:` does not type-check: {error}"))
+                        Diagnostic::new(Code::CedarType, source.clone(), format!("`cedar:` does not type-check: {}", without_policy_prefix(&error.to_string())))
                             .with_help_opt(error.help().map(|h| h.to_string())),
                     );
+                }
+                // An escape hatch that can never be true (say `principal has levl` for a
+                // misspelt attribute) silently disables its role: that is an error.
+                for warning in result.validation_warnings() {
+                    if matches!(warning, cedar_policy::ValidationWarning::ImpossiblePolicy(_)) {
+                        let json = set.policies().next().and_then(|p| p.to_json().ok()).unwrap_or_default();
+                        let message = match undeclared_principal_attribute(&json, declared) {
+                            Some(attr) => format!("`cedar:` never holds: `{attr}` is not an attribute of `Identity`"),
+                            None => "`cedar:` never holds under the identity schema".to_string(),
+                        };
+                        let help = did_you_mean_attr(&json, declared);
+                        diagnostics.push(Diagnostic::new(Code::CedarType, source.clone(), message).with_help_opt(help));
+                    }
                 }
             }
         }

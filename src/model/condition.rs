@@ -68,13 +68,18 @@ fn read_entry(r: &mut Reader<'_>, schema: &IdentitySchema, key: &str, key_node: 
                 None => (Subject::Identity, key),
             };
             let Some(def) = schema.attributes.get(attr) else {
-                let candidates: Vec<&str> = schema.attributes.keys().map(String::as_str).chain(BUILTIN_KEYS.iter().copied()).collect();
-                let help = did_you_mean(attr, candidates.iter().copied())
-                    .or_else(|| Some(format!("declared attributes are {}", quote_list(&candidates))));
+                let declared: Vec<&str> = schema.attributes.keys().map(String::as_str).collect();
+                let help = did_you_mean(attr, declared.iter().copied().chain(BUILTIN_KEYS.iter().copied()))
+                    .or_else(|| Some(format!("declared attributes are {}", quote_list(&declared))));
                 r.report_help(Code::UnknownAttribute, key_node, format!("unknown attribute `{attr}` in condition"), help);
                 return None;
             };
             let ty = def.ty.clone();
+            if value.is_null() {
+                // An empty value's position is the next token's: point at the key instead.
+                r.report_help(Code::WrongType, key_node, format!("expected a value for `{attr}`, found nothing"), Some("write a value, or `{ exists: false }` to match an absent attribute".into()));
+                return None;
+            }
             let tests = read_tests(r, attr, &ty, value)?;
             let mut conds: Vec<Condition> = tests
                 .into_iter()
@@ -90,8 +95,19 @@ fn read_kind(r: &mut Reader<'_>, schema: &IdentitySchema, value: &Node) -> Optio
         Value::Scalar { .. } => vec![value],
         Value::Map(_) => {
             let entries = r.map(value, &["in"], "a kind test")?;
-            let (_, _, list) = entries.into_iter().next()?;
-            r.seq(list, "kinds")?.iter().collect()
+            let Some((_, _, list)) = entries.into_iter().next() else {
+                // (an empty map: reported below)
+                if matches!(&value.value, Value::Map(m) if m.is_empty()) {
+                    r.report_help(Code::MissingKey, value, "the kind test has no `in`", Some("write `kind: person` or `kind: { in: [a, b] }`".into()));
+                }
+                return None;
+            };
+            let items = r.seq(list, "kinds")?;
+            if items.is_empty() {
+                r.report(Code::InvalidValue, list, "`in` needs at least one value");
+                return None;
+            }
+            items.iter().collect()
         }
         Value::Seq(_) => {
             r.report_help(Code::WrongType, value, "expected a kind or `{ in: [...] }`, found a list", Some("write `kind: { in: [a, b] }`".into()));
@@ -127,6 +143,10 @@ fn read_tests(r: &mut Reader<'_>, attr: &str, ty: &AttrType, value: &Node) -> Op
         }
         Value::Map(_) => {
             let entries = r.map(value, OPERATORS, &format!("the test of `{attr}`"))?;
+            let written = matches!(&value.value, Value::Map(m) if !m.is_empty());
+            if entries.is_empty() && written {
+                return None;
+            }
             if entries.is_empty() {
                 r.report(Code::MissingKey, value, format!("the test of `{attr}` has no operator"));
                 return None;
@@ -166,12 +186,17 @@ fn read_operator(r: &mut Reader<'_>, attr: &str, ty: &AttrType, op: &str, op_nod
             AttrType::Int => Some("ints take `gt`, `gte`, `lt`, `lte`, `in`, `not_in`, `not` and `exists`".to_string()),
             _ => None,
         };
-        r.report_help(Code::OperatorType, op_node, format!("operator `{op}` does not apply to `{attr}`, a {}", ty.name()), help);
+        let article = if matches!(ty, AttrType::Int | AttrType::Enum(_)) { "an" } else { "a" };
+        r.report_help(Code::OperatorType, op_node, format!("operator `{op}` does not apply to `{attr}`, {article} {}", ty.name()), help);
         return None;
     }
     let literal = |r: &mut Reader<'_>, node: &Node| read_literal(r, attr, ty, node, matches!(op, "gt" | "gte" | "lt" | "lte" | "before" | "after"));
     let list = |r: &mut Reader<'_>, node: &Node| -> Option<Vec<Literal>> {
         let items = r.seq(node, &format!("the values of `{op}`"))?;
+        if items.is_empty() {
+            r.report(Code::InvalidValue, node, format!("`{op}` needs at least one value"));
+            return None;
+        }
         let mut out = Vec::new();
         let mut ok = true;
         for item in items {
@@ -219,6 +244,10 @@ fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allo
         r.report(Code::WrongType, node, format!("expected a value for `{attr}`, found {}", node.type_name()));
         return None;
     };
+    if node.is_null() {
+        r.report_help(Code::WrongType, node, format!("expected a value for `{attr}`, found nothing"), Some("write a value, or `{ exists: false }` to match an absent attribute".into()));
+        return None;
+    }
     match ty {
         AttrType::String | AttrType::Set => Some(Literal::Str(text.clone())),
         AttrType::Enum(values) => {
@@ -233,6 +262,10 @@ fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allo
         }
         AttrType::Int => match (plain, text.parse::<i64>()) {
             (true, Ok(n)) => Some(Literal::Int(n)),
+            (false, Ok(_)) => {
+                r.report_help(Code::WrongType, node, format!("`{attr}` is an int, but `\"{text}\"` is a string"), Some("write the number without quotes".into()));
+                None
+            }
             _ => {
                 r.report(Code::WrongType, node, format!("`{attr}` is an int, but `{text}` is not a whole number"));
                 None

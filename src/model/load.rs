@@ -123,7 +123,10 @@ pub fn load(sources: &[SourceFile]) -> (Definitions, Vec<Diagnostic>) {
         }
     }
     let identity_decls: Vec<_> = sections.iter().filter(|s| s.1 == "identity").collect();
+    let unreadable = !diagnostics.is_empty();
     let identity = match identity_decls.as_slice() {
+        // A file that did not parse may be the one declaring it: say nothing more.
+        [] if unreadable => IdentitySchema::empty(Location::default()),
         [] => {
             let file = sources.first().map(|s| s.name.clone()).unwrap_or_else(|| "roles".into());
             diagnostics.push(
@@ -450,9 +453,14 @@ fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut
         source: r.loc(node),
     };
     let mut ok = true;
+    let mut kind_errors = false;
     for (key, _, value) in &entries {
         match *key {
-            "kinds" => role.kinds = kinds_list(r, value, &defs.identity),
+            "kinds" => {
+                let before = r.diagnostics.len();
+                role.kinds = kinds_list(r, value, &defs.identity);
+                kind_errors = r.diagnostics.len() > before;
+            }
             "extends" => {
                 for (parent, pn) in r.id_list(value, "role id") {
                     refs.push(Reference { kind: RefKind::Role, id: parent.clone(), location: r.loc(pn) });
@@ -476,7 +484,7 @@ fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut
             _ => {}
         }
     }
-    if role.kinds.is_empty() && ok {
+    if role.kinds.is_empty() && ok && !kind_errors {
         r.report(Code::InvalidValue, node, format!("role `{id}` applies to no kind"));
     }
     if role.max_duration.is_some() && !role.assignable {

@@ -130,7 +130,15 @@ impl Builder {
     }
 
     fn close(&mut self) {
-        if let Some((node, _, anchor)) = self.stack.pop() {
+        if let Some((mut node, _, anchor)) = self.stack.pop() {
+            // A block map's start marker sits after its first key; the key is where it starts.
+            if let Value::Map(entries) = &node.value {
+                if let Some((key, _)) = entries.first() {
+                    if (key.pos.line, key.pos.column) < (node.pos.line, node.pos.column) {
+                        node.pos = key.pos;
+                    }
+                }
+            }
             self.insert(node, anchor);
         }
     }
@@ -194,7 +202,7 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
     }
     let mut builder = Builder { stack: Vec::new(), anchors: HashMap::new(), root: None, nodes: 0, error: None, documents: 0 };
     let mut parser = Parser::new_from_str(text);
-    let result = parser.load(&mut builder, false);
+    let result = parser.load(&mut builder, true);
     if let Err(e) = result {
         let mark = e.marker();
         return Err(Diagnostic::new(
