@@ -135,6 +135,7 @@ impl IdentityState {
         }
         let owner = match obj.get("owner") {
             None | Some(Value::Null) => None,
+            Some(Value::String(s)) if *s == id => return Err(format!("`{id}` names itself as its owner; an owner must be another identity")),
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
             Some(_) => return Err("`owner` is not an identity id".into()),
         };

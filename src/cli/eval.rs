@@ -49,7 +49,7 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
 
-    // Valid and invalid records, in input order (by line).
+    // Valid records in input order, then invalid ones by line.
     enum Row<'a> {
         Valid(&'a entitle::state::IdentityState),
         Invalid(&'a entitle::io::identities::InvalidRecord),

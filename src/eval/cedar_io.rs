@@ -50,10 +50,16 @@ fn value_expr(v: &AttrValue) -> RestrictedExpression {
 
 /// The Cedar entity of an identity at `at`. Its parents are the roles of its
 /// valid assignments; the role hierarchy comes from the static entities.
-pub fn identity_entity(defs: &Definitions, identity: &IdentityState, at: Instant) -> Result<Entity, EvalError> {
+///
+/// `owner_known` says whether the owner's record is part of the request. An
+/// owner that is not (absent from the feed) is left out of `owner` altogether:
+/// in Cedar the identity then has no owner, so `principal has owner` is false
+/// and no policy can trip over a reference to a missing entity — the unknown
+/// owner counts as no owner, as spec §2 says of `owner.<attr>`.
+pub fn identity_entity(defs: &Definitions, identity: &IdentityState, at: Instant, owner_known: bool) -> Result<Entity, EvalError> {
     let mut attrs: HashMap<String, RestrictedExpression> = identity.attributes.iter().map(|(k, v)| (k.clone(), value_expr(v))).collect();
     attrs.insert("kind".into(), RestrictedExpression::new_string(identity.kind.clone()));
-    if let Some(owner) = &identity.owner {
+    if let Some(owner) = identity.owner.as_ref().filter(|_| owner_known) {
         attrs.insert("owner".into(), RestrictedExpression::new_entity_uid(uid(EntityType::Identity, owner)));
     }
     let parents: HashSet<EntityUid> = assigned_roles(defs, identity, at).iter().map(|r| uid(EntityType::Role, r)).collect();

@@ -98,9 +98,9 @@ impl Engine {
     /// they are in, and the given entitlements (or the full static store).
     fn store(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlements: &[&str]) -> Result<Entities, EvalError> {
         let defs = &self.project.defs;
-        let mut extra = vec![identity_entity(defs, identity, at)?];
+        let mut extra = vec![identity_entity(defs, identity, at, owner.is_some())?];
         if let Some(o) = owner {
-            extra.push(identity_entity(defs, o, at)?);
+            extra.push(identity_entity(defs, o, at, false)?);
         }
         if self.needs_full_store {
             return self.project.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()));
@@ -122,7 +122,7 @@ impl Engine {
 
     /// Is the role held? (kinds, assignment, condition; errors mean no, as in Cedar.)
     fn holds(&self, role: &crate::model::Role, ctx: &mut EvalContext<'_>) -> bool {
-        if !role.kinds.iter().any(|k| *k == ctx.identity.kind) {
+        if !role.kinds.contains(&ctx.identity.kind) {
             return false;
         }
         if role.assignable {

@@ -103,24 +103,31 @@ fn role_miss_reasons(
         reasons.push(format!("kind is `{}`, but the role applies to {}", identity.kind, list(&role.kinds)));
     }
     if role.assignable {
-        let members: Vec<&String> = std::iter::once(&role.id)
-            .chain(project.graph.extended_by.get(&role.id).into_iter().flatten())
+        // Cedar `in`: an assignment to the role or to any role extending it, transitively.
+        let members: Vec<&String> = project
+            .graph
+            .role_ancestors
+            .iter()
+            .filter(|(r, ancestors)| **r == role.id || ancestors.contains(&role.id))
+            .map(|(r, _)| r)
             .collect();
         if !members.iter().any(|m| assigned.contains(*m)) {
-            let mine: Vec<_> = identity.assignments.iter().filter(|a| a.role == role.id).collect();
+            let mine: Vec<_> = identity.assignments.iter().filter(|a| members.contains(&&a.role)).collect();
             if mine.is_empty() {
                 reasons.push(format!("role `{}` is assignable and `{}` has no assignment to it", role.id, identity.id));
             }
             for a in mine {
-                let status = a.status(at, role.max_duration);
+                let max_duration = project.defs.roles.get(&a.role).and_then(|r| r.max_duration);
+                let status = a.status(at, max_duration);
                 reasons.push(match status {
-                    AssignmentStatus::Expired => format!("the assignment expired at {}", a.expires.map(|e| e.to_string()).unwrap_or_default()),
-                    AssignmentStatus::NotYetStarted => format!("the assignment starts at {}", a.starts),
+                    AssignmentStatus::Expired => format!("the assignment to `{}` expired at {}", a.role, a.expires.map(|e| e.to_string()).unwrap_or_default()),
+                    AssignmentStatus::NotYetStarted => format!("the assignment to `{}` starts at {}", a.role, a.starts),
                     AssignmentStatus::ExceedsMaxDuration => format!(
-                        "the assignment ({} to {}) is longer than the role's max_duration {}",
+                        "the assignment to `{}` ({} to {}) is longer than the role's max_duration {}",
+                        a.role,
                         a.starts,
                         a.expires.map(|e| e.to_string()).unwrap_or_else(|| "no end".into()),
-                        role.max_duration.map(|d| d.to_string()).unwrap_or_default()
+                        max_duration.map(|d| d.to_string()).unwrap_or_default()
                     ),
                     AssignmentStatus::Active => "the assignment is valid".into(),
                 });

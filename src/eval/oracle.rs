@@ -38,16 +38,23 @@ impl Oracle {
     }
 }
 
+impl Oracle {
+    /// The static entities plus the identity and, when known, its owner.
+    fn entities(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Entities, EvalError> {
+        let defs = &self.project.defs;
+        let mut extra = vec![identity_entity(defs, identity, at, owner.is_some())?];
+        if let Some(o) = owner {
+            extra.push(identity_entity(defs, o, at, false)?);
+        }
+        self.project.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
+    }
+}
+
 impl Evaluator for Oracle {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let p = &self.project;
         let owner = super::check_owner(identity, owner)?;
-        let mut extra = vec![identity_entity(&p.defs, identity, at)?];
-        if let Some(o) = owner {
-            extra.push(identity_entity(&p.defs, o, at)?);
-        }
-        let entities: Entities =
-            p.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))?;
+        let entities = self.entities(identity, owner, at)?;
         let authorizer = Authorizer::new();
         let mut out = DesiredSet { identity: identity.id.clone(), ..DesiredSet::default() };
 
@@ -85,11 +92,7 @@ impl Evaluator for Oracle {
     fn forbidding(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlement: &str) -> Result<Vec<String>, EvalError> {
         let p = &self.project;
         let owner = super::check_owner(identity, owner)?;
-        let mut extra = vec![identity_entity(&p.defs, identity, at)?];
-        if let Some(o) = owner {
-            extra.push(identity_entity(&p.defs, o, at)?);
-        }
-        let entities = p.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()))?;
+        let entities = self.entities(identity, owner, at)?;
         let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &p.compiled.policies, &entities);
         let forbids: BTreeMap<String, ()> = response
             .diagnostics()

@@ -476,7 +476,11 @@ pub fn plan(
             plan.forced = tripped;
         } else {
             plan.refused = Some(tripped.join("; "));
+            // The summary speaks of the changes emitted: none. The refusal says what would have been.
             plan.changes.clear();
+            plan.summary.grants = 0;
+            plan.summary.revokes = 0;
+            plan.summary.revokes_by_reason.clear();
         }
     }
     Ok(plan)
@@ -506,33 +510,31 @@ fn revocation(
     if !forbidding.is_empty() {
         return Ok(revoke(RevokeReason::Forbidden, Some(forbidding.join(", ")), None));
     }
-    for a in &identity.assignments {
-        let Some(role) = project.defs.roles.get(&a.role) else { continue };
-        // The role's grant closure covers what it inherits through `extends`.
-        let grants_it = project.graph.role_grants.get(&role.id).is_some_and(|g| g.contains_key(entitlement));
-        if !grants_it {
-            continue;
-        }
-        match a.status(at, role.max_duration) {
-            AssignmentStatus::Expired => {
-                let detail = format!(
-                    "assignment to `{}` expired at {}{}",
-                    a.role,
-                    a.expires.map(|e| e.to_rfc3339()).unwrap_or_default(),
-                    a.ticket.as_deref().map(|t| format!(" (ticket {t})")).unwrap_or_default()
-                );
-                return Ok(revoke(RevokeReason::ExpiredAssignment, None, Some(detail)));
-            }
-            AssignmentStatus::ExceedsMaxDuration => {
-                let detail = format!(
-                    "assignment to `{}` is longer than its max_duration {}",
-                    a.role,
-                    role.max_duration.map(|d| d.to_string()).unwrap_or_default()
-                );
-                return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
-            }
-            AssignmentStatus::Active | AssignmentStatus::NotYetStarted => {}
-        }
+    // The assignments whose role would grant it (the role's closure covers `extends`).
+    let relevant: Vec<(&crate::state::Assignment, &crate::model::Role, AssignmentStatus)> = identity
+        .assignments
+        .iter()
+        .filter_map(|a| project.defs.roles.get(&a.role).map(|r| (a, r)))
+        .filter(|(_, r)| project.graph.role_grants.get(&r.id).is_some_and(|g| g.contains_key(entitlement)))
+        .map(|(a, r)| (a, r, a.status(at, r.max_duration)))
+        .collect();
+    // A valid assignment means the role's eligibility (`when`) is what fails, not the assignment.
+    if let Some((a, _, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::Active) {
+        let detail = format!("assignment to `{}` is valid, but the role's eligibility no longer holds", a.role);
+        return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
+    }
+    if let Some((a, _, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::Expired) {
+        let detail = format!(
+            "assignment to `{}` expired at {}{}",
+            a.role,
+            a.expires.map(|e| e.to_rfc3339()).unwrap_or_default(),
+            a.ticket.as_deref().map(|t| format!(" (ticket {t})")).unwrap_or_default()
+        );
+        return Ok(revoke(RevokeReason::ExpiredAssignment, None, Some(detail)));
+    }
+    if let Some((a, r, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::ExceedsMaxDuration) {
+        let detail = format!("assignment to `{}` is longer than its max_duration {}", a.role, r.max_duration.map(|d| d.to_string()).unwrap_or_default());
+        return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
     }
     Ok(revoke(RevokeReason::NotJustified, None, None))
 }
