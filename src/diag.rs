@@ -215,10 +215,15 @@ impl Diagnostic {
                 let number = self.location.line.to_string();
                 let pad = " ".repeat(number.len());
                 let caret_at = (self.location.column as usize).saturating_sub(1);
-                let underline_len = line
-                    .chars()
-                    .skip(caret_at)
-                    .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ']' && *c != '}')
+                // Underline the token: up to a space, a separator, or a key's `:`.
+                let rest: Vec<char> = line.chars().skip(caret_at).collect();
+                let underline_len = rest
+                    .iter()
+                    .enumerate()
+                    .take_while(|(i, c)| {
+                        let key_colon = **c == ':' && rest.get(i + 1).is_none_or(|n| n.is_whitespace());
+                        !c.is_whitespace() && !matches!(c, ',' | ']' | '}') && !key_colon
+                    })
                     .count()
                     .max(1);
                 let prefix: String = line
@@ -282,7 +287,7 @@ mod tests {
             .with_help("did you mean `when`?");
         let text = d.render(Some("roles:\n  whne: x\n"));
         assert!(text.contains("error[E002]: unknown key `whne`"), "{text}");
-        assert!(text.contains("2 |   whne: x\n  |   ^^^^^"), "{text}");
+        assert!(text.contains("2 |   whne: x\n  |   ^^^^\n"), "{text}");
         assert!(text.contains("= help: did you mean `when`?"), "{text}");
     }
 }

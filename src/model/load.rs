@@ -492,9 +492,9 @@ fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut
             r.report_help(Code::InvalidValue, n, format!("role `{id}` has `max_duration` but is not assignable"), Some("add `assignable: true`, or remove `max_duration`".into()));
         }
     }
-    if ok {
-        insert(r, &mut defs.roles, id, &id_node, "role", role, |r| &r.source);
-    }
+    // A role with a faulty condition is still defined: references to it must
+    // resolve, or one fault would cascade into "unknown role" everywhere.
+    insert(r, &mut defs.roles, id, &id_node, "role", role, |r| &r.source);
 }
 
 fn read_sod(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut Vec<Reference>) {
@@ -539,10 +539,11 @@ fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs:
     let mut rule = None;
     for (key, key_node, value) in &entries {
         match *key {
-            "for" => match read_condition(r, &defs.identity, value) {
-                Some(c) => subject = c,
-                None => return,
-            },
+            "for" => {
+                if let Some(c) = read_condition(r, &defs.identity, value) {
+                    subject = c;
+                }
+            }
             "holds" => match r.string(value, "`holds`").as_deref() {
                 Some("nothing") => rule = Some(InvariantRule::HoldsNothing),
                 Some(other) => r.report_help(Code::InvalidValue, value, format!("unknown `holds` value `{other}`"), Some("write `holds: nothing`, or use `never:` with a filter".into())),
