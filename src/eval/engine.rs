@@ -25,6 +25,8 @@ use crate::state::{AttrValue, IdentityState};
 use crate::time::Instant;
 
 use super::cedar_io::{assigned_roles, context_at, hold_request, identity_entity};
+use super::classes::ResourceClasses;
+use super::index::RoleIndex;
 use super::{check_owner, DesiredSet, EvalError, Evaluator, Justification};
 
 /// A condition evaluated to true, false, or a Cedar error (which, as in
@@ -45,6 +47,14 @@ pub struct Engine {
     escape_hatches: HashMap<String, PolicySet>,
     /// The static entitlement entities, parents flattened to every ancestor.
     entitlement_entities: BTreeMap<String, Entity>,
+    /// Entitlements the guardrails cannot tell apart share a class.
+    classes: ResourceClasses,
+    /// The hand-written permits alone.
+    guardrail_permit_set: PolicySet,
+    /// The roles, in id order, with their grants prepared as justifications.
+    roles: Vec<PreparedRole>,
+    /// Which roles can apply to an identity.
+    index: RoleIndex,
     /// For each assignable role, the roles whose assignment makes one a member
     /// (itself and every role that extends it, transitively).
     members_via: BTreeMap<String, BTreeSet<String>>,
@@ -84,6 +94,59 @@ impl Engine {
             let entity = Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))?;
             entitlement_entities.insert(id.clone(), entity);
         }
+        let mut guardrail_permit_set = PolicySet::new();
+        for p in guardrails.policies().filter(|p| p.effect() == cedar_policy::Effect::Permit) {
+            guardrail_permit_set.add(p.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
+        }
+        let guardrail_json: Vec<serde_json::Value> = guardrails.policies().filter_map(|p| p.to_json().ok()).collect();
+        let ancestors_of = |id: &str| -> BTreeSet<String> {
+            let mut out: BTreeSet<String> = project
+                .graph
+                .package_entitlements
+                .iter()
+                .filter(|(_, contents)| contents.contains(id))
+                .map(|(p, _)| format!("Package::{p:?}"))
+                .collect();
+            if let Some(e) = project.defs.entitlements.get(id) {
+                out.insert(format!("Application::{:?}", e.application));
+            }
+            out
+        };
+        let classes = ResourceClasses::new(
+            guardrail_json.iter(),
+            project.defs.entitlements.values().map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
+        );
+        let roles: Vec<PreparedRole> = project
+            .defs
+            .roles
+            .values()
+            .map(|role| {
+                let policy = crate::compile::role_policy_id(&role.id);
+                let source = role.source.file_line();
+                let grants = project
+                    .graph
+                    .role_grants
+                    .get(&role.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(e, paths)| {
+                        let js = paths
+                            .iter()
+                            .map(|path| Justification {
+                                role: Some(role.id.clone()),
+                                inherited: path.inherited.clone(),
+                                via: path.via.clone(),
+                                policy: policy.clone(),
+                                source: source.clone(),
+                            })
+                            .collect();
+                        (e.clone(), js)
+                    })
+                    .collect();
+                PreparedRole { role: role.clone(), grants }
+            })
+            .collect();
+        let index = RoleIndex::new(&roles.iter().map(|r| &r.role).collect::<Vec<_>>());
         let mut members_via: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (role, ancestors) in &project.graph.role_ancestors {
             members_via.entry(role.clone()).or_default().insert(role.clone());
@@ -91,7 +154,19 @@ impl Engine {
                 members_via.entry(a.clone()).or_default().insert(role.clone());
             }
         }
-        Ok(Engine { project, guardrails, guardrail_permits, needs_full_store, escape_hatches, entitlement_entities, members_via })
+        Ok(Engine {
+            project,
+            guardrails,
+            guardrail_permits,
+            needs_full_store,
+            escape_hatches,
+            entitlement_entities,
+            classes,
+            guardrail_permit_set,
+            roles,
+            index,
+            members_via,
+        })
     }
 
     /// The Cedar entity store for one identity: itself, its owner, the roles
@@ -184,6 +259,13 @@ impl Engine {
     }
 }
 
+/// A role with what it grants, ready to copy into a desired set.
+#[derive(Debug, Clone)]
+struct PreparedRole {
+    role: crate::model::Role,
+    grants: Vec<(String, Vec<Justification>)>,
+}
+
 struct EvalContext<'a> {
     identity: &'a IdentityState,
     owner: Option<&'a IdentityState>,
@@ -199,24 +281,14 @@ impl Evaluator for Engine {
         let mut ctx = EvalContext { identity, owner, at, assigned: assigned_roles(&p.defs, identity, at), store: None };
         let mut out = DesiredSet { identity: identity.id.clone(), ..DesiredSet::default() };
         let mut granted: BTreeMap<String, BTreeSet<Justification>> = BTreeMap::new();
-        for role in p.defs.roles.values() {
-            if !self.holds(role, &mut ctx) {
+        for position in self.index.candidates(identity) {
+            let prepared = &self.roles[position];
+            if !self.holds(&prepared.role, &mut ctx) {
                 continue;
             }
-            out.roles.insert(role.id.clone());
-            let policy = crate::compile::role_policy_id(&role.id);
-            let source = role.source.file_line();
-            for (entitlement, paths) in p.graph.role_grants.get(&role.id).into_iter().flatten() {
-                let set = granted.entry(entitlement.clone()).or_default();
-                for path in paths {
-                    set.insert(Justification {
-                        role: Some(role.id.clone()),
-                        inherited: path.inherited.clone(),
-                        via: path.via.clone(),
-                        policy: policy.clone(),
-                        source: source.clone(),
-                    });
-                }
+            out.roles.insert(prepared.role.id.clone());
+            for (entitlement, justifications) in &prepared.grants {
+                granted.entry(entitlement.clone()).or_default().extend(justifications.iter().cloned());
             }
         }
         if self.guardrails.is_empty() {
@@ -228,17 +300,35 @@ impl Evaluator for Engine {
         } else {
             granted.keys().cloned().collect()
         };
-        let candidate_refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
-        let entities = self.store(identity, owner, at, &candidate_refs)?;
+        // One Cedar request per class of candidates the guardrails cannot tell apart.
+        let mut by_class: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+        for (i, e) in candidates.iter().enumerate() {
+            by_class.entry(self.classes.class(e).unwrap_or(usize::MAX - i)).or_default().push(e);
+        }
+        let representatives: Vec<&str> = by_class.values().filter_map(|members| members.first().copied()).collect();
+        let entities = self.store(identity, owner, at, &representatives)?;
         let authorizer = Authorizer::new();
         let context = context_at(at)?;
-        for entitlement in candidate_refs {
-            let response = authorizer.is_authorized(&hold_request(&identity.id, entitlement, context.clone())?, &self.guardrails, &entities);
+        let mut verdicts: BTreeMap<&str, (Decision, BTreeSet<String>, Option<bool>)> = BTreeMap::new();
+        for members in by_class.values() {
+            let Some(representative) = members.first().copied() else { continue };
+            let response = authorizer.is_authorized(&hold_request(&identity.id, representative, context.clone())?, &self.guardrails, &entities);
             let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+            let permitted = if response.decision() == Decision::Deny && !reasons.is_empty() && self.guardrail_permits {
+                Some(self.permitted_by_guardrail(identity, at, representative, &entities)?)
+            } else {
+                None
+            };
+            for m in members {
+                verdicts.insert(m, (response.decision(), reasons.clone(), permitted));
+            }
+        }
+        for entitlement in candidates.iter().map(String::as_str) {
+            let Some((decision, reasons, permitted)) = verdicts.remove(entitlement) else { continue };
             let role_granted = granted.remove(entitlement);
-            match response.decision() {
+            match decision {
                 Decision::Deny if !reasons.is_empty() => {
-                    if role_granted.is_some() || self.permitted_by_guardrail(identity, owner, at, entitlement, &entities)? {
+                    if role_granted.is_some() || permitted == Some(true) {
                         out.forbidden.insert(entitlement.to_string(), reasons.into_iter().collect());
                     }
                 }
@@ -277,15 +367,8 @@ impl Evaluator for Engine {
 
 impl Engine {
     /// Does a hand-written permit allow the entitlement (forbids aside)?
-    fn permitted_by_guardrail(&self, identity: &IdentityState, _owner: Option<&IdentityState>, at: Instant, entitlement: &str, entities: &Entities) -> Result<bool, EvalError> {
-        if !self.guardrail_permits {
-            return Ok(false);
-        }
-        let mut permits = PolicySet::new();
-        for p in self.guardrails.policies().filter(|p| p.effect() == cedar_policy::Effect::Permit) {
-            permits.add(p.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
-        }
-        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &permits, entities);
+    fn permitted_by_guardrail(&self, identity: &IdentityState, at: Instant, entitlement: &str, entities: &Entities) -> Result<bool, EvalError> {
+        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &self.guardrail_permit_set, entities);
         Ok(response.decision() == Decision::Allow)
     }
 }

@@ -8,7 +8,9 @@
 //! tests in `tests/` hold them to it.
 
 mod cedar_io;
+mod classes;
 mod engine;
+mod index;
 pub mod explain;
 mod oracle;
 
