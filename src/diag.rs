@@ -151,7 +151,11 @@ pub struct Location {
 impl Location {
     /// A location in `file` at `line`:`column`.
     pub fn new(file: impl Into<String>, line: u32, column: u32) -> Self {
-        Location { file: file.into(), line, column }
+        Location {
+            file: file.into(),
+            line,
+            column,
+        }
     }
 
     /// `file:line`, the form policies carry in `@source`.
@@ -188,7 +192,13 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic with the code's severity.
     pub fn new(code: Code, location: Location, message: impl Into<String>) -> Self {
-        Diagnostic { code, severity: code.severity(), message: message.into(), help: None, location }
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            message: message.into(),
+            help: None,
+            location,
+        }
     }
 
     /// Adds advice.
@@ -206,10 +216,7 @@ impl Diagnostic {
     /// Renders the diagnostic as a person reads it, with the source line and a caret
     /// under the column when `source` has the file's text.
     pub fn render(&self, source: Option<&str>) -> String {
-        let mut out = format!(
-            "{}[{}]: {}\n  --> {}\n",
-            self.severity, self.code, self.message, self.location
-        );
+        let mut out = format!("{}[{}]: {}\n  --> {}\n", self.severity, self.code, self.message, self.location);
         if let Some(text) = source {
             if let Some(line) = text.lines().nth((self.location.line as usize).saturating_sub(1)) {
                 let number = self.location.line.to_string();
@@ -226,12 +233,11 @@ impl Diagnostic {
                     })
                     .count()
                     .max(1);
-                let prefix: String = line
-                    .chars()
-                    .take(caret_at)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                out.push_str(&format!("{pad} |\n{number} | {line}\n{pad} | {prefix}{}\n", "^".repeat(underline_len)));
+                let prefix: String = line.chars().take(caret_at).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                out.push_str(&format!(
+                    "{pad} |\n{number} | {line}\n{pad} | {prefix}{}\n",
+                    "^".repeat(underline_len)
+                ));
             }
         }
         if let Some(help) = &self.help {
@@ -257,9 +263,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 
 /// Sorts diagnostics by file, line, column, then code, so output is deterministic.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
-    diagnostics.sort_by(|a, b| {
-        (&a.location, a.code, &a.message).cmp(&(&b.location, b.code, &b.message))
-    });
+    diagnostics.sort_by(|a, b| (&a.location, a.code, &a.message).cmp(&(&b.location, b.code, &b.message)));
 }
 
 #[cfg(test)]
@@ -277,14 +281,16 @@ mod tests {
 
     #[test]
     fn suggests_near_names_only() {
-        assert_eq!(did_you_mean("departmnt", ["department", "location"]).as_deref(), Some("did you mean `department`?"));
+        assert_eq!(
+            did_you_mean("departmnt", ["department", "location"]).as_deref(),
+            Some("did you mean `department`?")
+        );
         assert_eq!(did_you_mean("zzz", ["department", "location"]), None);
     }
 
     #[test]
     fn renders_caret_under_column() {
-        let d = Diagnostic::new(Code::UnknownKey, Location::new("r.yaml", 2, 3), "unknown key `whne`")
-            .with_help("did you mean `when`?");
+        let d = Diagnostic::new(Code::UnknownKey, Location::new("r.yaml", 2, 3), "unknown key `whne`").with_help("did you mean `when`?");
         let text = d.render(Some("roles:\n  whne: x\n"));
         assert!(text.contains("error[E002]: unknown key `whne`"), "{text}");
         assert!(text.contains("2 |   whne: x\n  |   ^^^^\n"), "{text}");

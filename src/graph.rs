@@ -91,8 +91,12 @@ impl RoleGraph {
             };
             let names: Vec<String> = path.iter().map(|n| format!("`{}`", node_id(*n))).collect();
             diagnostics.push(
-                Diagnostic::new(Code::Cycle, location.unwrap_or_default(), format!("{what} in a cycle: {}", names.join(" → ")))
-                    .with_help("break the cycle: nesting and `extends` must form a hierarchy"),
+                Diagnostic::new(
+                    Code::Cycle,
+                    location.unwrap_or_default(),
+                    format!("{what} in a cycle: {}", names.join(" → ")),
+                )
+                .with_help("break the cycle: nesting and `extends` must form a hierarchy"),
             );
         }
         if !diagnostics.is_empty() {
@@ -103,7 +107,10 @@ impl RoleGraph {
         for id in defs.packages.keys() {
             package_reach(defs, id, &mut package_paths);
         }
-        let package_entitlements = package_paths.iter().map(|(p, m)| (p.clone(), m.keys().cloned().collect())).collect();
+        let package_entitlements = package_paths
+            .iter()
+            .map(|(p, m)| (p.clone(), m.keys().cloned().collect()))
+            .collect();
 
         let mut role_ancestors = BTreeMap::new();
         let mut extended_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -120,12 +127,26 @@ impl RoleGraph {
                 let Some(r) = defs.roles.get(current) else { continue };
                 for grant in &r.grants {
                     match grant {
-                        GrantRef::Entitlement(e) => add_path(&mut grants, e, GrantPath { inherited: chain.clone(), via: Vec::new() }),
+                        GrantRef::Entitlement(e) => add_path(
+                            &mut grants,
+                            e,
+                            GrantPath {
+                                inherited: chain.clone(),
+                                via: Vec::new(),
+                            },
+                        ),
                         GrantRef::Package(p) => {
                             if let Some(reach) = package_paths.get(p) {
                                 for (e, paths) in reach {
                                     for via in paths {
-                                        add_path(&mut grants, e, GrantPath { inherited: chain.clone(), via: via.clone() });
+                                        add_path(
+                                            &mut grants,
+                                            e,
+                                            GrantPath {
+                                                inherited: chain.clone(),
+                                                via: via.clone(),
+                                            },
+                                        );
                                     }
                                 }
                             }
@@ -142,7 +163,12 @@ impl RoleGraph {
             role_ancestors.insert(id.clone(), ancestors);
             role_grants.insert(id.clone(), grants.into_iter().map(|(e, p)| (e, p.into_iter().collect())).collect());
         }
-        Ok(RoleGraph { role_grants, package_entitlements, role_ancestors, extended_by })
+        Ok(RoleGraph {
+            role_grants,
+            package_entitlements,
+            role_ancestors,
+            extended_by,
+        })
     }
 
     /// The entitlements a grant reference stands for.

@@ -46,13 +46,21 @@ impl Sources {
     /// `*.cedar`; a missing policies directory is fine). I/O problems are diagnostics.
     pub fn read(roles_dir: &Path, policies_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Sources {
         let roles = model::read_tree(roles_dir, &["yaml", "yml"], diagnostics);
-        let policies = if policies_dir.exists() { model::read_tree(policies_dir, &["cedar"], diagnostics) } else { Vec::new() };
+        let policies = if policies_dir.exists() {
+            model::read_tree(policies_dir, &["cedar"], diagnostics)
+        } else {
+            Vec::new()
+        };
         Sources { roles, policies }
     }
 
     /// The text of the named file, for rendering diagnostics.
     pub fn text_of(&self, name: &str) -> Option<&str> {
-        self.roles.iter().chain(&self.policies).find(|f| f.name == name).map(|f| f.text.as_str())
+        self.roles
+            .iter()
+            .chain(&self.policies)
+            .find(|f| f.name == name)
+            .map(|f| f.text.as_str())
     }
 }
 
@@ -107,6 +115,11 @@ impl Project {
         };
         diagnostics.extend(check::lint(&defs, &graph));
         diag::sort(&mut diagnostics);
-        Ok(Project { defs, graph, compiled, warnings: diagnostics })
+        Ok(Project {
+            defs,
+            graph,
+            compiled,
+            warnings: diagnostics,
+        })
     }
 }

@@ -114,7 +114,9 @@ impl IdentityState {
         let obj = record.as_object().ok_or("record is not a JSON object")?;
         for key in obj.keys() {
             if !["id", "kind", "owner", "attributes", "assignments"].contains(&key.as_str()) {
-                let help = did_you_mean(key, ["id", "kind", "owner", "attributes", "assignments"]).map(|h| format!(" ({h})")).unwrap_or_default();
+                let help = did_you_mean(key, ["id", "kind", "owner", "attributes", "assignments"])
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
                 return Err(format!("unknown field `{key}`{help}"));
             }
         }
@@ -130,12 +132,16 @@ impl IdentityState {
             None => return Err("record has no `kind`".into()),
         };
         if !defs.identity.kinds.contains(&kind) {
-            let help = did_you_mean(&kind, defs.identity.kinds.iter().map(String::as_str)).map(|h| format!(" ({h})")).unwrap_or_default();
+            let help = did_you_mean(&kind, defs.identity.kinds.iter().map(String::as_str))
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
             return Err(format!("unknown kind `{kind}`{help}"));
         }
         let owner = match obj.get("owner") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if *s == id => return Err(format!("`{id}` names itself as its owner; an owner must be another identity")),
+            Some(Value::String(s)) if *s == id => {
+                return Err(format!("`{id}` names itself as its owner; an owner must be another identity"))
+            }
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
             Some(_) => return Err("`owner` is not an identity id".into()),
         };
@@ -151,7 +157,9 @@ impl IdentityState {
                         continue;
                     }
                     let Some(def) = defs.identity.attributes.get(name) else {
-                        let help = did_you_mean(name, defs.identity.attributes.keys().map(String::as_str)).map(|h| format!(" ({h})")).unwrap_or_default();
+                        let help = did_you_mean(name, defs.identity.attributes.keys().map(String::as_str))
+                            .map(|h| format!(" ({h})"))
+                            .unwrap_or_default();
                         return Err(format!("unknown attribute `{name}`{help}"));
                     };
                     if !def.applies_to(&kind) {
@@ -180,7 +188,13 @@ impl IdentityState {
             }
             Some(_) => return Err("`assignments` is not a list".into()),
         }
-        Ok(IdentityState { id, kind, owner, attributes, assignments })
+        Ok(IdentityState {
+            id,
+            kind,
+            owner,
+            attributes,
+            assignments,
+        })
     }
 
     /// The record in the JSON shape of spec §4 (the shape [`IdentityState::from_json`] reads).
@@ -223,7 +237,9 @@ fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<AttrValue, St
         AttrType::Enum(values) => {
             let s = value.as_str().ok_or_else(|| wrong("a string"))?;
             if !values.iter().any(|v| v == s) {
-                let help = did_you_mean(s, values.iter().map(String::as_str)).map(|h| format!(" ({h})")).unwrap_or_default();
+                let help = did_you_mean(s, values.iter().map(String::as_str))
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
                 return Err(format!("unknown value `{s}` for `{name}`{help}"));
             }
             AttrValue::Str(s.to_string())
@@ -260,7 +276,9 @@ fn read_assignment(item: &Value, defs: &Definitions) -> Result<Assignment, Strin
     let role = obj.get("role").and_then(Value::as_str).ok_or("no `role`")?.to_string();
     match defs.roles.get(&role) {
         None => {
-            let help = did_you_mean(&role, defs.roles.keys().map(String::as_str)).map(|h| format!(" ({h})")).unwrap_or_default();
+            let help = did_you_mean(&role, defs.roles.keys().map(String::as_str))
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
             return Err(format!("unknown role `{role}`{help}"));
         }
         Some(r) if !r.assignable => return Err(format!("role `{role}` is not assignable")),
@@ -279,5 +297,11 @@ fn read_assignment(item: &Value, defs: &Definitions) -> Result<Assignment, Strin
         return Err("`expires` is not after `starts`".into());
     }
     let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
-    Ok(Assignment { role, starts, expires, approved_by: text("approved_by"), ticket: text("ticket") })
+    Ok(Assignment {
+        role,
+        starts,
+        expires,
+        approved_by: text("approved_by"),
+        ticket: text("ticket"),
+    })
 }

@@ -85,7 +85,10 @@ fn case_files() -> Vec<PathBuf> {
 fn sources_of(case: &Case) -> Sources {
     let mut sources = Sources::default();
     for (name, text) in &case.files {
-        let file = SourceFile { name: name.clone(), text: text.clone() };
+        let file = SourceFile {
+            name: name.clone(),
+            text: text.clone(),
+        };
         if name.ends_with(".cedar") {
             sources.policies.push(file);
         } else {
@@ -224,7 +227,13 @@ fn check_cases() {
     if !uncovered.is_empty() {
         failures.push(format!("no passing case expects these codes: {}", uncovered.join(", ")));
     }
-    assert!(failures.is_empty(), "{} of {} check cases failed:\n\n{}", failures.len(), paths.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} check cases failed:\n\n{}",
+        failures.len(),
+        paths.len(),
+        failures.join("\n\n")
+    );
 }
 
 /// `E020` needs the file system: a roles directory that does not exist.
@@ -237,7 +246,10 @@ fn missing_roles_directory_is_an_io_error() {
     assert_eq!(io.len(), 1, "{rendered:#?}");
     assert_eq!(io[0].message, "directory `/nonexistent/roles` does not exist");
     assert_eq!(io[0].location.file, "/nonexistent/roles");
-    assert_eq!(io[0].help.as_deref(), Some("pass the definitions directory with `--roles DIR` (or `--policies DIR`)"));
+    assert_eq!(
+        io[0].help.as_deref(),
+        Some("pass the definitions directory with `--roles DIR` (or `--policies DIR`)")
+    );
 }
 
 /// Known bug in `model::load` (src/model/load.rs): with no sources at all it

@@ -5,7 +5,11 @@ use std::path::Path;
 use std::process::Command;
 
 fn entitle(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_entitle")).current_dir(dir).args(args).output().expect("entitle runs")
+    Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("entitle runs")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -53,9 +57,17 @@ fn four_faults_give_four_located_diagnostics() {
         "jenkins:viewer, aws:dev-readonly]\n    packages: [eng-base]\n",
     );
     // (c) a misspelt attribute in a `when`
-    replace_once(&roles.join("roles-engineering.yaml"), "department: Engineering }", "departmnt: Engineering }");
+    replace_once(
+        &roles.join("roles-engineering.yaml"),
+        "department: Engineering }",
+        "departmnt: Engineering }",
+    );
     // (d) an unknown YAML key
-    replace_once(&roles.join("roles-finance.yaml"), "    description: Everyone in Finance\n", "    description: Everyone in Finance\n    descripton: typo\n");
+    replace_once(
+        &roles.join("roles-finance.yaml"),
+        "    description: Everyone in Finance\n",
+        "    description: Everyone in Finance\n    descripton: typo\n",
+    );
 
     let out = entitle(dir.path(), &["check", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -64,7 +76,13 @@ fn four_faults_give_four_located_diagnostics() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["code"].as_str().unwrap().to_string(), d["file"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["file"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let expected = [
         ("E013", "roles/packages.yaml", 26),

@@ -75,7 +75,11 @@ fn attr_condition(g: &mut Gen, owner: bool) -> String {
         10 => format!("{prefix}tags: {{ not_in: [{}] }}", g.pick(TAGS)),
         11 => format!("{prefix}level: {{ {}: {} }}", g.pick(&["gt", "gte", "lt", "lte"]), g.below(5)),
         12 => format!("{prefix}level: {{ gte: 1, lt: {} }}", g.below(5)),
-        13 => format!("{prefix}start: {{ {}: {} }}", g.pick(&["before", "after"]), g.pick(&["now", "\"2026-01-01\"", "\"2025-06-01T12:00:00Z\""])),
+        13 => format!(
+            "{prefix}start: {{ {}: {} }}",
+            g.pick(&["before", "after"]),
+            g.pick(&["now", "\"2026-01-01\"", "\"2025-06-01T12:00:00Z\""])
+        ),
         14 => format!("{prefix}flag: {}", g.chance(50)),
         _ => format!("{prefix}kind: {}", g.pick(KINDS)),
     }
@@ -186,10 +190,16 @@ fn identities(g: &mut Gen, t0: Instant) -> Vec<serde_json::Value> {
             attrs.insert("level".into(), (g.below(5) as i64).into());
         }
         if g.chance(60) {
-            attrs.insert("start".into(), (*g.pick(&["2025-06-01", "2026-01-01", "2026-01-01T00:00:00Z", "2026-03-01"])).into());
+            attrs.insert(
+                "start".into(),
+                (*g.pick(&["2025-06-01", "2026-01-01", "2026-01-01T00:00:00Z", "2026-03-01"])).into(),
+            );
         }
         if g.chance(60) {
-            attrs.insert("tags".into(), serde_json::Value::Array(g.subset(TAGS, 40).into_iter().map(|t| t.into()).collect()));
+            attrs.insert(
+                "tags".into(),
+                serde_json::Value::Array(g.subset(TAGS, 40).into_iter().map(|t| t.into()).collect()),
+            );
         }
         if g.chance(40) {
             attrs.insert("flag".into(), g.chance(50).into());
@@ -225,18 +235,32 @@ fn run_case(seed: u64) -> Result<(), TestCaseError> {
     let mut g = Gen(seed | 1);
     let (yaml, cedar) = definitions(&mut g);
     let sources = Sources {
-        roles: vec![SourceFile { name: "roles/gen.yaml".into(), text: yaml.clone() }],
-        policies: vec![SourceFile { name: "policies/gen.cedar".into(), text: cedar.clone() }],
+        roles: vec![SourceFile {
+            name: "roles/gen.yaml".into(),
+            text: yaml.clone(),
+        }],
+        policies: vec![SourceFile {
+            name: "policies/gen.cedar".into(),
+            text: cedar.clone(),
+        }],
     };
     let project = match Project::from_sources(&sources) {
         Ok(p) => Arc::new(p),
-        Err(f) => return Err(TestCaseError::fail(format!("seed {seed}: generated definitions do not load: {:?}\n{yaml}\n{cedar}", f.diagnostics))),
+        Err(f) => {
+            return Err(TestCaseError::fail(format!(
+                "seed {seed}: generated definitions do not load: {:?}\n{yaml}\n{cedar}",
+                f.diagnostics
+            )))
+        }
     };
     let engine = Engine::new(project.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let oracle = Oracle::new(project.clone());
     let t0 = Instant::parse(T0).map_err(TestCaseError::fail)?;
     let records = identities(&mut g, t0);
-    let states: Vec<IdentityState> = records.iter().filter_map(|r| IdentityState::from_json(r, &project.defs).ok()).collect();
+    let states: Vec<IdentityState> = records
+        .iter()
+        .filter_map(|r| IdentityState::from_json(r, &project.defs).ok())
+        .collect();
     let by_id: BTreeMap<&str, &IdentityState> = states.iter().map(|s| (s.id.as_str(), s)).collect();
     for offset_hours in [0i64, -24, 24, 1] {
         let at = Instant(t0.0 + offset_hours * 3_600_000);
@@ -251,7 +275,10 @@ fn run_case(seed: u64) -> Result<(), TestCaseError> {
 }
 
 fn cases() -> u32 {
-    std::env::var("ENTITLE_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+    std::env::var("ENTITLE_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
 }
 
 proptest! {

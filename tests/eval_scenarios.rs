@@ -123,7 +123,14 @@ fn load_scenario(dir: &Path) -> Result<Scenario, String> {
     let feed = parse_identities("identities.jsonl", &bytes, None, &project.defs).map_err(|e| format!("{name}: {e}"))?;
     let engine = Engine::new(project.clone()).map_err(|e| format!("{name}: the engine cannot be built: {e}"))?;
     let oracle = Oracle::new(project.clone());
-    Ok(Scenario { name, dir: dir.to_path_buf(), project, population: Population::new(feed), engine, oracle })
+    Ok(Scenario {
+        name,
+        dir: dir.to_path_buf(),
+        project,
+        population: Population::new(feed),
+        engine,
+        oracle,
+    })
 }
 
 /// The checks of a scenario, each with the line of `expect.yaml` it starts on.
@@ -132,9 +139,19 @@ fn read_checks(dir: &Path) -> Result<Vec<(usize, Check)>, String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let checks: Vec<Check> = serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     // Each check is an item of the top-level list: a line starting with `- `.
-    let lines: Vec<usize> = text.lines().enumerate().filter(|(_, l)| l.starts_with("- ")).map(|(i, _)| i + 1).collect();
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("- "))
+        .map(|(i, _)| i + 1)
+        .collect();
     if lines.len() != checks.len() {
-        return Err(format!("{}: write each check as a top-level `- ` item ({} items, {} checks)", path.display(), lines.len(), checks.len()));
+        return Err(format!(
+            "{}: write each check as a top-level `- ` item ({} items, {} checks)",
+            path.display(),
+            lines.len(),
+            checks.len()
+        ));
     }
     Ok(lines.into_iter().zip(checks).collect())
 }
@@ -149,7 +166,13 @@ impl Scenario {
             let (fast, slow) = match (self.engine.desired(identity, owner, at), self.oracle.desired(identity, owner, at)) {
                 (Ok(f), Ok(s)) => (f, s),
                 (f, s) => {
-                    failures.push(format!("{}: `{}` at {at}: evaluation failed: engine {:?}, oracle {:?}", self.name, identity.id, f.err(), s.err()));
+                    failures.push(format!(
+                        "{}: `{}` at {at}: evaluation failed: engine {:?}, oracle {:?}",
+                        self.name,
+                        identity.id,
+                        f.err(),
+                        s.err()
+                    ));
                     continue;
                 }
             };
@@ -165,7 +188,10 @@ impl Scenario {
                 let f = self.engine.forbidding(identity, owner, at, entitlement);
                 let o = self.oracle.forbidding(identity, owner, at, entitlement);
                 if f != o {
-                    failures.push(format!("{}: `forbidding` disagrees on `{}` / `{entitlement}` at {at}: engine {f:?}, oracle {o:?}", self.name, identity.id));
+                    failures.push(format!(
+                        "{}: `forbidding` disagrees on `{}` / `{entitlement}` at {at}: engine {f:?}, oracle {o:?}",
+                        self.name, identity.id
+                    ));
                 }
             }
             out.insert(identity.id.clone(), fast);
@@ -182,8 +208,11 @@ impl Scenario {
     /// The failures of one check (empty when it passes).
     fn run_check(&self, check: &Check, desired: &BTreeMap<String, DesiredSet>) -> Vec<String> {
         let mut problems = Vec::new();
-        let asserts_something =
-            check.roles.is_some() || check.entitlements.is_some() || check.forbidden.is_some() || check.because.is_some() || check.invalid.is_some();
+        let asserts_something = check.roles.is_some()
+            || check.entitlements.is_some()
+            || check.forbidden.is_some()
+            || check.because.is_some()
+            || check.invalid.is_some();
         if !asserts_something {
             problems.push("the check asserts nothing: give `roles`, `entitlements`, `forbidden`, `because` or `invalid`".to_string());
         }
@@ -200,7 +229,11 @@ impl Scenario {
             return problems;
         }
         let Some(d) = desired.get(&check.identity) else {
-            let why = if self.population.is_invalid(&check.identity) { "its record is invalid" } else { "it is not in identities.jsonl" };
+            let why = if self.population.is_invalid(&check.identity) {
+                "its record is invalid"
+            } else {
+                "it is not in identities.jsonl"
+            };
             problems.push(format!("no desired state for `{}`: {why}", check.identity));
             return problems;
         };
@@ -238,7 +271,11 @@ impl Scenario {
             let expected: Vec<String> = expected.into_iter().map(show_expected).collect();
             let actual: Vec<String> = actual.iter().map(|j| show_actual(j, |s| self.relative_source(s))).collect();
             if expected != actual {
-                problems.push(format!("because `{entitlement}`:\n      expected:\n{}      got:\n{}", indent(&expected), indent(&actual)));
+                problems.push(format!(
+                    "because `{entitlement}`:\n      expected:\n{}      got:\n{}",
+                    indent(&expected),
+                    indent(&actual)
+                ));
             }
         }
         problems
@@ -330,7 +367,11 @@ fn run_scenario(dir: &Path) -> (usize, Vec<String>) {
 #[test]
 fn eval_scenarios() {
     let dirs = scenario_dirs();
-    assert!(dirs.len() >= 3, "expected at least three eval-* scenarios under {}, found {dirs:?}", scenarios_root().display());
+    assert!(
+        dirs.len() >= 3,
+        "expected at least three eval-* scenarios under {}, found {dirs:?}",
+        scenarios_root().display()
+    );
     let mut total = 0;
     let mut failures = Vec::new();
     for dir in &dirs {
@@ -370,24 +411,37 @@ fn stdout(o: &Output) -> String {
 }
 
 fn describe(o: &Output) -> String {
-    format!("exit {:?}\n--- stdout\n{}--- stderr\n{}", o.status.code(), stdout(o), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        stdout(o),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// The 1-based line of the first line of `file` that contains `needle`.
 fn line_of(file: &Path, needle: &str) -> usize {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("`{needle}` not in {}", file.display())) + 1
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` not in {}", file.display()))
+        + 1
 }
 
 /// The human `eval` block of one identity (blocks are separated by a blank line).
 fn human_block<'a>(out: &'a str, identity: &str) -> &'a str {
-    out.split("\n\n").find(|b| b.starts_with(&format!("{identity} ("))).unwrap_or_else(|| panic!("no block for `{identity}` in:\n{out}"))
+    out.split("\n\n")
+        .find(|b| b.starts_with(&format!("{identity} (")))
+        .unwrap_or_else(|| panic!("no block for `{identity}` in:\n{out}"))
 }
 
 #[test]
 fn cli_eval_explain_human_shows_role_package_path_and_yaml_line() {
     let dir = scenario("eval-hierarchy");
-    let o = entitle_in(&dir, &["eval", "--identity", "identities.jsonl", "--as-of", "2026-11-21", "--explain"]);
+    let o = entitle_in(
+        &dir,
+        &["eval", "--identity", "identities.jsonl", "--as-of", "2026-11-21", "--explain"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     let block = human_block(&out, "s-1");
@@ -396,7 +450,9 @@ fn cli_eval_explain_human_shows_role_package_path_and_yaml_line() {
         "role `staff-engineer` (inherited from `senior-engineer`) via `platform` → `platform-core` → `platform-secrets` [policy `role:staff-engineer`, roles/roles.yaml:{line}]"
     );
     // The justification sits under the entitlement it explains.
-    let at = block.find("    prod-read\n").and_then(|i| block[i..].find(&expected).map(|j| i + j));
+    let at = block
+        .find("    prod-read\n")
+        .and_then(|i| block[i..].find(&expected).map(|j| i + j));
     assert!(at.is_some(), "expected under `vault` / `prod-read`:\n  {expected}\nin:\n{block}");
     let vault = block.find("  vault\n").expect("vault group");
     assert!(at.is_some_and(|i| i > vault), "{block}");
@@ -409,17 +465,37 @@ fn cli_eval_explain_human_shows_role_package_path_and_yaml_line() {
         )),
         "{block}"
     );
-    assert!(block.contains(&format!("role `employee` via `all-staff` [policy `role:employee`, roles/roles.yaml:{employee_line}]")), "{block}");
+    assert!(
+        block.contains(&format!(
+            "role `employee` via `all-staff` [policy `role:employee`, roles/roles.yaml:{employee_line}]"
+        )),
+        "{block}"
+    );
 
     // A forbidden entitlement is shown as such, with the guardrail.
     let support = human_block(&out, "sup-1");
-    assert!(support.contains("forbidden: vault:prod-read (by no-prod-secrets-for-support)"), "{support}");
+    assert!(
+        support.contains("forbidden: vault:prod-read (by no-prod-secrets-for-support)"),
+        "{support}"
+    );
 }
 
 #[test]
 fn cli_eval_json_explain_has_because_with_role_via_policy_source() {
     let dir = scenario("eval-hierarchy");
-    let o = entitle_in(&dir, &["eval", "--identity", "identities.jsonl", "--as-of", "2026-11-21", "--explain", "--format", "json"]);
+    let o = entitle_in(
+        &dir,
+        &[
+            "eval",
+            "--identity",
+            "identities.jsonl",
+            "--as-of",
+            "2026-11-21",
+            "--explain",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     let rows: BTreeMap<String, serde_json::Value> = out
@@ -446,7 +522,12 @@ fn cli_eval_json_explain_has_because_with_role_via_policy_source() {
         "{s1}"
     );
     // Every desired entitlement is explained, and only those.
-    let listed: BTreeSet<&str> = s1["entitlements"].as_array().expect("list").iter().filter_map(|v| v.as_str()).collect();
+    let listed: BTreeSet<&str> = s1["entitlements"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
     let explained: BTreeSet<&str> = s1["because"].as_object().expect("because").keys().map(String::as_str).collect();
     assert_eq!(listed, explained);
     for (entitlement, reasons) in s1["because"].as_object().expect("because") {
@@ -457,21 +538,40 @@ fn cli_eval_json_explain_has_because_with_role_via_policy_source() {
         }
     }
     // Forbidden entitlements are listed apart, with their guardrail.
-    assert_eq!(rows["sup-1"]["forbidden"], serde_json::json!({"vault:prod-read": ["no-prod-secrets-for-support"]}));
+    assert_eq!(
+        rows["sup-1"]["forbidden"],
+        serde_json::json!({"vault:prod-read": ["no-prod-secrets-for-support"]})
+    );
     assert!(rows["sup-1"]["because"].get("vault:prod-read").is_none());
 }
 
 #[test]
 fn cli_explain_why_not_names_the_failing_clause_and_the_value() {
     let dir = scenario("eval-time");
-    let o = entitle_in(&dir, &["explain", "c-1", "workspace:sso", "--identities", "identities.jsonl", "--as-of", "2026-12-31"]);
+    let o = entitle_in(
+        &dir,
+        &[
+            "explain",
+            "c-1",
+            "workspace:sso",
+            "--identities",
+            "identities.jsonl",
+            "--as-of",
+            "2026-12-31",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     assert!(out.contains("`c-1` does not hold `workspace:sso`"), "{out}");
     let contractor = line_of(&dir.join("roles/roles.yaml"), "id: contractor");
     let clause = line_of(&dir.join("roles/roles.yaml"), "end_date: { after: now }");
     assert!(out.contains(&format!("role `contractor` (roles/roles.yaml:{contractor})")), "{out}");
-    assert!(out.contains(&format!("`end_date: {{ after: now }}` (roles/roles.yaml:{clause}) fails: `end_date` is `2026-12-31`")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "`end_date: {{ after: now }}` (roles/roles.yaml:{clause}) fails: `end_date` is `2026-12-31`"
+        )),
+        "{out}"
+    );
     // The clauses that hold are not blamed.
     assert!(!out.contains("`status: active` (roles/roles.yaml:"), "{out}");
     // The other roles granting it say why they do not apply, with the identity's values.
@@ -480,14 +580,36 @@ fn cli_explain_why_not_names_the_failing_clause_and_the_value() {
     assert!(out.contains("`status` is `active`"), "{out}");
 
     // One millisecond earlier it holds.
-    let o = entitle_in(&dir, &["explain", "c-1", "workspace:sso", "--identities", "identities.jsonl", "--as-of", "2026-12-30T23:59:59.999Z"]);
+    let o = entitle_in(
+        &dir,
+        &[
+            "explain",
+            "c-1",
+            "workspace:sso",
+            "--identities",
+            "identities.jsonl",
+            "--as-of",
+            "2026-12-30T23:59:59.999Z",
+        ],
+    );
     assert!(stdout(&o).contains("`c-1` holds `workspace:sso`"), "{}", describe(&o));
 }
 
 #[test]
 fn cli_explain_forbidden_names_the_guardrail() {
     let dir = scenario("eval-hierarchy");
-    let o = entitle_in(&dir, &["explain", "sup-1", "vault:prod-read", "--identities", "identities.jsonl", "--as-of", "2026-11-21"]);
+    let o = entitle_in(
+        &dir,
+        &[
+            "explain",
+            "sup-1",
+            "vault:prod-read",
+            "--identities",
+            "identities.jsonl",
+            "--as-of",
+            "2026-11-21",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     assert!(out.contains("`sup-1` does not hold `vault:prod-read`"), "{out}");
@@ -495,7 +617,10 @@ fn cli_explain_forbidden_names_the_guardrail() {
     let guardrails = dir.join("policies/guardrails.cedar");
     let annotation = line_of(&guardrails, "@id(\"no-prod-secrets-for-support\")");
     // A policy starts at its annotations.
-    assert!(out.contains(&format!("`no-prod-secrets-for-support` (policies/guardrails.cedar:{annotation})")), "expected the guardrail and its line:\n{out}");
+    assert!(
+        out.contains(&format!("`no-prod-secrets-for-support` (policies/guardrails.cedar:{annotation})")),
+        "expected the guardrail and its line:\n{out}"
+    );
     assert!(!out.contains("interns-outside-platform-core"), "{out}");
 }
 
@@ -503,20 +628,29 @@ fn cli_explain_forbidden_names_the_guardrail() {
 fn cli_explain_says_the_assignment_expired() {
     let dir = scenario("eval-time");
     let explain = |id: &str, at: &str| {
-        let o = entitle_in(&dir, &["explain", id, "aws:prod-admin", "--identities", "identities.jsonl", "--as-of", at]);
+        let o = entitle_in(
+            &dir,
+            &["explain", id, "aws:prod-admin", "--identities", "identities.jsonl", "--as-of", at],
+        );
         assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
         stdout(&o)
     };
     let out = explain("a-1", "2026-11-17T09:00:00Z");
     assert!(out.contains("`a-1` does not hold `aws:prod-admin`"), "{out}");
     assert!(out.contains("role `prod-access`"), "{out}");
-    assert!(out.contains("the assignment to `prod-access` expired at 2026-11-17T09:00:00Z"), "{out}");
+    assert!(
+        out.contains("the assignment to `prod-access` expired at 2026-11-17T09:00:00Z"),
+        "{out}"
+    );
 
     let out = explain("a-1", "2026-11-17T08:59:59.999Z");
     assert!(out.contains("`a-1` holds `aws:prod-admin`"), "{out}");
 
     let out = explain("a-1", "2026-11-10T08:59:59.999Z");
-    assert!(out.contains("the assignment to `prod-access` starts at 2026-11-10T09:00:00Z"), "{out}");
+    assert!(
+        out.contains("the assignment to `prod-access` starts at 2026-11-10T09:00:00Z"),
+        "{out}"
+    );
 
     let out = explain("a-2", "2026-11-12");
     assert!(out.contains("longer than the role's max_duration 7d"), "{out}");
@@ -529,7 +663,10 @@ fn cli_eval_reports_an_invalid_record_with_its_line_and_evaluates_the_others() {
     let policies = dir.join("policies");
     let good = std::fs::read_to_string(dir.join("identities.jsonl")).expect("feed");
     let mut lines: Vec<&str> = good.lines().collect();
-    lines.insert(2, r#"{"id": "bad-1", "kind": "person", "attributes": {"status": "actve", "worker_type": "employee"}}"#);
+    lines.insert(
+        2,
+        r#"{"id": "bad-1", "kind": "person", "attributes": {"status": "actve", "worker_type": "employee"}}"#,
+    );
     lines.insert(5, "this is not json");
     let with_bad = lines.join("\n") + "\n";
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -550,7 +687,10 @@ fn cli_eval_reports_an_invalid_record_with_its_line_and_evaluates_the_others() {
     let bad = run("identities.jsonl", "human");
     assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
     let out = stdout(&bad);
-    assert!(out.contains("identities.jsonl:3: `bad-1` is invalid: unknown value `actve` for `status`"), "{out}");
+    assert!(
+        out.contains("identities.jsonl:3: `bad-1` is invalid: unknown value `actve` for `status`"),
+        "{out}"
+    );
     assert!(out.contains("identities.jsonl:6: a record is invalid: "), "{out}");
 
     let bad = run("identities.jsonl", "json");
@@ -564,8 +704,18 @@ fn cli_eval_reports_an_invalid_record_with_its_line_and_evaluates_the_others() {
     assert_eq!(invalid.len(), 2, "{}", stdout(&bad));
     assert_eq!(invalid[0]["identity"], "bad-1");
     assert_eq!(invalid[0]["line"], 3);
-    assert!(invalid[0]["error"].as_str().is_some_and(|e| e.contains("unknown value `actve` for `status`")), "{}", invalid[0]);
-    assert_eq!(invalid[1]["identity"], serde_json::Value::Null, "the id of an unreadable record is unknown");
+    assert!(
+        invalid[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unknown value `actve` for `status`")),
+        "{}",
+        invalid[0]
+    );
+    assert_eq!(
+        invalid[1]["identity"],
+        serde_json::Value::Null,
+        "the id of an unreadable record is unknown"
+    );
     assert_eq!(invalid[1]["line"], 6);
     let expected: Vec<serde_json::Value> = stdout(&clean).lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
     assert_eq!(valid, expected, "the invalid record changed the other identities' output");
@@ -577,14 +727,35 @@ fn cli_explain_owner_why_not_names_the_owner_value_or_its_absence() {
     let dir = scenario("eval-nhi-owners");
     let clause = line_of(&dir.join("roles/roles.yaml"), "owner.status: active }");
     let explain = |id: &str| {
-        let o = entitle_in(&dir, &["explain", id, "aws:deploy", "--identities", "identities.jsonl", "--as-of", "2026-11-21"]);
+        let o = entitle_in(
+            &dir,
+            &[
+                "explain",
+                id,
+                "aws:deploy",
+                "--identities",
+                "identities.jsonl",
+                "--as-of",
+                "2026-11-21",
+            ],
+        );
         assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
         stdout(&o)
     };
     let out = explain("svc-2");
-    assert!(out.contains(&format!("`owner.status: active` (roles/roles.yaml:{clause}) fails: the owner's `status` is `terminated`")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "`owner.status: active` (roles/roles.yaml:{clause}) fails: the owner's `status` is `terminated`"
+        )),
+        "{out}"
+    );
     let out = explain("svc-4");
-    assert!(out.contains(&format!("`owner.status: active` (roles/roles.yaml:{clause}) fails: the identity has no known owner")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "`owner.status: active` (roles/roles.yaml:{clause}) fails: the identity has no known owner"
+        )),
+        "{out}"
+    );
     assert!(out.contains("owner `u-ghost` is not in identities.jsonl"), "{out}");
     let out = explain("svc-6");
     assert!(out.contains("the identity has no known owner"), "{out}");
@@ -596,11 +767,27 @@ fn cli_explain_owner_why_not_names_the_owner_value_or_its_absence() {
 #[test]
 fn cli_explain_pre_hire_names_the_start_date() {
     let dir = scenario("eval-time");
-    let o = entitle_in(&dir, &["explain", "p-1", "hr:day-one", "--identities", "identities.jsonl", "--as-of", "2026-11-30T23:59:59.999Z"]);
+    let o = entitle_in(
+        &dir,
+        &[
+            "explain",
+            "p-1",
+            "hr:day-one",
+            "--identities",
+            "identities.jsonl",
+            "--as-of",
+            "2026-11-30T23:59:59.999Z",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     let clause = line_of(&dir.join("roles/roles.yaml"), "start_date: { lte: now }");
-    assert!(out.contains(&format!("`start_date: {{ lte: now }}` (roles/roles.yaml:{clause}) fails: `start_date` is `2026-12-01`")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "`start_date: {{ lte: now }}` (roles/roles.yaml:{clause}) fails: `start_date` is `2026-12-01`"
+        )),
+        "{out}"
+    );
 }
 
 /// An assignment two levels down an `extends` chain of assignable roles
@@ -610,11 +797,27 @@ fn cli_explain_pre_hire_names_the_start_date() {
 #[test]
 fn cli_explain_does_not_call_an_assignment_to_a_grandchild_role_missing() {
     let dir = scenario("eval-hierarchy");
-    let o = entitle_in(&dir, &["explain", "t-3", "tickets:read", "--identities", "identities.jsonl", "--as-of", "2026-11-21"]);
+    let o = entitle_in(
+        &dir,
+        &[
+            "explain",
+            "t-3",
+            "tickets:read",
+            "--identities",
+            "identities.jsonl",
+            "--as-of",
+            "2026-11-21",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
     let out = stdout(&o);
     let clause = line_of(&dir.join("roles/roles.yaml"), "department: { in: [Support, Engineering] }");
-    assert!(out.contains(&format!("`department: {{ in: [Support, Engineering] }}` (roles/roles.yaml:{clause}) fails: `department` is `Marketing`")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "`department: {{ in: [Support, Engineering] }}` (roles/roles.yaml:{clause}) fails: `department` is `Marketing`"
+        )),
+        "{out}"
+    );
     assert!(
         !out.contains("role `tickets-reader` is assignable and `t-3` has no assignment to it"),
         "t-3's assignment to tickets-lead (which extends tickets-agent, which extends tickets-reader) makes it a member of tickets-reader:\n{out}"

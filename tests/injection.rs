@@ -98,19 +98,31 @@ struct Hostile {
 }
 
 fn hostile_inputs() -> impl Strategy<Value = Hostile> {
-    (hostile(), hostile(), hostile(), hostile_glob(), hostile(), hostile(), hostile(), hostile(), hostile(), hostile()).prop_map(
-        |(equal, a, b, glob, member, owner_value, name, description, roles_file, policies_file)| Hostile {
-            equal,
-            listed: [a, b],
-            glob,
-            member,
-            owner_value,
-            name,
-            description,
-            roles_file: format!("roles/{roles_file}.yaml"),
-            policies_file: format!("policies/{policies_file}.cedar"),
-        },
+    (
+        hostile(),
+        hostile(),
+        hostile(),
+        hostile_glob(),
+        hostile(),
+        hostile(),
+        hostile(),
+        hostile(),
+        hostile(),
+        hostile(),
     )
+        .prop_map(
+            |(equal, a, b, glob, member, owner_value, name, description, roles_file, policies_file)| Hostile {
+                equal,
+                listed: [a, b],
+                glob,
+                member,
+                owner_value,
+                name,
+                description,
+                roles_file: format!("roles/{roles_file}.yaml"),
+                policies_file: format!("policies/{policies_file}.cedar"),
+            },
+        )
 }
 
 /// Roles, each testing one hostile string, and what each grants.
@@ -182,12 +194,26 @@ const GUARDRAIL: &str = "@id(\"nobody-in-nowhere\")\nforbid (principal, action =
 
 fn project(h: &Hostile) -> Result<Project, String> {
     let sources = Sources {
-        roles: vec![SourceFile { name: h.roles_file.clone(), text: definitions(h) }],
-        policies: vec![SourceFile { name: h.policies_file.clone(), text: GUARDRAIL.to_string() }],
+        roles: vec![SourceFile {
+            name: h.roles_file.clone(),
+            text: definitions(h),
+        }],
+        policies: vec![SourceFile {
+            name: h.policies_file.clone(),
+            text: GUARDRAIL.to_string(),
+        }],
     };
     Project::from_sources(&sources).map_err(|failure| {
-        let rendered: Vec<String> = failure.diagnostics.iter().map(|d| d.render(sources.text_of(&d.location.file))).collect();
-        format!("definitions did not compile:\n{}\n--- definitions ---\n{}", rendered.join("\n"), definitions(h))
+        let rendered: Vec<String> = failure
+            .diagnostics
+            .iter()
+            .map(|d| d.render(sources.text_of(&d.location.file)))
+            .collect();
+        format!(
+            "definitions did not compile:\n{}\n--- definitions ---\n{}",
+            rendered.join("\n"),
+            definitions(h)
+        )
     })
 }
 
@@ -218,9 +244,15 @@ fn decide(project: &Project, identity: Vec<Value>, entitlement: &str, role: &str
     all.extend(identity);
     let entities = Entities::from_json_value(Value::Array(all), Some(schema)).map_err(|e| format!("entities: {e}"))?;
     let action = uid(r#"Action::"hold""#);
-    let context = Context::from_json_value(json!({"now": {"__extn": {"fn": "datetime", "arg": "2026-11-21"}}}), Some((schema, &action)))
-        .map_err(|e| format!("context: {e}"))?;
-    let resource = EntityUid::from_type_name_and_id("Entitlement".parse().map_err(|e| format!("{e}"))?, cedar_policy::EntityId::new(entitlement));
+    let context = Context::from_json_value(
+        json!({"now": {"__extn": {"fn": "datetime", "arg": "2026-11-21"}}}),
+        Some((schema, &action)),
+    )
+    .map_err(|e| format!("context: {e}"))?;
+    let resource = EntityUid::from_type_name_and_id(
+        "Entitlement".parse().map_err(|e| format!("{e}"))?,
+        cedar_policy::EntityId::new(entitlement),
+    );
     let request = Request::new(uid(r#"Identity::"u""#), action, resource, context, Some(schema)).map_err(|e| format!("request: {e}"))?;
     let authorizer = Authorizer::new();
     let response = authorizer.is_authorized(&request, &compiled.policies, &entities);
@@ -236,7 +268,9 @@ fn decide(project: &Project, identity: Vec<Value>, entitlement: &str, role: &str
     let reparsed = PolicySet::from_str(&compiled.policies_text).map_err(|e| format!("compiled text does not parse: {e}"))?;
     let from_text = authorizer.is_authorized(&request, &reparsed, &entities).decision() == Decision::Allow;
     if from_text != allowed {
-        return Err(format!("the compiled text decides {from_text} for {entitlement}, the policy set {allowed}"));
+        return Err(format!(
+            "the compiled text decides {from_text} for {entitlement}, the policy set {allowed}"
+        ));
     }
     Ok(allowed)
 }
@@ -252,49 +286,98 @@ fn check(h: &Hostile) -> Result<(), TestCaseError> {
     expected.push("nobody-in-nowhere".into());
     expected.sort();
     prop_assert_eq!(&ids, &expected);
-    let reparsed = PolicySet::from_str(&compiled.policies_text).map_err(|e| TestCaseError::fail(format!("compiled text does not parse: {e}")))?;
-    let mut text_ids: Vec<String> = reparsed.policies().map(|p| p.annotation("id").unwrap_or("<no @id>").to_string()).collect();
+    let reparsed =
+        PolicySet::from_str(&compiled.policies_text).map_err(|e| TestCaseError::fail(format!("compiled text does not parse: {e}")))?;
+    let mut text_ids: Vec<String> = reparsed
+        .policies()
+        .map(|p| p.annotation("id").unwrap_or("<no @id>").to_string())
+        .collect();
     text_ids.sort();
     prop_assert_eq!(&text_ids, &expected, "compiled text:\n{}", compiled.policies_text);
 
     // The hostile file name reaches `@source` intact.
     for (role, _) in ROLES {
-        let policy = compiled.policies.policy(&cedar_policy::PolicyId::new(format!("role:{role}"))).expect("role policy");
+        let policy = compiled
+            .policies
+            .policy(&cedar_policy::PolicyId::new(format!("role:{role}")))
+            .expect("role policy");
         let line = project.defs.roles[*role].source.line;
         let source = format!("{}:{line}", h.roles_file);
         prop_assert_eq!(policy.annotation("source"), Some(source.as_str()));
     }
 
     // (c) each role compares against exactly its hostile string.
-    let run = |identity: Vec<Value>, entitlement: &str, role: &str| decide(&project, identity, entitlement, role).map_err(TestCaseError::fail);
+    let run =
+        |identity: Vec<Value>, entitlement: &str, role: &str| decide(&project, identity, entitlement, role).map_err(TestCaseError::fail);
     let person = |attrs: Value| identity("person", attrs, None);
 
-    prop_assert!(run(person(json!({"department": h.equal})), "app:equal", "equal")?, "department {:?} must hold app:equal", h.equal);
+    prop_assert!(
+        run(person(json!({"department": h.equal})), "app:equal", "equal")?,
+        "department {:?} must hold app:equal",
+        h.equal
+    );
     let changed = one_char_changed(&h.equal);
-    prop_assert!(!run(person(json!({"department": changed})), "app:equal", "equal")?, "department {:?} must not hold app:equal", changed);
+    prop_assert!(
+        !run(person(json!({"department": changed})), "app:equal", "equal")?,
+        "department {:?} must not hold app:equal",
+        changed
+    );
 
     for listed in &h.listed {
-        prop_assert!(run(person(json!({"location": listed})), "app:listed", "listed")?, "location {:?} must hold app:listed", listed);
+        prop_assert!(
+            run(person(json!({"location": listed})), "app:listed", "listed")?,
+            "location {:?} must hold app:listed",
+            listed
+        );
     }
     let outsider = one_char_changed(&h.listed[0]);
     if !h.listed.contains(&outsider) {
-        prop_assert!(!run(person(json!({"location": outsider})), "app:listed", "listed")?, "location {:?} must not hold app:listed", outsider);
+        prop_assert!(
+            !run(person(json!({"location": outsider})), "app:listed", "listed")?,
+            "location {:?} must not hold app:listed",
+            outsider
+        );
     }
 
-    prop_assert!(run(person(json!({"job_code": h.glob})), "app:glob", "glob")?, "job_code {:?} must match itself as a glob", h.glob);
+    prop_assert!(
+        run(person(json!({"job_code": h.glob})), "app:glob", "glob")?,
+        "job_code {:?} must match itself as a glob",
+        h.glob
+    );
     if h.glob.chars().any(|c| c != '*') {
         let changed = one_char_changed(&h.glob);
-        prop_assert!(!run(person(json!({"job_code": changed})), "app:glob", "glob")?, "job_code {:?} must not match {:?}", changed, h.glob);
+        prop_assert!(
+            !run(person(json!({"job_code": changed})), "app:glob", "glob")?,
+            "job_code {:?} must not match {:?}",
+            changed,
+            h.glob
+        );
     }
 
-    prop_assert!(run(person(json!({"tags": [h.member]})), "app:member", "member")?, "tags [{:?}] must hold app:member", h.member);
+    prop_assert!(
+        run(person(json!({"tags": [h.member]})), "app:member", "member")?,
+        "tags [{:?}] must hold app:member",
+        h.member
+    );
     let changed = one_char_changed(&h.member);
-    prop_assert!(!run(person(json!({"tags": [changed]})), "app:member", "member")?, "tags [{:?}] must not hold app:member", changed);
+    prop_assert!(
+        !run(person(json!({"tags": [changed]})), "app:member", "member")?,
+        "tags [{:?}] must not hold app:member",
+        changed
+    );
 
     let owned = |value: &str| identity("service_account", json!({}), Some(json!({"department": value})));
-    prop_assert!(run(owned(&h.owner_value), "app:owned", "owned")?, "owner department {:?} must hold app:owned", h.owner_value);
+    prop_assert!(
+        run(owned(&h.owner_value), "app:owned", "owned")?,
+        "owner department {:?} must hold app:owned",
+        h.owner_value
+    );
     let changed = one_char_changed(&h.owner_value);
-    prop_assert!(!run(owned(&changed), "app:owned", "owned")?, "owner department {:?} must not hold app:owned", changed);
+    prop_assert!(
+        !run(owned(&changed), "app:owned", "owned")?,
+        "owner department {:?} must not hold app:owned",
+        changed
+    );
     Ok(())
 }
 
@@ -310,7 +393,17 @@ proptest! {
 /// The fragments named in the spec, each on its own, in every position at once.
 #[test]
 fn the_classic_payloads_compile_to_exact_comparisons() {
-    for payload in ["\" || true || \"", "\"; permit(principal,action,resource);", "\\", "\"", "\n", "\u{0}", "*", "", "🦀 ünïcödé"] {
+    for payload in [
+        "\" || true || \"",
+        "\"; permit(principal,action,resource);",
+        "\\",
+        "\"",
+        "\n",
+        "\u{0}",
+        "*",
+        "",
+        "🦀 ünïcödé",
+    ] {
         let h = Hostile {
             equal: payload.into(),
             listed: [payload.into(), format!("{payload}2")],
@@ -352,5 +445,9 @@ fn guardrail_file_name_cannot_inject_policies() {
     let project = project(&h).unwrap_or_else(|e| panic!("{e}"));
     let text = &project.compiled.policies_text;
     let reparsed = PolicySet::from_str(text).unwrap_or_else(|e| panic!("compiled text does not parse: {e}\n{text}"));
-    assert_eq!(reparsed.policies().count(), ROLES.len() + 1, "the compiled text gained a policy:\n{text}");
+    assert_eq!(
+        reparsed.policies().count(),
+        ROLES.len() + 1,
+        "the compiled text gained a policy:\n{text}"
+    );
 }

@@ -51,7 +51,11 @@ fn sources_in(dir: &Path) -> Sources {
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let prefix = format!("{}/", dir.display());
     for file in sources.roles.iter_mut().chain(sources.policies.iter_mut()) {
-        file.name = file.name.strip_prefix(&prefix).unwrap_or_else(|| panic!("{} is not under {prefix}", file.name)).to_string();
+        file.name = file
+            .name
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("{} is not under {prefix}", file.name))
+            .to_string();
     }
     sources
 }
@@ -74,7 +78,11 @@ impl Case {
     fn new(project: Arc<Project>, identities: (&str, &[u8]), live: (&str, &[u8])) -> Case {
         let feed = parse_identities(identities.0, identities.1, None, &project.defs).expect("identity feed reads");
         let live = vec![parse_live(live.0, live.1, None, None).expect("live state reads")];
-        Case { project, population: Population::new(feed), live }
+        Case {
+            project,
+            population: Population::new(feed),
+            live,
+        }
     }
 
     fn plan_with(&self, evaluator: &dyn Evaluator, options: &PlanOptions) -> Plan {
@@ -88,18 +96,29 @@ impl Case {
 }
 
 fn options(limits: GuardLimits) -> PlanOptions {
-    PlanOptions { as_of: at(), limits, force: false }
+    PlanOptions {
+        as_of: at(),
+        limits,
+        force: false,
+    }
 }
 
 /// No guard can trip.
 fn no_limits() -> GuardLimits {
-    GuardLimits { max_revokes: Limit::Count(u64::MAX), max_invalid: Limit::Count(u64::MAX), max_orphaned: Limit::Count(u64::MAX) }
+    GuardLimits {
+        max_revokes: Limit::Count(u64::MAX),
+        max_invalid: Limit::Count(u64::MAX),
+        max_orphaned: Limit::Count(u64::MAX),
+    }
 }
 
 /// The limits the expected plan was computed with: the defaults, but the one
 /// invalid record of 18 (5.6%) is allowed (see the scenario README).
 fn scenario_limits() -> GuardLimits {
-    GuardLimits { max_invalid: Limit::Count(1), ..GuardLimits::default() }
+    GuardLimits {
+        max_invalid: Limit::Count(1),
+        ..GuardLimits::default()
+    }
 }
 
 fn scenario_identities() -> Vec<u8> {
@@ -111,7 +130,11 @@ fn scenario_live() -> Vec<u8> {
 }
 
 fn scenario_with(identities: &[u8], live: &[u8]) -> Case {
-    Case::new(project_from(&sources_in(&scenario_dir())), ("identities.jsonl", identities), ("live.jsonl", live))
+    Case::new(
+        project_from(&sources_in(&scenario_dir())),
+        ("identities.jsonl", identities),
+        ("live.jsonl", live),
+    )
 }
 
 fn scenario() -> Case {
@@ -154,7 +177,11 @@ fn first_difference(path: &str, actual: &Value, expected: &Value) -> Option<Stri
             })
         }
         (Value::Array(a), Value::Array(e)) => {
-            let found = a.iter().zip(e).enumerate().find_map(|(i, (x, y))| first_difference(&format!("{path}/{i}"), x, y));
+            let found = a
+                .iter()
+                .zip(e)
+                .enumerate()
+                .find_map(|(i, (x, y))| first_difference(&format!("{path}/{i}"), x, y));
             found.or_else(|| (a.len() != e.len()).then(|| format!("{path}: actual has {} items, expected {}", a.len(), e.len())))
         }
         _ => (actual != expected).then(|| format!("{path}: actual {actual}, expected {expected}")),
@@ -171,7 +198,11 @@ fn is_sha256_hex(s: &str) -> bool {
 #[test]
 fn hand_checked_scenario_matches_the_expected_plan() {
     let case = scenario();
-    assert!(case.project.warnings.is_empty(), "the scenario is not lint-clean: {:?}", case.project.warnings);
+    assert!(
+        case.project.warnings.is_empty(),
+        "the scenario is not lint-clean: {:?}",
+        case.project.warnings
+    );
     let engine = Engine::new(case.project.clone()).unwrap();
     let actual = case.plan_with(&engine, &options(scenario_limits()));
     let actual_text = to_json(&actual);
@@ -185,7 +216,10 @@ fn hand_checked_scenario_matches_the_expected_plan() {
     let policy = actual.inputs.policy_sha256.clone();
     assert!(is_sha256_hex(&policy), "{policy}");
     assert_eq!(policy, policy_sha256(&case.project));
-    let pinned_policy = expected["inputs"]["policy_sha256"].as_str().expect("policy_sha256 in expected-plan.json").to_string();
+    let pinned_policy = expected["inputs"]["policy_sha256"]
+        .as_str()
+        .expect("policy_sha256 in expected-plan.json")
+        .to_string();
     expected["inputs"]["policy_sha256"] = Value::from(policy.clone());
 
     let actual_value: Value = serde_json::from_str(&actual_text).unwrap();
@@ -211,7 +245,10 @@ fn hand_checked_scenario_is_refused_under_the_default_guards() {
     // One invalid record of 18 is over the default --max-invalid 1%.
     let plan = scenario().plan(&options(GuardLimits::default()));
     let refused = plan.refused.as_deref().expect("refused");
-    assert!(refused.contains("1 of 18 identity records are invalid") && refused.contains("--max-invalid 1%"), "{refused}");
+    assert!(
+        refused.contains("1 of 18 identity records are invalid") && refused.contains("--max-invalid 1%"),
+        "{refused}"
+    );
     assert!(plan.changes.is_empty());
     assert!(plan.forced.is_empty());
     // Everything but the changes is still reported.
@@ -237,7 +274,9 @@ fn input_hashes_change_when_an_input_byte_changes() {
     assert_eq!(changed.inputs.policy_sha256, base.inputs.policy_sha256);
 
     // One byte of the live state: a space added after a colon.
-    let live = String::from_utf8(scenario_live()).unwrap().replacen("\"identity\": ", "\"identity\":  ", 1);
+    let live = String::from_utf8(scenario_live())
+        .unwrap()
+        .replacen("\"identity\": ", "\"identity\":  ", 1);
     let changed = scenario_with(&scenario_identities(), live.as_bytes()).plan(&options(no_limits()));
     assert_ne!(changed.inputs.live_sha256, base.inputs.live_sha256);
     assert_eq!(changed.inputs.live_files[0].sha256, changed.inputs.live_sha256);
@@ -251,17 +290,29 @@ fn input_hashes_change_when_an_input_byte_changes() {
 fn policy_hash_is_pinned_to_the_compiled_policy_set() {
     let sources = sources_in(&scenario_dir());
     let base = policy_sha256(&project_from(&sources));
-    assert_eq!(base, policy_sha256(&project_from(&sources_in(&scenario_dir()))), "the policy hash is not deterministic");
+    assert_eq!(
+        base,
+        policy_sha256(&project_from(&sources_in(&scenario_dir()))),
+        "the policy hash is not deterministic"
+    );
 
     // One byte of a guardrail (`"terminated"` -> `"terminatee"`).
     let mut edited = sources.clone();
-    let file = edited.policies.iter_mut().find(|f| f.name == "policies/guardrails.cedar").expect("guardrails.cedar");
+    let file = edited
+        .policies
+        .iter_mut()
+        .find(|f| f.name == "policies/guardrails.cedar")
+        .expect("guardrails.cedar");
     file.text = file.text.replacen("\"terminated\"", "\"terminatee\"", 1);
     assert_ne!(policy_sha256(&project_from(&edited)), base);
 
     // One byte of a role (`ENG-2*` -> `ENG-3*`).
     let mut edited = sources.clone();
-    let file = edited.roles.iter_mut().find(|f| f.name == "roles/roles-people.yaml").expect("roles-people.yaml");
+    let file = edited
+        .roles
+        .iter_mut()
+        .find(|f| f.name == "roles/roles-people.yaml")
+        .expect("roles-people.yaml");
     file.text = file.text.replacen("ENG-2*", "ENG-3*", 1);
     assert_ne!(policy_sha256(&project_from(&edited)), base);
 }
@@ -271,14 +322,25 @@ fn an_unreadable_record_holds_back_orphaned_account_revocations() {
     // A record whose id cannot be read could be u-98, the orphaned account.
     let mut identities = scenario_identities();
     identities.extend_from_slice(b"this line is not a JSON record\n");
-    let limits = GuardLimits { max_invalid: Limit::Count(2), ..GuardLimits::default() };
+    let limits = GuardLimits {
+        max_invalid: Limit::Count(2),
+        ..GuardLimits::default()
+    };
     let plan = scenario_with(&identities, &scenario_live()).plan(&options(limits));
     assert_eq!(plan.refused, None);
     assert_eq!(plan.invalid_identities.len(), 2);
-    let unreadable = plan.invalid_identities.iter().find(|r| r.identity.is_none()).expect("a record without an id");
+    let unreadable = plan
+        .invalid_identities
+        .iter()
+        .find(|r| r.identity.is_none())
+        .expect("a record without an id");
     assert_eq!(unreadable.line, 19);
     assert_eq!(plan.orphaned_accounts.len(), 1, "u-98 is still reported");
-    assert!(plan.changes.iter().all(|c| c.key().0 != "u-98"), "u-98 must not be revoked: {:?}", plan.changes);
+    assert!(
+        plan.changes.iter().all(|c| c.key().0 != "u-98"),
+        "u-98 must not be revoked: {:?}",
+        plan.changes
+    );
     let held = plan.held_back.iter().find(|h| h.identity == "u-98").expect("u-98 is held back");
     assert!(held.reason.contains("could not be read"), "{}", held.reason);
     assert!(!plan.summary.revokes_by_reason.contains_key("orphaned-account"));
@@ -303,10 +365,19 @@ fn every_revoke_reason_appears_in_the_example_plan() {
             Change::Grant { .. } => None,
         })
         .collect();
-    let all = [RevokeReason::NotJustified, RevokeReason::Forbidden, RevokeReason::OrphanedAccount, RevokeReason::ExpiredAssignment];
+    let all = [
+        RevokeReason::NotJustified,
+        RevokeReason::Forbidden,
+        RevokeReason::OrphanedAccount,
+        RevokeReason::ExpiredAssignment,
+    ];
     assert_eq!(reasons, BTreeSet::from(all));
     for reason in all {
-        assert!(plan.summary.revokes_by_reason.get(reason.as_str()).is_some_and(|n| *n > 0), "{}", reason.as_str());
+        assert!(
+            plan.summary.revokes_by_reason.get(reason.as_str()).is_some_and(|n| *n > 0),
+            "{}",
+            reason.as_str()
+        );
     }
     for c in &plan.changes {
         if let Change::Revoke { reason, forbidden_by, .. } = c {
@@ -326,7 +397,10 @@ fn the_example_plan_is_byte_identical_across_runs() {
 }
 
 fn refused_without_changes(plan: &Plan, flag: &str) {
-    let refused = plan.refused.as_deref().unwrap_or_else(|| panic!("not refused, expected {flag} to trip"));
+    let refused = plan
+        .refused
+        .as_deref()
+        .unwrap_or_else(|| panic!("not refused, expected {flag} to trip"));
     assert!(refused.contains(flag), "{refused}");
     assert!(plan.changes.is_empty());
 }
@@ -341,7 +415,12 @@ fn accepted(plan: &Plan) {
 fn max_revokes_trips_only_over_the_limit() {
     // The scenario revokes 18 of 75 live grants: exactly 24%.
     let case = scenario();
-    let with = |max_revokes| case.plan(&options(GuardLimits { max_revokes, ..no_limits() }));
+    let with = |max_revokes| {
+        case.plan(&options(GuardLimits {
+            max_revokes,
+            ..no_limits()
+        }))
+    };
     let plan = with(Limit::Count(18));
     accepted(&plan);
     assert_eq!((plan.summary.revokes, plan.summary.live), (18, 75));
@@ -355,9 +434,17 @@ fn max_revokes_trips_only_over_the_limit() {
 fn max_invalid_trips_only_over_the_limit() {
     // Count: one invalid record of 18.
     let case = scenario();
-    let with = |case: &Case, max_invalid| case.plan(&options(GuardLimits { max_invalid, ..no_limits() }));
+    let with = |case: &Case, max_invalid| {
+        case.plan(&options(GuardLimits {
+            max_invalid,
+            ..no_limits()
+        }))
+    };
     accepted(&with(&case, Limit::Count(1)));
-    refused_without_changes(&with(&case, Limit::Count(0)), "1 of 18 identity records are invalid, over --max-invalid 0");
+    refused_without_changes(
+        &with(&case, Limit::Count(0)),
+        "1 of 18 identity records are invalid, over --max-invalid 0",
+    );
     // Percent: two more valid records make it one of 20, exactly 5%.
     let mut identities = scenario_identities();
     identities.extend_from_slice(
@@ -366,7 +453,10 @@ fn max_invalid_trips_only_over_the_limit() {
     );
     let case = scenario_with(&identities, &scenario_live());
     accepted(&with(&case, Limit::Percent(5.0)));
-    refused_without_changes(&with(&case, Limit::Percent(4.9)), "1 of 20 identity records are invalid, over --max-invalid 4.9%");
+    refused_without_changes(
+        &with(&case, Limit::Percent(4.9)),
+        "1 of 20 identity records are invalid, over --max-invalid 4.9%",
+    );
 }
 
 #[test]
@@ -377,12 +467,20 @@ fn max_orphaned_trips_only_over_the_limit() {
         b"{\"identity\": \"u-96\", \"entitlement\": \"workspace:sso\"}\n{\"identity\": \"u-97\", \"entitlement\": \"tableau:viewer\"}\n",
     );
     let case = scenario_with(&scenario_identities(), &live);
-    let with = |max_orphaned| case.plan(&options(GuardLimits { max_orphaned, ..no_limits() }));
+    let with = |max_orphaned| {
+        case.plan(&options(GuardLimits {
+            max_orphaned,
+            ..no_limits()
+        }))
+    };
     let plan = with(Limit::Count(3));
     accepted(&plan);
     let orphans: Vec<&str> = plan.orphaned_accounts.iter().map(|o| o.identity.as_str()).collect();
     assert_eq!(orphans, ["u-96", "u-97", "u-98"]);
-    refused_without_changes(&with(Limit::Count(2)), "3 of 20 identities in the live state are missing from the identity feed");
+    refused_without_changes(
+        &with(Limit::Count(2)),
+        "3 of 20 identities in the live state are missing from the identity feed",
+    );
     accepted(&with(Limit::Percent(15.0)));
     refused_without_changes(&with(Limit::Percent(14.9)), "--max-orphaned 14.9%");
 }
@@ -412,7 +510,10 @@ fn a_truncated_identity_feed_is_refused() {
     let case = example_with(&truncated_example_feed());
     let plan = case.plan(&options(GuardLimits::default()));
     let refused = plan.refused.as_deref().expect("a truncated feed must be refused");
-    assert!(refused.contains("--max-orphaned") && refused.contains("is the feed truncated?"), "{refused}");
+    assert!(
+        refused.contains("--max-orphaned") && refused.contains("is the feed truncated?"),
+        "{refused}"
+    );
     assert!(plan.changes.is_empty(), "a refused plan carries no changes");
 }
 
@@ -421,22 +522,40 @@ fn force_overrides_the_guards_and_says_which() {
     let live_grants = example().plan(&options(GuardLimits::default())).summary.live;
 
     let case = example_with(b"");
-    let plan = case.plan(&PlanOptions { force: true, ..options(GuardLimits::default()) });
+    let plan = case.plan(&PlanOptions {
+        force: true,
+        ..options(GuardLimits::default())
+    });
     assert_eq!(plan.refused, None);
     assert_eq!(plan.forced.len(), 2, "{:?}", plan.forced);
     assert!(plan.forced.iter().any(|f| f.contains("--max-revokes")), "{:?}", plan.forced);
     assert!(plan.forced.iter().any(|f| f.contains("--max-orphaned")), "{:?}", plan.forced);
     // Everything in live is an orphaned account, and every catalog grant is revoked.
     assert_eq!(plan.changes.len(), live_grants);
-    assert!(plan.changes.iter().all(|c| matches!(c, Change::Revoke { reason: RevokeReason::OrphanedAccount, .. })));
+    assert!(plan.changes.iter().all(|c| matches!(
+        c,
+        Change::Revoke {
+            reason: RevokeReason::OrphanedAccount,
+            ..
+        }
+    )));
     let json: Value = serde_json::from_str(&to_json(&plan)).unwrap();
     assert_eq!(json["forced"].as_array().map(Vec::len), Some(2));
 
     let case = example_with(&truncated_example_feed());
-    let plan = case.plan(&PlanOptions { force: true, ..options(GuardLimits::default()) });
+    let plan = case.plan(&PlanOptions {
+        force: true,
+        ..options(GuardLimits::default())
+    });
     assert_eq!(plan.refused, None);
     assert!(plan.forced.iter().any(|f| f.contains("--max-orphaned")), "{:?}", plan.forced);
-    assert!(plan.changes.iter().any(|c| matches!(c, Change::Revoke { reason: RevokeReason::OrphanedAccount, .. })));
+    assert!(plan.changes.iter().any(|c| matches!(
+        c,
+        Change::Revoke {
+            reason: RevokeReason::OrphanedAccount,
+            ..
+        }
+    )));
 }
 
 // ---------------------------------------------------------------------------
@@ -454,7 +573,10 @@ fn scim_member_operations(patches: &[Value]) -> Vec<(String, &'static str, Strin
         assert_eq!(patch["displayName"], name, "{patch}");
         let body = patch["patch"].as_object().unwrap_or_else(|| panic!("no `patch` object: {patch}"));
         assert_eq!(body.get("schemas"), Some(&serde_json::json!([SCIM_PATCH_OP])), "{patch}");
-        let operations = body.get("Operations").and_then(Value::as_array).unwrap_or_else(|| panic!("no `Operations`: {patch}"));
+        let operations = body
+            .get("Operations")
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("no `Operations`: {patch}"));
         assert!(!operations.is_empty(), "empty `Operations`: {patch}");
         for op in operations {
             let op = op.as_object().unwrap_or_else(|| panic!("operation is not an object: {patch}"));
@@ -462,18 +584,27 @@ fn scim_member_operations(patches: &[Value]) -> Vec<(String, &'static str, Strin
                 Some("add") => {
                     assert_eq!(op.get("path"), Some(&Value::from("members")), "{patch}");
                     assert_eq!(op.len(), 3, "unexpected keys in {patch}");
-                    let members = op.get("value").and_then(Value::as_array).unwrap_or_else(|| panic!("add without a `value` list: {patch}"));
+                    let members = op
+                        .get("value")
+                        .and_then(Value::as_array)
+                        .unwrap_or_else(|| panic!("add without a `value` list: {patch}"));
                     assert!(!members.is_empty(), "add of no members: {patch}");
                     for member in members {
                         let member = member.as_object().unwrap_or_else(|| panic!("member is not an object: {patch}"));
                         assert_eq!(member.len(), 1, "member has more than `value`: {patch}");
-                        let id = member.get("value").and_then(Value::as_str).unwrap_or_else(|| panic!("member `value` is not a string: {patch}"));
+                        let id = member
+                            .get("value")
+                            .and_then(Value::as_str)
+                            .unwrap_or_else(|| panic!("member `value` is not a string: {patch}"));
                         out.push((group.clone(), "add", id.to_string()));
                     }
                 }
                 Some("remove") => {
                     assert_eq!(op.len(), 2, "unexpected keys in {patch}");
-                    let path = op.get("path").and_then(Value::as_str).unwrap_or_else(|| panic!("remove without a `path`: {patch}"));
+                    let path = op
+                        .get("path")
+                        .and_then(Value::as_str)
+                        .unwrap_or_else(|| panic!("remove without a `path`: {patch}"));
                     let quoted = path
                         .strip_prefix("members[value eq ")
                         .and_then(|p| p.strip_suffix(']'))
@@ -540,7 +671,11 @@ fn accuracy_by_hand(case: &Case, live_jsonl: &[u8], held_back: &BTreeSet<&str>) 
     let project = &case.project;
     let engine = Engine::new(project.clone()).unwrap();
     let mut live: BTreeSet<(String, String)> = BTreeSet::new();
-    for line in String::from_utf8(live_jsonl.to_vec()).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+    for line in String::from_utf8(live_jsonl.to_vec())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         let v: Value = serde_json::from_str(line).unwrap();
         let (i, e) = (v["identity"].as_str().unwrap(), v["entitlement"].as_str().unwrap());
         if project.defs.entitlements.contains_key(e) {
@@ -572,7 +707,11 @@ fn entitlement_accuracy_matches_an_independent_count() {
     let (both, union, accuracy) = accuracy_by_hand(&case, &example_live(), &BTreeSet::new());
     assert_eq!(plan.summary.unchanged, both);
     assert_eq!(plan.summary.unchanged + plan.summary.grants + plan.summary.revokes, union);
-    assert!((plan.summary.entitlement_accuracy - accuracy).abs() < 5e-7, "{} vs {accuracy}", plan.summary.entitlement_accuracy);
+    assert!(
+        (plan.summary.entitlement_accuracy - accuracy).abs() < 5e-7,
+        "{} vs {accuracy}",
+        plan.summary.entitlement_accuracy
+    );
 
     // The scenario: invalid u-12 is left out, and so is svc-backup, held back
     // because its owner's record is invalid (its desired state is unknown).
@@ -580,10 +719,17 @@ fn entitlement_accuracy_matches_an_independent_count() {
     let plan = case.plan(&options(scenario_limits()));
     let held_back: BTreeSet<&str> = plan.held_back.iter().map(|h| h.identity.as_str()).collect();
     assert_eq!(held_back, BTreeSet::from(["svc-backup"]));
-    assert!(matches!(case.population.owner_of(case.population.get("svc-backup").unwrap()), OwnerRecord::Invalid));
+    assert!(matches!(
+        case.population.owner_of(case.population.get("svc-backup").unwrap()),
+        OwnerRecord::Invalid
+    ));
     let (both, union, accuracy) = accuracy_by_hand(&case, &scenario_live(), &held_back);
     assert_eq!((both, union), (57, 85));
-    assert!((plan.summary.entitlement_accuracy - accuracy).abs() < 5e-7, "{} vs {accuracy}", plan.summary.entitlement_accuracy);
+    assert!(
+        (plan.summary.entitlement_accuracy - accuracy).abs() < 5e-7,
+        "{} vs {accuracy}",
+        plan.summary.entitlement_accuracy
+    );
 
     // Nothing desired and nothing live: 1.0.
     let empty = Case::new(case.project.clone(), ("identities.jsonl", b""), ("live.jsonl", b""));

@@ -76,7 +76,13 @@ fn json_output_exits_0_and_parses() {
     for key in ["policy_sha256", "identities_sha256", "live_sha256"] {
         assert!(plan["inputs"][key].as_str().is_some_and(|h| h.len() == 64), "{key}");
     }
-    for key in ["sod_violations", "expired_assignments", "orphaned_accounts", "unmanaged", "invalid_identities"] {
+    for key in [
+        "sod_violations",
+        "expired_assignments",
+        "orphaned_accounts",
+        "unmanaged",
+        "invalid_identities",
+    ] {
         assert!(plan[key].is_array(), "{key}");
     }
 }
@@ -87,7 +93,18 @@ fn detailed_exitcode_is_3_with_changes_and_0_when_live_equals_desired() {
     expect_code(&out, 3);
 
     // A live state equal to the desired one, built from `entitle eval`.
-    let eval = entitle_in(root(), &["eval", "--identity", "fixtures/identities.jsonl", "--as-of", AS_OF, "--format", "json"]);
+    let eval = entitle_in(
+        root(),
+        &[
+            "eval",
+            "--identity",
+            "fixtures/identities.jsonl",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+        ],
+    );
     expect_code(&eval, 0);
     let mut live = String::new();
     let mut pairs = 0;
@@ -158,13 +175,21 @@ fn scim_patch_output_is_json_lines_of_patch_ops() {
     let mut groups = Vec::new();
     for line in text.lines() {
         let patch: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
-        assert_eq!(patch["patch"]["schemas"], serde_json::json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"]));
+        assert_eq!(
+            patch["patch"]["schemas"],
+            serde_json::json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"])
+        );
         assert!(patch["patch"]["Operations"].as_array().is_some_and(|o| !o.is_empty()), "{line}");
         groups.push(patch["group"].as_str().expect("group").to_string());
     }
     // One patch per entitlement that changes, in order.
     let plan = json(&self::plan(&["--format", "json"]));
-    let mut changed: Vec<String> = plan["changes"].as_array().unwrap().iter().map(|c| c["entitlement"].as_str().unwrap().to_string()).collect();
+    let mut changed: Vec<String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["entitlement"].as_str().unwrap().to_string())
+        .collect();
     changed.sort();
     changed.dedup();
     assert_eq!(groups, changed);
@@ -179,7 +204,11 @@ fn an_unreadable_identities_file_exits_2_naming_it() {
     assert!(stderr(&out).contains(arg(&missing)), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
 
-    let not_utf8 = temp_file(&dir, "latin1.jsonl", b"{\"id\": \"u-1\", \"kind\": \"person\", \"attributes\": {\"status\": \"caf\xe9\"}}\n");
+    let not_utf8 = temp_file(
+        &dir,
+        "latin1.jsonl",
+        b"{\"id\": \"u-1\", \"kind\": \"person\", \"attributes\": {\"status\": \"caf\xe9\"}}\n",
+    );
     let out = plan(&["--identities", arg(&not_utf8)]);
     expect_code(&out, 2);
     assert!(stderr(&out).contains(&format!("{}:1", arg(&not_utf8))), "{}", stderr(&out));
@@ -201,7 +230,17 @@ fn max_revokes_takes_a_percentage() {
 #[test]
 fn the_hand_checked_scenario_prints_the_expected_plan() {
     let dir = root().join("tests/scenarios/plan-hand-checked");
-    let args = ["plan", "--identities", "identities.jsonl", "--live", "live.jsonl", "--as-of", "2026-11-21T00:00:00Z", "--format", "json"];
+    let args = [
+        "plan",
+        "--identities",
+        "identities.jsonl",
+        "--live",
+        "live.jsonl",
+        "--as-of",
+        "2026-11-21T00:00:00Z",
+        "--format",
+        "json",
+    ];
     let out = entitle_in(&dir, &[&args[..], &["--max-invalid", "1"]].concat());
     expect_code(&out, 0);
     let expected = std::fs::read_to_string(dir.join("expected-plan.json")).unwrap();

@@ -34,7 +34,12 @@ fn contradiction(c: &Condition) -> Option<String> {
                 return Some("`any: []` never holds".into());
             }
         }
-        let Condition::Attr { subject, attr, ty, test, .. } = part else { continue };
+        let Condition::Attr {
+            subject, attr, ty, test, ..
+        } = part
+        else {
+            continue;
+        };
         if matches!(ty, AttrType::Set) {
             continue;
         }
@@ -85,8 +90,12 @@ pub(super) fn check(defs: &Definitions, out: &mut Vec<Diagnostic>) {
     for role in defs.roles.values() {
         if let Some(why) = contradiction(&role.when) {
             out.push(
-                Diagnostic::new(Code::Contradiction, role.source.clone(), format!("role `{}` can never apply: {why}", role.id))
-                    .with_help("to match any of several values use `{ in: [...] }` or `any:`"),
+                Diagnostic::new(
+                    Code::Contradiction,
+                    role.source.clone(),
+                    format!("role `{}` can never apply: {why}", role.id),
+                )
+                .with_help("to match any of several values use `{ in: [...] }` or `any:`"),
             );
         }
     }
@@ -105,19 +114,39 @@ mod tests {
     fn flags_two_values_for_one_attribute() {
         let d = run(&role("{ all: [{ department: A }, { department: B }] }"), Code::Contradiction);
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].message, "role `r` can never apply: no value of `department` satisfies every test on it");
+        assert_eq!(
+            d[0].message,
+            "role `r` can never apply: no value of `department` satisfies every test on it"
+        );
     }
 
     #[test]
     fn flags_excluded_value_and_absent_present() {
-        assert_eq!(run(&role("{ status: active, all: [{ status: { not: active } }] }"), Code::Contradiction).len(), 1);
-        assert_eq!(run(&role("{ department: { exists: false, matches: \"E*\" } }"), Code::Contradiction).len(), 1);
-        assert_eq!(run(&role("{ department: { in: [A, B] }, all: [{ department: { in: [C] } }] }"), Code::Contradiction).len(), 1);
+        assert_eq!(
+            run(&role("{ status: active, all: [{ status: { not: active } }] }"), Code::Contradiction).len(),
+            1
+        );
+        assert_eq!(
+            run(&role("{ department: { exists: false, matches: \"E*\" } }"), Code::Contradiction).len(),
+            1
+        );
+        assert_eq!(
+            run(
+                &role("{ department: { in: [A, B] }, all: [{ department: { in: [C] } }] }"),
+                Code::Contradiction
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
     fn satisfiable_conditions_pass() {
-        assert!(run(&role("{ department: { in: [A, B] }, all: [{ department: { not: A } }] }"), Code::Contradiction).is_empty());
+        assert!(run(
+            &role("{ department: { in: [A, B] }, all: [{ department: { not: A } }] }"),
+            Code::Contradiction
+        )
+        .is_empty());
         assert!(run(&role("{ any: [{ department: A }, { department: B }] }"), Code::Contradiction).is_empty());
     }
 }

@@ -17,11 +17,19 @@ pub(super) fn check(defs: &Definitions, graph: &RoleGraph, out: &mut Vec<Diagnos
         let mut kinds = role.kinds.clone();
         kinds.sort();
         // Conditions compare by their compiled Cedar text, which ignores source positions.
-        let key = format!("{kinds:?}|{}|{}|{grants:?}", role.assignable, crate::compile::expr::condition(&role.when));
+        let key = format!(
+            "{kinds:?}|{}|{}|{grants:?}",
+            role.assignable,
+            crate::compile::expr::condition(&role.when)
+        );
         match seen.get(&key) {
             Some(first) => out.push(
-                Diagnostic::new(Code::DuplicateRole, role.source.clone(), format!("role `{}` has the same conditions and grants as `{first}`", role.id))
-                    .with_help("remove one of them, or make `extends` express the relation"),
+                Diagnostic::new(
+                    Code::DuplicateRole,
+                    role.source.clone(),
+                    format!("role `{}` has the same conditions and grants as `{first}`", role.id),
+                )
+                .with_help("remove one of them, or make `extends` express the relation"),
             ),
             None => {
                 seen.insert(key, &role.id);

@@ -51,7 +51,10 @@ applications:
 
     /// Loads `BASE` plus `extra`, asserting it has no errors.
     pub fn load_ok(extra: &str) -> (Definitions, RoleGraph) {
-        let sources = [SourceFile { name: "t.yaml".into(), text: format!("{BASE}{extra}") }];
+        let sources = [SourceFile {
+            name: "t.yaml".into(),
+            text: format!("{BASE}{extra}"),
+        }];
         let (defs, diags) = load(&sources);
         assert!(diags.is_empty(), "{diags:?}");
         let graph = RoleGraph::build(&defs).expect("acyclic");

@@ -10,7 +10,11 @@ use crate::model::Definitions;
 
 pub(super) fn check(defs: &Definitions, graph: &RoleGraph, out: &mut Vec<Diagnostic>) {
     for role in defs.roles.values().filter(|r| !r.assignable) {
-        let privileged: Vec<&str> = graph.role_grants.get(&role.id).into_iter().flatten()
+        let privileged: Vec<&str> = graph
+            .role_grants
+            .get(&role.id)
+            .into_iter()
+            .flatten()
             .filter(|(e, _)| defs.entitlements.get(*e).is_some_and(|e| e.privileged))
             .map(|(e, _)| e.as_str())
             .collect();
@@ -19,8 +23,12 @@ pub(super) fn check(defs: &Definitions, graph: &RoleGraph, out: &mut Vec<Diagnos
         }
         let list = privileged.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ");
         out.push(
-            Diagnostic::new(Code::PrivilegedBirthright, role.source.clone(), format!("birthright role `{}` grants privileged {list}", role.id))
-                .with_help("grant privileged entitlements through an assignable role with `max_duration`"),
+            Diagnostic::new(
+                Code::PrivilegedBirthright,
+                role.source.clone(),
+                format!("birthright role `{}` grants privileged {list}", role.id),
+            )
+            .with_help("grant privileged entitlements through an assignable role with `max_duration`"),
         );
     }
 }
@@ -32,7 +40,10 @@ mod tests {
 
     #[test]
     fn flags_privileged_grant_from_birthright_role() {
-        let d = run("roles:\n  - id: everyone\n    grants: [app:admin, app:read]\n", Code::PrivilegedBirthright);
+        let d = run(
+            "roles:\n  - id: everyone\n    grants: [app:admin, app:read]\n",
+            Code::PrivilegedBirthright,
+        );
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].message, "birthright role `everyone` grants privileged `app:admin`");
         assert_eq!(d[0].location.line, 14);
@@ -40,7 +51,10 @@ mod tests {
 
     #[test]
     fn assignable_roles_may_grant_privileged() {
-        let d = run("roles:\n  - id: admins\n    assignable: true\n    max_duration: 7d\n    grants: [app:admin, app:read]\n", Code::PrivilegedBirthright);
+        let d = run(
+            "roles:\n  - id: admins\n    assignable: true\n    max_duration: 7d\n    grants: [app:admin, app:read]\n",
+            Code::PrivilegedBirthright,
+        );
         assert!(d.is_empty());
     }
 

@@ -13,8 +13,12 @@ pub(super) fn check(defs: &Definitions, graph: &RoleGraph, out: &mut Vec<Diagnos
     let grantable: BTreeSet<&str> = graph.role_grants.values().flat_map(|m| m.keys().map(String::as_str)).collect();
     for e in defs.entitlements.values().filter(|e| !grantable.contains(e.id.as_str())) {
         out.push(
-            Diagnostic::new(Code::UngrantableEntitlement, e.source.clone(), format!("no role grants entitlement `{}`", e.id))
-                .with_help("grant it from a role or package, or remove it from the catalog"),
+            Diagnostic::new(
+                Code::UngrantableEntitlement,
+                e.source.clone(),
+                format!("no role grants entitlement `{}`", e.id),
+            )
+            .with_help("grant it from a role or package, or remove it from the catalog"),
         );
     }
 }

@@ -29,8 +29,12 @@ pub(super) fn check(defs: &Definitions, graph: &RoleGraph, out: &mut Vec<Diagnos
         let grants_nothing = graph.role_grants.get(&role.id).is_none_or(|g| g.is_empty());
         if grants_nothing && !graph.extended_by.contains_key(&role.id) {
             out.push(
-                Diagnostic::new(Code::Unreferenced, role.source.clone(), format!("role `{}` grants nothing and no role extends it", role.id))
-                    .with_help("add `grants`, or remove the role"),
+                Diagnostic::new(
+                    Code::Unreferenced,
+                    role.source.clone(),
+                    format!("role `{}` grants nothing and no role extends it", role.id),
+                )
+                .with_help("add `grants`, or remove the role"),
             );
         }
     }
@@ -46,7 +50,13 @@ mod tests {
         let yaml = "packages:\n  - id: lonely\n    entitlements: [app:read]\nroles:\n  - id: empty\n";
         let d = run(yaml, Code::Unreferenced);
         let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
-        assert_eq!(messages, ["no role grants package `lonely`", "role `empty` grants nothing and no role extends it"]);
+        assert_eq!(
+            messages,
+            [
+                "no role grants package `lonely`",
+                "role `empty` grants nothing and no role extends it"
+            ]
+        );
     }
 
     #[test]

@@ -44,7 +44,12 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
             eprintln!("{} is up to date", args.out.display());
             return Ok(EXIT_OK);
         }
-        eprintln!("{} is out of date: {} differ; run `entitle compile --out {}`", args.out.display(), stale.join(", "), args.out.display());
+        eprintln!(
+            "{} is out of date: {} differ; run `entitle compile --out {}`",
+            args.out.display(),
+            stale.join(", "),
+            args.out.display()
+        );
         return Ok(EXIT_FINDINGS);
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", args.out.display()))?;

@@ -84,8 +84,14 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
             Row::Valid(identity) => {
                 let owner = population.owner_of(identity);
                 let warning = match owner {
-                    OwnerRecord::Invalid => Some(format!("owner `{}` has an invalid record; owner conditions evaluate as unknown", identity.owner.as_deref().unwrap_or_default())),
-                    OwnerRecord::Unknown => Some(format!("owner `{}` is not in the feed; owner conditions are false", identity.owner.as_deref().unwrap_or_default())),
+                    OwnerRecord::Invalid => Some(format!(
+                        "owner `{}` has an invalid record; owner conditions evaluate as unknown",
+                        identity.owner.as_deref().unwrap_or_default()
+                    )),
+                    OwnerRecord::Unknown => Some(format!(
+                        "owner `{}` is not in the feed; owner conditions are false",
+                        identity.owner.as_deref().unwrap_or_default()
+                    )),
                     _ => None,
                 };
                 let desired = evaluator.desired(identity, owner.record(), at)?;
@@ -123,7 +129,10 @@ pub fn eval_json(d: &DesiredSet, explain: bool, warning: Option<&str>) -> serde_
 fn eval_human(d: &DesiredSet, kind: &str, explain: bool, warning: Option<&str>) -> String {
     let mut s = format!("{} ({kind})\n", d.identity);
     let roles: Vec<&str> = d.roles.iter().map(String::as_str).collect();
-    s.push_str(&format!("  roles: {}\n", if roles.is_empty() { "none".to_string() } else { roles.join(", ") }));
+    s.push_str(&format!(
+        "  roles: {}\n",
+        if roles.is_empty() { "none".to_string() } else { roles.join(", ") }
+    ));
     if let Some(w) = warning {
         s.push_str(&format!("  warning: {w}\n"));
     }

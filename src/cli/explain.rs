@@ -50,8 +50,15 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
     let explanation = explain(&project, evaluator.as_ref(), identity, owner.record(), at, &args.entitlement)?;
     print!("{}", render(&identity.id, &args.entitlement, &explanation));
     match owner {
-        OwnerRecord::Unknown => println!("note: owner `{}` is not in {}; owner conditions are false", identity.owner.as_deref().unwrap_or_default(), population.feed.file),
-        OwnerRecord::Invalid => println!("note: owner `{}` has an invalid record", identity.owner.as_deref().unwrap_or_default()),
+        OwnerRecord::Unknown => println!(
+            "note: owner `{}` is not in {}; owner conditions are false",
+            identity.owner.as_deref().unwrap_or_default(),
+            population.feed.file
+        ),
+        OwnerRecord::Invalid => println!(
+            "note: owner `{}` has an invalid record",
+            identity.owner.as_deref().unwrap_or_default()
+        ),
         _ => {}
     }
     Ok(EXIT_OK)

@@ -21,7 +21,11 @@ pub const EXIT_FINDINGS: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "entitle", version, about = "Policy-as-code entitlements: YAML roles compiled to Cedar, desired vs live access")]
+#[command(
+    name = "entitle",
+    version,
+    about = "Policy-as-code entitlements: YAML roles compiled to Cedar, desired vs live access"
+)]
 struct Cli {
     /// Directory of YAML definitions.
     #[arg(long, global = true, default_value = "roles")]
@@ -68,7 +72,12 @@ pub fn run() -> i32 {
         Err(e) => match e.downcast_ref::<common::Reported>() {
             Some(common::Reported(code)) => *code,
             // A reader that went away (`| head`) is not an error of ours.
-            None if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => EXIT_OK,
+            None if e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+            {
+                EXIT_OK
+            }
             None => {
                 eprintln!("error: {e:#}");
                 EXIT_USAGE

@@ -81,10 +81,17 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
     let evaluator = evaluator(&project, args.engine)?;
     let options = PlanOptions {
         as_of: at,
-        limits: GuardLimits { max_revokes: args.max_revokes, max_invalid: args.max_invalid, max_orphaned: args.max_orphaned },
+        limits: GuardLimits {
+            max_revokes: args.max_revokes,
+            max_invalid: args.max_invalid,
+            max_orphaned: args.max_orphaned,
+        },
         force: args.force,
     };
-    let bar = indicatif::ProgressBar::with_draw_target(Some(population.feed.identities.len() as u64), indicatif::ProgressDrawTarget::stderr());
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(population.feed.identities.len() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
     if population.feed.identities.len() < 20_000 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -104,7 +111,16 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
                 writeln!(out)?;
             }
         }
-        Format::Human => write!(out, "{}", human(&plan, Style { colour: std::io::stdout().is_terminal() }))?,
+        Format::Human => write!(
+            out,
+            "{}",
+            human(
+                &plan,
+                Style {
+                    colour: std::io::stdout().is_terminal()
+                }
+            )
+        )?,
     }
     out.flush()?;
     if let Some(why) = &plan.refused {
@@ -114,5 +130,9 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
     for why in &plan.forced {
         eprintln!("warning: --force overrides a guard: {why}");
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    })
 }

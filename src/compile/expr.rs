@@ -65,7 +65,10 @@ fn set_lit(items: &[Literal]) -> String {
 fn access(subject: Subject, attr: &str) -> (String, String) {
     match subject {
         Subject::Identity => (format!("principal has {attr}"), format!("principal.{attr}")),
-        Subject::Owner => (format!("{} && principal.owner has {attr}", owner_known()), format!("principal.owner.{attr}")),
+        Subject::Owner => (
+            format!("{} && principal.owner has {attr}", owner_known()),
+            format!("principal.owner.{attr}"),
+        ),
     }
 }
 
@@ -93,14 +96,19 @@ pub fn condition(c: &Condition) -> String {
                 // Cedar forbids empty set literals; no kind is in an empty list.
                 [] => "false".to_string(),
                 [one] => format!("{value} == {}", string_lit(one)),
-                many => format!("[{}].contains({value})", many.iter().map(|k| string_lit(k)).collect::<Vec<_>>().join(", ")),
+                many => format!(
+                    "[{}].contains({value})",
+                    many.iter().map(|k| string_lit(k)).collect::<Vec<_>>().join(", ")
+                ),
             };
             match guard {
                 Some(g) => format!("({g} && {test})"),
                 None => test,
             }
         }
-        Condition::Attr { subject, attr, ty, test, .. } => attr_test(*subject, attr, ty, test),
+        Condition::Attr {
+            subject, attr, ty, test, ..
+        } => attr_test(*subject, attr, ty, test),
     }
 }
 

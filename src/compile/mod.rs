@@ -81,13 +81,23 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
     let schema = match Schema::from_str(&schema_text) {
         Ok(s) => s,
         Err(e) => {
-            diagnostics.push(Diagnostic::new(Code::CedarType, defs.identity.source.clone(), format!("the generated Cedar schema is invalid: {e}")));
+            diagnostics.push(Diagnostic::new(
+                Code::CedarType,
+                defs.identity.source.clone(),
+                format!("the generated Cedar schema is invalid: {e}"),
+            ));
             return Err(diagnostics);
         }
     };
 
     // Escape hatches first: each must be one expression that type-checks on its own.
-    let declared: Vec<&str> = defs.identity.attributes.keys().map(String::as_str).chain(["kind", "owner"]).collect();
+    let declared: Vec<&str> = defs
+        .identity
+        .attributes
+        .keys()
+        .map(String::as_str)
+        .chain(["kind", "owner"])
+        .collect();
     for role in defs.roles.values() {
         check_escape_hatches(&role.when, &schema, &declared, &mut diagnostics);
     }
@@ -107,19 +117,35 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
         let source = role.source.clone();
         let policy_text = role_policy(defs, role, true);
         let probe_text = role_policy(defs, role, false);
-        match (Policy::parse(Some(PolicyId::new(&id)), &policy_text), Policy::parse(Some(PolicyId::new(&id)), &probe_text)) {
+        match (
+            Policy::parse(Some(PolicyId::new(&id)), &policy_text),
+            Policy::parse(Some(PolicyId::new(&id)), &probe_text),
+        ) {
             (Ok(p), Ok(probe)) => {
                 push_policy(&mut policies, p, &mut diagnostics, &source);
                 push_policy(&mut role_probes, probe, &mut diagnostics, &source);
             }
             (Err(e), _) | (_, Err(e)) => {
-                diagnostics.push(Diagnostic::new(Code::CedarSyntax, source.clone(), format!("role `{}` compiled to invalid Cedar: {e}", role.id)));
+                diagnostics.push(Diagnostic::new(
+                    Code::CedarSyntax,
+                    source.clone(),
+                    format!("role `{}` compiled to invalid Cedar: {e}", role.id),
+                ));
                 continue;
             }
         }
         text.push_str(&policy_text);
         text.push_str("\n\n");
-        info.insert(id.clone(), PolicyInfo { id, origin: PolicyOrigin::Role(role.id.clone()), forbid: false, source, reads_resource: true });
+        info.insert(
+            id.clone(),
+            PolicyInfo {
+                id,
+                origin: PolicyOrigin::Role(role.id.clone()),
+                forbid: false,
+                source,
+                reads_resource: true,
+            },
+        );
     }
 
     for file in guardrails {
@@ -138,8 +164,12 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
             .and_then(|f| error.labels().and_then(|mut l| l.next()).map(|l| offset_location(f, l.offset())))
             .unwrap_or(location);
         diagnostics.push(
-            Diagnostic::new(Code::CedarType, location, format!("policy `{pid}` does not type-check: {}", without_policy_prefix(&error.to_string())))
-                .with_help_opt(error.help().map(|h| h.to_string())),
+            Diagnostic::new(
+                Code::CedarType,
+                location,
+                format!("policy `{pid}` does not type-check: {}", without_policy_prefix(&error.to_string())),
+            )
+            .with_help_opt(error.help().map(|h| h.to_string())),
         );
     }
 
@@ -148,8 +178,12 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
             let pid = w.policy_id().to_string();
             if let Some(info) = info.get(&pid).filter(|i| i.origin == PolicyOrigin::Guardrail) {
                 diagnostics.push(
-                    Diagnostic::new(Code::ImpossibleGuardrail, info.source.clone(), format!("guardrail `{pid}` can never apply under the identity schema"))
-                        .with_help("check the attribute names it tests against the `identity:` schema"),
+                    Diagnostic::new(
+                        Code::ImpossibleGuardrail,
+                        info.source.clone(),
+                        format!("guardrail `{pid}` can never apply under the identity schema"),
+                    )
+                    .with_help("check the attribute names it tests against the `identity:` schema"),
                 );
             }
         }
@@ -158,7 +192,11 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
     let entities = match Entities::from_json_value(entities_value.clone(), Some(&schema)) {
         Ok(e) => e,
         Err(e) => {
-            diagnostics.push(Diagnostic::new(Code::CedarType, defs.identity.source.clone(), format!("the static entities do not fit the schema: {e}")));
+            diagnostics.push(Diagnostic::new(
+                Code::CedarType,
+                defs.identity.source.clone(),
+                format!("the static entities do not fit the schema: {e}"),
+            ));
             return Err(diagnostics);
         }
     };
@@ -166,7 +204,19 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
         return Err(diagnostics);
     }
     let entities_json = serde_json::to_string_pretty(&entities_value).unwrap_or_default() + "\n";
-    Ok((Compiled { schema_text, schema, policies_text: text, policies, role_probes, entities_json, entities, info }, diagnostics))
+    Ok((
+        Compiled {
+            schema_text,
+            schema,
+            policies_text: text,
+            policies,
+            role_probes,
+            entities_json,
+            entities,
+            info,
+        },
+        diagnostics,
+    ))
 }
 
 /// The policy id escape hatches are validated under.
@@ -194,7 +244,13 @@ pub fn offset_location(file: &SourceFile, offset: usize) -> Location {
     Location::new(file.name.clone(), line, column)
 }
 
-fn merge_guardrails(file: &SourceFile, policies: &mut PolicySet, info: &mut BTreeMap<String, PolicyInfo>, text: &mut String, diagnostics: &mut Vec<Diagnostic>) {
+fn merge_guardrails(
+    file: &SourceFile,
+    policies: &mut PolicySet,
+    info: &mut BTreeMap<String, PolicyInfo>,
+    text: &mut String,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let parsed = match PolicySet::from_str(&file.text) {
         Ok(p) => p,
         Err(errors) => {
@@ -209,11 +265,17 @@ fn merge_guardrails(file: &SourceFile, policies: &mut PolicySet, info: &mut BTre
         }
     };
     if parsed.templates().next().is_some() {
-        diagnostics.push(Diagnostic::new(Code::PolicySyntax, Location::new(file.name.clone(), 1, 1), "templates are not supported in guardrails"));
+        diagnostics.push(Diagnostic::new(
+            Code::PolicySyntax,
+            Location::new(file.name.clone(), 1, 1),
+            "templates are not supported in guardrails",
+        ));
     }
     let mut search_from = 0;
     for index in 0.. {
-        let Some(policy) = parsed.policy(&PolicyId::new(format!("policy{index}"))) else { break };
+        let Some(policy) = parsed.policy(&PolicyId::new(format!("policy{index}"))) else {
+            break;
+        };
         let policy_text = policy.to_string();
         let offset = file.text[search_from..].find(&policy_text).map_or(search_from, |o| o + search_from);
         search_from = offset + policy_text.len();
@@ -229,9 +291,14 @@ fn merge_guardrails(file: &SourceFile, policies: &mut PolicySet, info: &mut BTre
             }
         };
         if id.starts_with(ROLE_POLICY_PREFIX) || info.contains_key(&id) {
-            diagnostics.push(Diagnostic::new(Code::DuplicateId, source.clone(), format!("policy id `{id}` is already taken")).with_help(
-                info.get(&id).map_or("ids starting with `role:` are reserved for compiled roles".to_string(), |i| format!("it is first used at {}", i.source)),
-            ));
+            diagnostics.push(
+                Diagnostic::new(Code::DuplicateId, source.clone(), format!("policy id `{id}` is already taken")).with_help(
+                    info.get(&id)
+                        .map_or("ids starting with `role:` are reserved for compiled roles".to_string(), |i| {
+                            format!("it is first used at {}", i.source)
+                        }),
+                ),
+            );
             continue;
         }
         let reads_resource = policy.to_json().map(|j| mentions_var(&j, "resource")).unwrap_or(true);
@@ -242,13 +309,26 @@ fn merge_guardrails(file: &SourceFile, policies: &mut PolicySet, info: &mut BTre
         }
         // The file name is the user's: escaped so no character of it can end the comment.
         text.push_str(&format!("// {}\n{policy_text}\n\n", source.file_line().escape_debug()));
-        info.insert(id.clone(), PolicyInfo { id, origin: PolicyOrigin::Guardrail, forbid, source, reads_resource });
+        info.insert(
+            id.clone(),
+            PolicyInfo {
+                id,
+                origin: PolicyOrigin::Guardrail,
+                forbid,
+                source,
+                reads_resource,
+            },
+        );
     }
 }
 
 /// Does a policy's JSON form refer to the variable `var` (or constrain it in the scope)?
 fn mentions_var(policy_json: &serde_json::Value, var: &str) -> bool {
-    let scope_constrained = policy_json.get(var).and_then(|s| s.get("op")).and_then(|o| o.as_str()).is_some_and(|op| op != "All");
+    let scope_constrained = policy_json
+        .get(var)
+        .and_then(|s| s.get("op"))
+        .and_then(|o| o.as_str())
+        .is_some_and(|op| op != "All");
     fn walk(v: &serde_json::Value, var: &str) -> bool {
         match v {
             serde_json::Value::Object(m) => m.iter().any(|(k, v)| (k == "Var" && v.as_str() == Some(var)) || walk(v, var)),
@@ -295,8 +375,12 @@ fn check_escape_hatches(c: &Condition, schema: &Schema, declared: &[&str], diagn
         Condition::Cedar { expr, source } => {
             if let Err(e) = Expression::from_str(expr) {
                 diagnostics.push(
-                    Diagnostic::new(Code::CedarSyntax, source.clone(), format!("`cedar:` is not a Cedar expression: {e}"))
-                        .with_help("write one boolean expression over `principal` and `context`, such as `principal.clearance >= 2`"),
+                    Diagnostic::new(
+                        Code::CedarSyntax,
+                        source.clone(),
+                        format!("`cedar:` is not a Cedar expression: {e}"),
+                    )
+                    .with_help("write one boolean expression over `principal` and `context`, such as `principal.clearance >= 2`"),
                 );
                 return;
             }
@@ -304,7 +388,11 @@ fn check_escape_hatches(c: &Condition, schema: &Schema, declared: &[&str], diagn
             let policy = match Policy::parse(Some(PolicyId::new(ESCAPE_HATCH_ID)), &probe) {
                 Ok(p) => p,
                 Err(e) => {
-                    diagnostics.push(Diagnostic::new(Code::CedarSyntax, source.clone(), format!("`cedar:` is not a Cedar expression: {e}")));
+                    diagnostics.push(Diagnostic::new(
+                        Code::CedarSyntax,
+                        source.clone(),
+                        format!("`cedar:` is not a Cedar expression: {e}"),
+                    ));
                     return;
                 }
             };
@@ -320,8 +408,12 @@ fn check_escape_hatches(c: &Condition, schema: &Schema, declared: &[&str], diagn
                 let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
                 for error in result.validation_errors() {
                     diagnostics.push(
-                        Diagnostic::new(Code::CedarType, source.clone(), format!("`cedar:` does not type-check: {}", without_policy_prefix(&error.to_string())))
-                            .with_help_opt(error.help().map(|h| h.to_string())),
+                        Diagnostic::new(
+                            Code::CedarType,
+                            source.clone(),
+                            format!("`cedar:` does not type-check: {}", without_policy_prefix(&error.to_string())),
+                        )
+                        .with_help_opt(error.help().map(|h| h.to_string())),
                     );
                 }
                 // An escape hatch that can never be true (say `principal has levl` for a
@@ -365,7 +457,9 @@ pub fn schema_text(defs: &Definitions) -> String {
         out.push_str(&format!("  {}{optional}: {ty},\n", attr.name));
     }
     out.push_str("};\n");
-    out.push_str("action \"hold\" appliesTo {\n  principal: [Identity],\n  resource: [Entitlement],\n  context: { now: __cedar::datetime },\n};\n");
+    out.push_str(
+        "action \"hold\" appliesTo {\n  principal: [Identity],\n  resource: [Entitlement],\n  context: { now: __cedar::datetime },\n};\n",
+    );
     out
 }
 
@@ -377,7 +471,11 @@ pub fn role_policy(defs: &Definitions, role: &Role, with_grants: bool) -> String
         "@id({})\n@source({})\npermit (\n  principal is Identity{},\n  action == Action::\"hold\",\n  resource is Entitlement\n)",
         string_lit(&role_policy_id(&role.id)),
         string_lit(&role.source.file_line()),
-        if role.assignable { format!(" in {}", entity_ref("Role", &role.id)) } else { String::new() },
+        if role.assignable {
+            format!(" in {}", entity_ref("Role", &role.id))
+        } else {
+            String::new()
+        },
     );
     if with_grants {
         let mut packages = BTreeSet::new();
@@ -399,17 +497,35 @@ pub fn role_policy(defs: &Definitions, role: &Role, with_grants: bool) -> String
         }
         let mut clauses = Vec::new();
         if !packages.is_empty() {
-            clauses.push(format!("resource in [{}]", packages.iter().map(|p| entity_ref("Package", p)).collect::<Vec<_>>().join(", ")));
+            clauses.push(format!(
+                "resource in [{}]",
+                packages.iter().map(|p| entity_ref("Package", p)).collect::<Vec<_>>().join(", ")
+            ));
         }
         if !entitlements.is_empty() {
-            clauses.push(format!("resource in [{}]", entitlements.iter().map(|e| entity_ref("Entitlement", e)).collect::<Vec<_>>().join(", ")));
+            clauses.push(format!(
+                "resource in [{}]",
+                entitlements
+                    .iter()
+                    .map(|e| entity_ref("Entitlement", e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
-        let grants = if clauses.is_empty() { "false".to_string() } else { clauses.join("\n    || ") };
+        let grants = if clauses.is_empty() {
+            "false".to_string()
+        } else {
+            clauses.join("\n    || ")
+        };
         out.push_str(&format!("\nwhen {{\n  {grants}\n}}"));
     }
     let mut parts = Vec::new();
     if role.kinds.len() < defs.identity.kinds.len() {
-        parts.push(condition(&Condition::Kind { subject: crate::model::Subject::Identity, kinds: role.kinds.clone(), source: role.source.clone() }));
+        parts.push(condition(&Condition::Kind {
+            subject: crate::model::Subject::Identity,
+            kinds: role.kinds.clone(),
+            source: role.source.clone(),
+        }));
     }
     if role.when != Condition::always() {
         parts.push(condition(&role.when));
@@ -440,7 +556,13 @@ pub fn entities_json(defs: &Definitions) -> serde_json::Value {
     }
     for (id, e) in &defs.entitlements {
         let mut parents = vec![uid("Application", &e.application)];
-        parents.extend(entitlement_packages.get(id.as_str()).into_iter().flatten().map(|p| uid("Package", p)));
+        parents.extend(
+            entitlement_packages
+                .get(id.as_str())
+                .into_iter()
+                .flatten()
+                .map(|p| uid("Package", p)),
+        );
         out.push(json!({
             "uid": uid("Entitlement", id),
             "attrs": {"application": {"__entity": uid("Application", &e.application)}, "privileged": e.privileged},
@@ -448,7 +570,12 @@ pub fn entities_json(defs: &Definitions) -> serde_json::Value {
         }));
     }
     for id in defs.packages.keys() {
-        let parents: Vec<_> = package_parents.get(id.as_str()).into_iter().flatten().map(|p| uid("Package", p)).collect();
+        let parents: Vec<_> = package_parents
+            .get(id.as_str())
+            .into_iter()
+            .flatten()
+            .map(|p| uid("Package", p))
+            .collect();
         out.push(json!({"uid": uid("Package", id), "attrs": {}, "parents": parents}));
     }
     for (id, r) in &defs.roles {
@@ -490,8 +617,14 @@ impl EntityType {
 pub fn uid(ty: EntityType, id: &str) -> EntityUid {
     static TYPES: std::sync::LazyLock<[cedar_policy::EntityTypeName; 5]> = std::sync::LazyLock::new(|| {
         #[expect(clippy::expect_used, reason = "the five fixed type names are valid Cedar identifiers")]
-        [EntityType::Identity, EntityType::Entitlement, EntityType::Package, EntityType::Role, EntityType::Application]
-            .map(|t| cedar_policy::EntityTypeName::from_str(t.name()).expect("valid type name"))
+        [
+            EntityType::Identity,
+            EntityType::Entitlement,
+            EntityType::Package,
+            EntityType::Role,
+            EntityType::Application,
+        ]
+        .map(|t| cedar_policy::EntityTypeName::from_str(t.name()).expect("valid type name"))
     });
     EntityUid::from_type_name_and_id(TYPES[ty as usize].clone(), cedar_policy::EntityId::new(id))
 }

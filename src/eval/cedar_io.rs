@@ -32,7 +32,9 @@ pub fn assigned_roles(defs: &Definitions, identity: &IdentityState, at: Instant)
         .assignments
         .iter()
         .filter(|a| {
-            defs.roles.get(&a.role).is_some_and(|r| r.assignable && a.status(at, r.max_duration) == AssignmentStatus::Active)
+            defs.roles
+                .get(&a.role)
+                .is_some_and(|r| r.assignable && a.status(at, r.max_duration) == AssignmentStatus::Active)
         })
         .map(|a| a.role.clone())
         .collect()
@@ -60,19 +62,33 @@ pub fn identity_entity(defs: &Definitions, identity: &IdentityState, at: Instant
     let mut attrs: HashMap<String, RestrictedExpression> = identity.attributes.iter().map(|(k, v)| (k.clone(), value_expr(v))).collect();
     attrs.insert("kind".into(), RestrictedExpression::new_string(identity.kind.clone()));
     if let Some(owner) = identity.owner.as_ref().filter(|_| owner_known) {
-        attrs.insert("owner".into(), RestrictedExpression::new_entity_uid(uid(EntityType::Identity, owner)));
+        attrs.insert(
+            "owner".into(),
+            RestrictedExpression::new_entity_uid(uid(EntityType::Identity, owner)),
+        );
     }
-    let parents: HashSet<EntityUid> = assigned_roles(defs, identity, at).iter().map(|r| uid(EntityType::Role, r)).collect();
-    Entity::new(uid(EntityType::Identity, &identity.id), attrs, parents).map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
+    let parents: HashSet<EntityUid> = assigned_roles(defs, identity, at)
+        .iter()
+        .map(|r| uid(EntityType::Role, r))
+        .collect();
+    Entity::new(uid(EntityType::Identity, &identity.id), attrs, parents)
+        .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
 }
 
 /// The context `{ now: datetime }`.
 pub fn context_at(at: Instant) -> Result<Context, EvalError> {
-    Context::from_pairs([("now".to_string(), RestrictedExpression::new_datetime(at.to_cedar()))]).map_err(|e| EvalError::Cedar(e.to_string()))
+    Context::from_pairs([("now".to_string(), RestrictedExpression::new_datetime(at.to_cedar()))])
+        .map_err(|e| EvalError::Cedar(e.to_string()))
 }
 
 /// The request "may `principal` hold `entitlement`".
 pub fn hold_request(principal: &str, entitlement: &str, context: Context) -> Result<Request, EvalError> {
-    Request::new(uid(EntityType::Identity, principal), hold_action(), uid(EntityType::Entitlement, entitlement), context, None)
-        .map_err(|e| EvalError::Cedar(e.to_string()))
+    Request::new(
+        uid(EntityType::Identity, principal),
+        hold_action(),
+        uid(EntityType::Entitlement, entitlement),
+        context,
+        None,
+    )
+    .map_err(|e| EvalError::Cedar(e.to_string()))
 }

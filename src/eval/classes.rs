@@ -65,12 +65,26 @@ impl ResourceClasses {
             let signature = if exact {
                 Signature {
                     privileged: privileged && observed.privileged,
-                    application: if observed.application { application.to_string() } else { String::new() },
-                    member_of: ancestors.iter().chain(std::iter::once(&own)).filter(|a| named_entities.contains(*a)).cloned().collect(),
+                    application: if observed.application {
+                        application.to_string()
+                    } else {
+                        String::new()
+                    },
+                    member_of: ancestors
+                        .iter()
+                        .chain(std::iter::once(&own))
+                        .filter(|a| named_entities.contains(*a))
+                        .cloned()
+                        .collect(),
                     named: named_entities.contains(&own).then(|| id.to_string()),
                 }
             } else {
-                Signature { privileged, application: String::new(), member_of: Vec::new(), named: Some(id.to_string()) }
+                Signature {
+                    privileged,
+                    application: String::new(),
+                    member_of: Vec::new(),
+                    named: Some(id.to_string()),
+                }
             };
             let next = classes.len();
             let class = *classes.entry(signature).or_insert(next);
@@ -125,9 +139,10 @@ fn scan_scope(scope: Option<&Value>, named: &mut Observed) -> bool {
                 named.entities.insert(k);
                 true
             }
-            None => scope.get("entities").and_then(Value::as_array).is_some_and(|items| {
-                items.iter().all(|i| entity_key(i).map(|k| named.entities.insert(k)).is_some())
-            }),
+            None => scope
+                .get("entities")
+                .and_then(Value::as_array)
+                .is_some_and(|items| items.iter().all(|i| entity_key(i).map(|k| named.entities.insert(k)).is_some())),
         },
         Some("is") => match scope.get("in").and_then(|i| i.get("entity")).and_then(entity_key) {
             Some(k) => {
@@ -207,9 +222,17 @@ mod tests {
     use std::str::FromStr;
 
     fn classes(policies: &[&str]) -> ResourceClasses {
-        let jsons: Vec<Value> = policies.iter().map(|p| cedar_policy::Policy::from_str(p).unwrap().to_json().unwrap()).collect();
+        let jsons: Vec<Value> = policies
+            .iter()
+            .map(|p| cedar_policy::Policy::from_str(p).unwrap().to_json().unwrap())
+            .collect();
         let ents = vec![
-            ("a:x", false, "a", BTreeSet::from(["Package::\"p\"".to_string(), "Application::\"a\"".to_string()])),
+            (
+                "a:x",
+                false,
+                "a",
+                BTreeSet::from(["Package::\"p\"".to_string(), "Application::\"a\"".to_string()]),
+            ),
             ("a:y", false, "a", BTreeSet::from(["Application::\"a\"".to_string()])),
             ("a:z", true, "a", BTreeSet::from(["Application::\"a\"".to_string()])),
             ("b:x", false, "b", BTreeSet::from(["Application::\"b\"".to_string()])),

@@ -66,18 +66,25 @@ impl Engine {
         let mut guardrails = PolicySet::new();
         let mut guardrail_permits = false;
         for p in project.compiled.policies.policies() {
-            let Some(info) = project.compiled.info.get(AsRef::<str>::as_ref(p.id())) else { continue };
+            let Some(info) = project.compiled.info.get(AsRef::<str>::as_ref(p.id())) else {
+                continue;
+            };
             if info.origin == PolicyOrigin::Guardrail {
                 guardrail_permits |= !info.forbid;
                 guardrails.add(p.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
             }
         }
-        let mut needs_full_store = guardrails.policies().any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
+        let mut needs_full_store = guardrails
+            .policies()
+            .any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
         let mut escape_hatches = HashMap::new();
         for role in project.defs.roles.values() {
             collect_escape_hatches(&role.when, &mut escape_hatches)?;
         }
-        needs_full_store |= escape_hatches.values().flat_map(|s| s.policies()).any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
+        needs_full_store |= escape_hatches
+            .values()
+            .flat_map(|s| s.policies())
+            .any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
 
         let mut entitlement_entities = BTreeMap::new();
         for (id, e) in &project.defs.entitlements {
@@ -88,7 +95,10 @@ impl Engine {
                 }
             }
             let attrs = HashMap::from([
-                ("application".to_string(), RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application))),
+                (
+                    "application".to_string(),
+                    RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application)),
+                ),
                 ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
             ]);
             let entity = Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))?;
@@ -114,7 +124,11 @@ impl Engine {
         };
         let classes = ResourceClasses::new(
             guardrail_json.iter(),
-            project.defs.entitlements.values().map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
+            project
+                .defs
+                .entitlements
+                .values()
+                .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
         );
         let roles: Vec<PreparedRole> = project
             .defs
@@ -143,7 +157,10 @@ impl Engine {
                         (e.clone(), js)
                     })
                     .collect();
-                PreparedRole { role: role.clone(), grants }
+                PreparedRole {
+                    role: role.clone(),
+                    grants,
+                }
             })
             .collect();
         let index = RoleIndex::new(&roles.iter().map(|r| &r.role).collect::<Vec<_>>());
@@ -171,14 +188,26 @@ impl Engine {
 
     /// The Cedar entity store for one identity: itself, its owner, the roles
     /// they are in, and the given entitlements (or the full static store).
-    fn store(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlements: &[&str]) -> Result<Entities, EvalError> {
+    fn store(
+        &self,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+        entitlements: &[&str],
+    ) -> Result<Entities, EvalError> {
         let defs = &self.project.defs;
         let mut extra = vec![identity_entity(defs, identity, at, owner.is_some())?];
         if let Some(o) = owner {
             extra.push(identity_entity(defs, o, at, false)?);
         }
         if self.needs_full_store {
-            return self.project.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()));
+            return self
+                .project
+                .compiled
+                .entities
+                .clone()
+                .add_entities(extra, None)
+                .map_err(|e| EvalError::Cedar(e.to_string()));
         }
         let mut roles = BTreeSet::new();
         for who in std::iter::once(identity).chain(owner) {
@@ -188,7 +217,11 @@ impl Engine {
             }
         }
         for r in roles {
-            let parents = defs.roles.get(&r).map(|role| role.extends.iter().map(|p| uid(EntityType::Role, p)).collect()).unwrap_or_default();
+            let parents = defs
+                .roles
+                .get(&r)
+                .map(|role| role.extends.iter().map(|p| uid(EntityType::Role, p)).collect())
+                .unwrap_or_default();
             extra.push(Entity::new_no_attrs(uid(EntityType::Role, &r), parents));
         }
         extra.extend(entitlements.iter().filter_map(|e| self.entitlement_entities.get(*e).cloned()));
@@ -278,8 +311,17 @@ impl Evaluator for Engine {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let owner = check_owner(identity, owner)?;
         let p = &self.project;
-        let mut ctx = EvalContext { identity, owner, at, assigned: assigned_roles(&p.defs, identity, at), store: None };
-        let mut out = DesiredSet { identity: identity.id.clone(), ..DesiredSet::default() };
+        let mut ctx = EvalContext {
+            identity,
+            owner,
+            at,
+            assigned: assigned_roles(&p.defs, identity, at),
+            store: None,
+        };
+        let mut out = DesiredSet {
+            identity: identity.id.clone(),
+            ..DesiredSet::default()
+        };
         let mut granted: BTreeMap<String, BTreeSet<Justification>> = BTreeMap::new();
         for position in self.index.candidates(identity) {
             let prepared = &self.roles[position];
@@ -288,7 +330,10 @@ impl Evaluator for Engine {
             }
             out.roles.insert(prepared.role.id.clone());
             for (entitlement, justifications) in &prepared.grants {
-                granted.entry(entitlement.clone()).or_default().extend(justifications.iter().cloned());
+                granted
+                    .entry(entitlement.clone())
+                    .or_default()
+                    .extend(justifications.iter().cloned());
             }
         }
         if self.guardrails.is_empty() {
@@ -312,7 +357,11 @@ impl Evaluator for Engine {
         let mut verdicts: BTreeMap<&str, (Decision, BTreeSet<String>, Option<bool>)> = BTreeMap::new();
         for members in by_class.values() {
             let Some(representative) = members.first().copied() else { continue };
-            let response = authorizer.is_authorized(&hold_request(&identity.id, representative, context.clone())?, &self.guardrails, &entities);
+            let response = authorizer.is_authorized(
+                &hold_request(&identity.id, representative, context.clone())?,
+                &self.guardrails,
+                &entities,
+            );
             let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
             let permitted = if response.decision() == Decision::Deny && !reasons.is_empty() && self.guardrail_permits {
                 Some(self.permitted_by_guardrail(identity, at, representative, &entities)?)
@@ -324,7 +373,9 @@ impl Evaluator for Engine {
             }
         }
         for entitlement in candidates.iter().map(String::as_str) {
-            let Some((decision, reasons, permitted)) = verdicts.remove(entitlement) else { continue };
+            let Some((decision, reasons, permitted)) = verdicts.remove(entitlement) else {
+                continue;
+            };
             let role_granted = granted.remove(entitlement);
             match decision {
                 Decision::Deny if !reasons.is_empty() => {
@@ -347,13 +398,23 @@ impl Evaluator for Engine {
         Ok(out)
     }
 
-    fn forbidding(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlement: &str) -> Result<Vec<String>, EvalError> {
+    fn forbidding(
+        &self,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+        entitlement: &str,
+    ) -> Result<Vec<String>, EvalError> {
         let owner = check_owner(identity, owner)?;
         if self.guardrails.is_empty() || !self.entitlement_entities.contains_key(entitlement) {
             return Ok(Vec::new());
         }
         let entities = self.store(identity, owner, at, &[entitlement])?;
-        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &self.guardrails, &entities);
+        let response = Authorizer::new().is_authorized(
+            &hold_request(&identity.id, entitlement, context_at(at)?)?,
+            &self.guardrails,
+            &entities,
+        );
         let mut out: Vec<String> = response
             .diagnostics()
             .reason()
@@ -367,8 +428,18 @@ impl Evaluator for Engine {
 
 impl Engine {
     /// Does a hand-written permit allow the entitlement (forbids aside)?
-    fn permitted_by_guardrail(&self, identity: &IdentityState, at: Instant, entitlement: &str, entities: &Entities) -> Result<bool, EvalError> {
-        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &self.guardrail_permit_set, entities);
+    fn permitted_by_guardrail(
+        &self,
+        identity: &IdentityState,
+        at: Instant,
+        entitlement: &str,
+        entities: &Entities,
+    ) -> Result<bool, EvalError> {
+        let response = Authorizer::new().is_authorized(
+            &hold_request(&identity.id, entitlement, context_at(at)?)?,
+            &self.guardrail_permit_set,
+            entities,
+        );
         Ok(response.decision() == Decision::Allow)
     }
 }
@@ -401,8 +472,7 @@ fn reads_static_literal(v: &serde_json::Value) -> bool {
     }
     match v {
         serde_json::Value::Object(m) => m.iter().any(|(k, inner)| {
-            let reads = matches!(k.as_str(), "." | "has" | "in" | "hasTag" | "getTag")
-                && inner.get("left").is_some_and(has_entity_literal);
+            let reads = matches!(k.as_str(), "." | "has" | "in" | "hasTag" | "getTag") && inner.get("left").is_some_and(has_entity_literal);
             reads || reads_static_literal(inner)
         }),
         serde_json::Value::Array(a) => a.iter().any(reads_static_literal),
@@ -418,7 +488,9 @@ pub(crate) fn attr_test_public(value: Option<&AttrValue>, test: &AttrTest, at: I
 /// One attribute test, with Cedar's semantics: an absent attribute makes
 /// every test false except `exists: false`.
 fn attr_test(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
-    let Some(value) = value else { return matches!(test, AttrTest::Exists(false)) };
+    let Some(value) = value else {
+        return matches!(test, AttrTest::Exists(false));
+    };
     match test {
         AttrTest::Exists(present) => *present,
         AttrTest::Eq(l) => match value {

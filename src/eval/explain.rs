@@ -59,7 +59,12 @@ pub fn explain(
     if let Some(ids) = desired.forbidden.get(entitlement) {
         let by = ids
             .iter()
-            .map(|id| (id.clone(), project.compiled.info.get(id).map(|i| i.source.file_line()).unwrap_or_default()))
+            .map(|id| {
+                (
+                    id.clone(),
+                    project.compiled.info.get(id).map(|i| i.source.file_line()).unwrap_or_default(),
+                )
+            })
             .collect();
         return Ok(Explanation::Forbidden { by });
     }
@@ -69,7 +74,11 @@ pub fn explain(
         .values()
         .filter(|r| project.graph.role_grants.get(&r.id).is_some_and(|g| g.contains_key(entitlement)))
         .collect();
-    let hand_written_permits = project.compiled.info.values().any(|i| i.origin == PolicyOrigin::Guardrail && !i.forbid);
+    let hand_written_permits = project
+        .compiled
+        .info
+        .values()
+        .any(|i| i.origin == PolicyOrigin::Guardrail && !i.forbid);
     if granting.is_empty() && !hand_written_permits {
         return Ok(Explanation::NothingGrants);
     }
@@ -96,11 +105,18 @@ fn role_miss_reasons(
 ) -> Vec<String> {
     let mut reasons = Vec::new();
     if held {
-        reasons.push(format!("role `{}` is held, but a hand-written policy or error stops its grant", role.id));
+        reasons.push(format!(
+            "role `{}` is held, but a hand-written policy or error stops its grant",
+            role.id
+        ));
         return reasons;
     }
     if !role.kinds.contains(&identity.kind) {
-        reasons.push(format!("kind is `{}`, but the role applies to {}", identity.kind, list(&role.kinds)));
+        reasons.push(format!(
+            "kind is `{}`, but the role applies to {}",
+            identity.kind,
+            list(&role.kinds)
+        ));
     }
     if role.assignable {
         // Cedar `in`: an assignment to the role or to any role extending it, transitively.
@@ -114,13 +130,20 @@ fn role_miss_reasons(
         if !members.iter().any(|m| assigned.contains(*m)) {
             let mine: Vec<_> = identity.assignments.iter().filter(|a| members.contains(&&a.role)).collect();
             if mine.is_empty() {
-                reasons.push(format!("role `{}` is assignable and `{}` has no assignment to it", role.id, identity.id));
+                reasons.push(format!(
+                    "role `{}` is assignable and `{}` has no assignment to it",
+                    role.id, identity.id
+                ));
             }
             for a in mine {
                 let max_duration = project.defs.roles.get(&a.role).and_then(|r| r.max_duration);
                 let status = a.status(at, max_duration);
                 reasons.push(match status {
-                    AssignmentStatus::Expired => format!("the assignment to `{}` expired at {}", a.role, a.expires.map(|e| e.to_string()).unwrap_or_default()),
+                    AssignmentStatus::Expired => format!(
+                        "the assignment to `{}` expired at {}",
+                        a.role,
+                        a.expires.map(|e| e.to_string()).unwrap_or_default()
+                    ),
                     AssignmentStatus::NotYetStarted => format!("the assignment to `{}` starts at {}", a.role, a.starts),
                     AssignmentStatus::ExceedsMaxDuration => format!(
                         "the assignment to `{}` ({} to {}) is longer than the role's max_duration {}",
@@ -179,7 +202,13 @@ fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&Identi
             };
             let ok = actual.is_some_and(|k| kinds.iter().any(|x| x == k));
             if !ok {
-                out.push(format!("`{}` ({}) needs {}, but {}", describe(c), source.file_line(), list(kinds), subject_value(*subject, "kind", actual.map(|k| format!("`{k}`")), owner)));
+                out.push(format!(
+                    "`{}` ({}) needs {}, but {}",
+                    describe(c),
+                    source.file_line(),
+                    list(kinds),
+                    subject_value(*subject, "kind", actual.map(|k| format!("`{k}`")), owner)
+                ));
             }
             ok
         }
@@ -192,7 +221,12 @@ fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&Identi
             // The engine's exact semantics decide whether the clause holds.
             let ok = clause_holds(c, who, at);
             if !ok {
-                out.push(format!("`{}` ({}) fails: {}", describe(c), source.file_line(), subject_value(*subject, attr, value.map(show), owner)));
+                out.push(format!(
+                    "`{}` ({}) fails: {}",
+                    describe(c),
+                    source.file_line(),
+                    subject_value(*subject, attr, value.map(show), owner)
+                ));
             }
             ok
         }
@@ -237,7 +271,13 @@ fn lit(l: &Literal) -> String {
 
 /// A condition written back in its YAML form.
 pub fn describe(c: &Condition) -> String {
-    let many = |items: &[Condition]| items.iter().map(|i| format!("{{ {} }}", describe(i))).collect::<Vec<_>>().join(", ");
+    let many = |items: &[Condition]| {
+        items
+            .iter()
+            .map(|i| format!("{{ {} }}", describe(i)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match c {
         Condition::All(items) => format!("all: [{}]", many(items)),
         Condition::Any(items) => format!("any: [{}]", many(items)),
@@ -251,7 +291,11 @@ pub fn describe(c: &Condition) -> String {
             }
         }
         Condition::Attr { subject, attr, test, .. } => {
-            let key = if *subject == Subject::Owner { format!("owner.{attr}") } else { attr.clone() };
+            let key = if *subject == Subject::Owner {
+                format!("owner.{attr}")
+            } else {
+                attr.clone()
+            };
             let join = |ls: &[Literal]| ls.iter().map(lit).collect::<Vec<_>>().join(", ");
             let mut s = String::new();
             let _ = match test {
@@ -291,13 +335,19 @@ pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
             }
         }
         Explanation::Forbidden { by } => {
-            let _ = writeln!(out, "`{identity}` does not hold `{entitlement}`: a policy permits it, but guardrails forbid it:");
+            let _ = writeln!(
+                out,
+                "`{identity}` does not hold `{entitlement}`: a policy permits it, but guardrails forbid it:"
+            );
             for (id, source) in by {
                 let _ = writeln!(out, "  - `{id}` ({source})");
             }
         }
         Explanation::NotGranted(misses) => {
-            let _ = writeln!(out, "`{identity}` does not hold `{entitlement}`; the roles that grant it do not apply:");
+            let _ = writeln!(
+                out,
+                "`{identity}` does not hold `{entitlement}`; the roles that grant it do not apply:"
+            );
             for m in misses {
                 let _ = writeln!(out, "  - role `{}` ({}):", m.role, m.source);
                 for r in &m.reasons {
@@ -306,7 +356,10 @@ pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
             }
         }
         Explanation::NothingGrants => {
-            let _ = writeln!(out, "`{identity}` does not hold `{entitlement}`: no role or policy grants it to anyone");
+            let _ = writeln!(
+                out,
+                "`{identity}` does not hold `{entitlement}`: no role or policy grants it to anyone"
+            );
         }
     }
     out
@@ -319,7 +372,11 @@ pub fn render_justification(j: &Justification) -> String {
         None => "hand-written policy".to_string(),
     };
     if !j.inherited.is_empty() {
-        let _ = write!(s, " (inherited from {})", j.inherited.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(" → "));
+        let _ = write!(
+            s,
+            " (inherited from {})",
+            j.inherited.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(" → ")
+        );
     }
     if j.via.is_empty() {
         s.push_str(" directly");

@@ -36,8 +36,18 @@ fn required_values(c: &Condition, attr: &str) -> Option<BTreeSet<String>> {
             }
             out
         }
-        Condition::Attr { subject: Subject::Identity, attr: a, ty: AttrType::String | AttrType::Enum(_), test, .. } if a == attr => {
-            let strings = |ls: &[Literal]| ls.iter().filter_map(|l| if let Literal::Str(s) = l { Some(s.clone()) } else { None }).collect();
+        Condition::Attr {
+            subject: Subject::Identity,
+            attr: a,
+            ty: AttrType::String | AttrType::Enum(_),
+            test,
+            ..
+        } if a == attr => {
+            let strings = |ls: &[Literal]| {
+                ls.iter()
+                    .filter_map(|l| if let Literal::Str(s) = l { Some(s.clone()) } else { None })
+                    .collect()
+            };
             match test {
                 AttrTest::Eq(Literal::Str(s)) => Some(BTreeSet::from([s.clone()])),
                 AttrTest::In(ls) => Some(strings(ls)),
@@ -51,7 +61,13 @@ fn required_values(c: &Condition, attr: &str) -> Option<BTreeSet<String>> {
 fn constrained_attributes(c: &Condition, out: &mut BTreeSet<String>) {
     match c {
         Condition::All(items) => items.iter().for_each(|i| constrained_attributes(i, out)),
-        Condition::Attr { subject: Subject::Identity, attr, ty: AttrType::String | AttrType::Enum(_), test: AttrTest::Eq(_) | AttrTest::In(_), .. } => {
+        Condition::Attr {
+            subject: Subject::Identity,
+            attr,
+            ty: AttrType::String | AttrType::Enum(_),
+            test: AttrTest::Eq(_) | AttrTest::In(_),
+            ..
+        } => {
             out.insert(attr.clone());
         }
         _ => {}
@@ -79,7 +95,10 @@ impl RoleIndex {
             .filter(|(_, (n, values))| *n >= 2 && values.len() >= 2)
             .max_by_key(|(attr, (n, values))| (*n * values.len().min(64), std::cmp::Reverse(attr.clone())))
             .map(|(attr, _)| attr);
-        let mut index = RoleIndex { attribute: best.clone(), ..RoleIndex::default() };
+        let mut index = RoleIndex {
+            attribute: best.clone(),
+            ..RoleIndex::default()
+        };
         for (position, role) in roles.iter().enumerate() {
             match best.as_deref().and_then(|attr| required_values(&role.when, attr)) {
                 Some(values) => {
@@ -104,7 +123,6 @@ impl RoleIndex {
         out.sort_unstable();
         out
     }
-
 }
 
 #[cfg(test)]
@@ -127,7 +145,13 @@ mod tests {
             attributes: BTreeMap::from([("department".to_string(), AttrValue::Str(dept.into()))]),
             assignments: Vec::new(),
         };
-        let ids = |dept: &str| index.candidates(&identity(dept)).into_iter().map(|i| roles[i].id.as_str()).collect::<Vec<_>>();
+        let ids = |dept: &str| {
+            index
+                .candidates(&identity(dept))
+                .into_iter()
+                .map(|i| roles[i].id.as_str())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids("A"), ["a", "all"]);
         assert_eq!(ids("C"), ["all", "b"]);
         assert_eq!(ids("Z"), ["all"]);

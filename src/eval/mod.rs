@@ -10,8 +10,8 @@
 mod cedar_io;
 mod classes;
 mod engine;
-mod index;
 pub mod explain;
+mod index;
 mod oracle;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,7 +83,13 @@ pub trait Evaluator: Send + Sync {
 
     /// The guardrails that forbid `identity` holding `entitlement` at `at`
     /// (sorted ids; empty when none does).
-    fn forbidding(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlement: &str) -> Result<Vec<String>, EvalError>;
+    fn forbidding(
+        &self,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+        entitlement: &str,
+    ) -> Result<Vec<String>, EvalError>;
 }
 
 /// Checks the owner record passed matches the identity's owner.
@@ -121,7 +127,13 @@ fn justifications_for(project: &Project, entitlement: &str, policies: &BTreeSet<
                 }
             }
             PolicyOrigin::Guardrail => {
-                out.insert(Justification { role: None, inherited: Vec::new(), via: Vec::new(), policy: id.clone(), source: info.source.file_line() });
+                out.insert(Justification {
+                    role: None,
+                    inherited: Vec::new(),
+                    via: Vec::new(),
+                    policy: id.clone(),
+                    source: info.source.file_line(),
+                });
             }
         }
     }

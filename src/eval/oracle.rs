@@ -46,7 +46,12 @@ impl Oracle {
         if let Some(o) = owner {
             extra.push(identity_entity(defs, o, at, false)?);
         }
-        self.project.compiled.entities.clone().add_entities(extra, None).map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
+        self.project
+            .compiled
+            .entities
+            .clone()
+            .add_entities(extra, None)
+            .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
     }
 }
 
@@ -56,11 +61,18 @@ impl Evaluator for Oracle {
         let owner = super::check_owner(identity, owner)?;
         let entities = self.entities(identity, owner, at)?;
         let authorizer = Authorizer::new();
-        let mut out = DesiredSet { identity: identity.id.clone(), ..DesiredSet::default() };
+        let mut out = DesiredSet {
+            identity: identity.id.clone(),
+            ..DesiredSet::default()
+        };
 
         // Roles: each role's probe policy (its condition without its grants).
         let probe_resource = p.defs.entitlements.keys().next().map_or("entitle:probe", String::as_str);
-        let probe = authorizer.is_authorized(&hold_request(&identity.id, probe_resource, context_at(at)?)?, &p.compiled.role_probes, &entities);
+        let probe = authorizer.is_authorized(
+            &hold_request(&identity.id, probe_resource, context_at(at)?)?,
+            &p.compiled.role_probes,
+            &entities,
+        );
         for id in probe.diagnostics().reason() {
             if let Some(info) = p.compiled.info.get(AsRef::<str>::as_ref(id)) {
                 if let PolicyOrigin::Role(role) = &info.origin {
@@ -75,7 +87,8 @@ impl Evaluator for Oracle {
             let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
             match response.decision() {
                 Decision::Allow => {
-                    out.entitlements.insert(entitlement.clone(), justifications_for(p, entitlement, &reasons));
+                    out.entitlements
+                        .insert(entitlement.clone(), justifications_for(p, entitlement, &reasons));
                 }
                 Decision::Deny if !reasons.is_empty() => {
                     let permitted = authorizer.is_authorized(&request, &self.permits_only, &entities).decision() == Decision::Allow;
@@ -89,11 +102,21 @@ impl Evaluator for Oracle {
         Ok(out)
     }
 
-    fn forbidding(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, entitlement: &str) -> Result<Vec<String>, EvalError> {
+    fn forbidding(
+        &self,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+        entitlement: &str,
+    ) -> Result<Vec<String>, EvalError> {
         let p = &self.project;
         let owner = super::check_owner(identity, owner)?;
         let entities = self.entities(identity, owner, at)?;
-        let response = Authorizer::new().is_authorized(&hold_request(&identity.id, entitlement, context_at(at)?)?, &p.compiled.policies, &entities);
+        let response = Authorizer::new().is_authorized(
+            &hold_request(&identity.id, entitlement, context_at(at)?)?,
+            &p.compiled.policies,
+            &entities,
+        );
         let forbids: BTreeMap<String, ()> = response
             .diagnostics()
             .reason()

@@ -179,7 +179,9 @@ impl FromStr for IdentityFormat {
             "csv" => Ok(IdentityFormat::Csv),
             "scim" => Ok(IdentityFormat::Scim),
             _ => {
-                let help = did_you_mean(s, ["json", "jsonl", "csv", "scim"]).map(|h| format!(" ({h})")).unwrap_or_default();
+                let help = did_you_mean(s, ["json", "jsonl", "csv", "scim"])
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
                 Err(format!("unknown identity format `{s}`{help}"))
             }
         }
@@ -416,7 +418,12 @@ pub fn parse_identities(file: &str, bytes: &[u8], format: Option<IdentityFormat>
             Some(b'[') => read_json_array(file, text, start, &mut lines, &mut feed)?,
             Some(b'{') => read_objects(file, text, start, &mut lines, &mut feed)?,
             Some(_) => {
-                return Err(syntax(file, &mut lines, start, "expected a JSON array or object of identity records".into()));
+                return Err(syntax(
+                    file,
+                    &mut lines,
+                    start,
+                    "expected a JSON array or object of identity records".into(),
+                ));
             }
         },
         Some(IdentityFormat::JsonLines) => read_objects(file, text, start, &mut lines, &mut feed)?,
@@ -466,7 +473,10 @@ impl Collector<'_> {
         for (index, (line, outcome)) in self.records.into_iter().enumerate() {
             match outcome {
                 Ok(state) => {
-                    let other = seen.get(&state.id).and_then(|all| all.iter().find(|(i, _)| *i != index)).map(|(_, l)| *l);
+                    let other = seen
+                        .get(&state.id)
+                        .and_then(|all| all.iter().find(|(i, _)| *i != index))
+                        .map(|(_, l)| *l);
                     match other {
                         Some(other) => invalid.push(InvalidRecord {
                             line,
@@ -479,13 +489,22 @@ impl Collector<'_> {
                 Err((id, error)) => invalid.push(InvalidRecord { line, id, error }),
             }
         }
-        IdentityFeed { file: file.to_string(), sha256, identities, invalid }
+        IdentityFeed {
+            file: file.to_string(),
+            sha256,
+            identities,
+            invalid,
+        }
     }
 }
 
 /// The id of a record that failed validation, when it has a usable one.
 fn record_id(value: &Value) -> Option<String> {
-    value.get("id").and_then(Value::as_str).filter(|s| !s.trim().is_empty()).map(str::to_string)
+    value
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_string)
 }
 
 /// JSON Lines, a single object, or a SCIM document (an object with `schemas`).
@@ -546,7 +565,10 @@ fn scim_user_record(resource: &Value, defs: &Definitions) -> Result<Value, Failu
     let id = nonempty_str(obj.get("externalId")).or_else(|| nonempty_str(obj.get("id")));
     if let Some(schemas) = obj.get("schemas").and_then(Value::as_array) {
         if !schemas.iter().any(|s| s.as_str() == Some(SCIM_USER)) {
-            return Err((id, format!("resource is not a SCIM User (its `schemas` do not include `{SCIM_USER}`)")));
+            return Err((
+                id,
+                format!("resource is not a SCIM User (its `schemas` do not include `{SCIM_USER}`)"),
+            ));
         }
     }
     let Some(id) = id else {
@@ -570,7 +592,9 @@ fn scim_user_record(resource: &Value, defs: &Definitions) -> Result<Value, Failu
     let mut attributes = Map::new();
     let declared = |name: &str| defs.identity.attributes.get(name);
     if let Some(active) = obj.get("active").filter(|v| !v.is_null()) {
-        let active = active.as_bool().ok_or_else(|| fail(format!("`active` should be true or false, found `{active}`")))?;
+        let active = active
+            .as_bool()
+            .ok_or_else(|| fail(format!("`active` should be true or false, found `{active}`")))?;
         let status = if active { "active" } else { "terminated" };
         if let Some(AttrType::Enum(values)) = declared("status").map(|d| &d.ty) {
             if values.iter().any(|v| v == status) {
@@ -602,7 +626,9 @@ fn scim_user_record(resource: &Value, defs: &Definitions) -> Result<Value, Failu
         ("manager", enterprise.get("manager").and_then(|m| m.get("value"))),
     ];
     for (name, value) in mapped {
-        let (Some(def), Some(value)) = (declared(name), value) else { continue };
+        let (Some(def), Some(value)) = (declared(name), value) else {
+            continue;
+        };
         if value.is_null() || value.as_str().is_some_and(|s| s.trim().is_empty()) {
             continue;
         }
@@ -638,7 +664,8 @@ fn scim_value(def: &AttributeDef, value: &Value) -> Result<Value, String> {
 fn text_to_json(name: &str, ty: &AttrType, text: &str) -> Result<Value, String> {
     Ok(match ty {
         AttrType::Int => Value::from(
-            text.parse::<i64>().map_err(|_| format!("attribute `{name}` should be a whole number, found `{text}`"))?,
+            text.parse::<i64>()
+                .map_err(|_| format!("attribute `{name}` should be a whole number, found `{text}`"))?,
         ),
         AttrType::Bool => match text.to_ascii_lowercase().as_str() {
             "true" => Value::Bool(true),
@@ -646,7 +673,11 @@ fn text_to_json(name: &str, ty: &AttrType, text: &str) -> Result<Value, String> 
             _ => return Err(format!("attribute `{name}` should be `true` or `false`, found `{text}`")),
         },
         AttrType::Set => Value::Array(
-            text.split(';').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::from(s.to_string())).collect(),
+            text.split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::from(s.to_string()))
+                .collect(),
         ),
         AttrType::String | AttrType::Enum(_) | AttrType::Date => Value::from(text.to_string()),
     })
@@ -676,12 +707,20 @@ fn read_csv(file: &str, text: &str, feed: &mut Collector<'_>) -> Result<(), Inpu
     let defs = feed.defs;
     let names: Vec<&str> = header.iter().collect();
     if !names.contains(&"id") && !names.contains(&"kind") {
-        return Err(InputError::CsvMissingColumn { file: file.to_string(), line: header_line, column: "id".into() });
+        return Err(InputError::CsvMissingColumn {
+            file: file.to_string(),
+            line: header_line,
+            column: "id".into(),
+        });
     }
     let mut columns = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
-            return Err(InputError::CsvDuplicateColumn { file: file.to_string(), line: header_line, column: name.to_string() });
+            return Err(InputError::CsvDuplicateColumn {
+                file: file.to_string(),
+                line: header_line,
+                column: name.to_string(),
+            });
         }
         columns.push(match *name {
             "id" => Column::Id,
@@ -695,7 +734,9 @@ fn read_csv(file: &str, text: &str, feed: &mut Collector<'_>) -> Result<(), Inpu
                     } else if *name == "assignments" {
                         " (assignments cannot be expressed in CSV: use JSON Lines or SCIM)".to_string()
                     } else {
-                        let known = ["id", "kind", "owner"].into_iter().chain(defs.identity.attributes.keys().map(String::as_str));
+                        let known = ["id", "kind", "owner"]
+                            .into_iter()
+                            .chain(defs.identity.attributes.keys().map(String::as_str));
                         did_you_mean(name, known).map(|h| format!(" ({h})")).unwrap_or_default()
                     };
                     return Err(InputError::CsvUnknownColumn {
@@ -710,15 +751,28 @@ fn read_csv(file: &str, text: &str, feed: &mut Collector<'_>) -> Result<(), Inpu
     }
     for required in ["id", "kind"] {
         if !names.contains(&required) {
-            return Err(InputError::CsvMissingColumn { file: file.to_string(), line: header_line, column: required.into() });
+            return Err(InputError::CsvMissingColumn {
+                file: file.to_string(),
+                line: header_line,
+                column: required.into(),
+            });
         }
     }
     for row in records {
         let row = row.map_err(|e| csv_error(file, &e))?;
         let line = csv_line(&row);
-        let id_cell = names.iter().position(|n| *n == "id").and_then(|i| row.get(i)).filter(|s| !s.is_empty()).map(str::to_string);
+        let id_cell = names
+            .iter()
+            .position(|n| *n == "id")
+            .and_then(|i| row.get(i))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         if row.len() != columns.len() {
-            feed.invalid(line, id_cell, format!("record has {} fields, the header has {}", row.len(), columns.len()));
+            feed.invalid(
+                line,
+                id_cell,
+                format!("record has {} fields, the header has {}", row.len(), columns.len()),
+            );
             continue;
         }
         let mut record = Map::new();
@@ -767,7 +821,12 @@ fn csv_line(record: &csv::StringRecord) -> u32 {
 /// A CSV reader error as an [`InputError`] at its line.
 pub(super) fn csv_error(file: &str, e: &csv::Error) -> InputError {
     let line = e.position().map_or(1, |p| u32::try_from(p.line()).unwrap_or(u32::MAX));
-    InputError::Syntax { file: file.to_string(), line, column: 1, message: format!("the CSV cannot be read ({e})") }
+    InputError::Syntax {
+        file: file.to_string(),
+        line,
+        column: 1,
+        message: format!("the CSV cannot be read ({e})"),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -783,11 +842,17 @@ pub fn read_bounded(path: &Path) -> Result<(String, Vec<u8>), InputError> {
         return Ok((file, bytes));
     }
     let file = path.display().to_string();
-    let io = |source| InputError::Io { file: file.clone(), source };
+    let io = |source| InputError::Io {
+        file: file.clone(),
+        source,
+    };
     let handle = std::fs::File::open(path).map_err(io)?;
     let metadata = handle.metadata().map_err(io)?;
     if metadata.is_file() && metadata.len() > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge { file, limit: MAX_INPUT_BYTES });
+        return Err(InputError::TooLarge {
+            file,
+            limit: MAX_INPUT_BYTES,
+        });
     }
     let bytes = read_limited(&file, handle, MAX_INPUT_BYTES)?;
     Ok((file, bytes))
@@ -798,9 +863,15 @@ fn read_limited(file: &str, reader: impl Read, limit: u64) -> Result<Vec<u8>, In
     reader
         .take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|source| InputError::Io { file: file.to_string(), source })?;
+        .map_err(|source| InputError::Io {
+            file: file.to_string(),
+            source,
+        })?;
     if bytes.len() as u64 > limit {
-        return Err(InputError::TooLarge { file: file.to_string(), limit });
+        return Err(InputError::TooLarge {
+            file: file.to_string(),
+            limit,
+        });
     }
     Ok(bytes)
 }
@@ -818,7 +889,10 @@ pub(super) fn sha256_hex(bytes: &[u8]) -> String {
 pub(super) fn decode_utf8<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, InputError> {
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok(text.strip_prefix('\u{feff}').unwrap_or(text)),
-        Err(e) => Err(InputError::NotUtf8 { file: file.to_string(), line: count_lines(&bytes[..e.valid_up_to()]) }),
+        Err(e) => Err(InputError::NotUtf8 {
+            file: file.to_string(),
+            line: count_lines(&bytes[..e.valid_up_to()]),
+        }),
     }
 }
 
@@ -836,7 +910,11 @@ fn check_line_lengths_with(file: &str, text: &str, limit: usize) -> Result<(), I
     for (i, line) in text.split('\n').enumerate() {
         if line.len() > limit {
             let line = u32::try_from(i).unwrap_or(u32::MAX).saturating_add(1);
-            return Err(InputError::LineTooLong { file: file.to_string(), line, limit });
+            return Err(InputError::LineTooLong {
+                file: file.to_string(),
+                line,
+                limit,
+            });
         }
     }
     Ok(())
@@ -875,7 +953,9 @@ impl<'a> LineCounter<'a> {
             offset -= 1;
         }
         let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        u32::try_from(self.text[start..offset].chars().count()).unwrap_or(u32::MAX).saturating_add(1)
+        u32::try_from(self.text[start..offset].chars().count())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
     }
 }
 
@@ -912,7 +992,10 @@ pub(super) fn parse_value_at<'de, T: serde::Deserialize<'de>>(text: &'de str, po
     match stream.next() {
         Some(Ok(value)) => Ok((value, pos + stream.byte_offset())),
         Some(Err(e)) => Err(error_at(text, pos, &e)),
-        None => Err(JsonError { offset: text.len(), message: "unexpected end of input".into() }),
+        None => Err(JsonError {
+            offset: text.len(),
+            message: "unexpected end of input".into(),
+        }),
     }
 }
 
@@ -926,7 +1009,10 @@ fn error_at(text: &str, pos: usize, e: &serde_json::Error) -> JsonError {
         }
     }
     let offset = pos + (line_start + e.column().saturating_sub(1)).min(slice.len());
-    JsonError { offset, message: serde_message(e) }
+    JsonError {
+        offset,
+        message: serde_message(e),
+    }
 }
 
 /// serde_json's message without its " at line L column C" (we report our own position).
@@ -942,7 +1028,10 @@ pub(super) fn serde_message(e: &serde_json::Error) -> String {
 pub(super) fn array_spans(text: &str, pos: usize) -> Result<(Vec<Span>, usize), JsonError> {
     let bytes = text.as_bytes();
     if bytes.get(pos) != Some(&b'[') {
-        return Err(JsonError { offset: pos, message: "expected a JSON array".into() });
+        return Err(JsonError {
+            offset: pos,
+            message: "expected a JSON array".into(),
+        });
     }
     let mut spans = Vec::new();
     let mut pos = skip_ws(text, pos + 1);
@@ -956,8 +1045,18 @@ pub(super) fn array_spans(text: &str, pos: usize) -> Result<(Vec<Span>, usize), 
         match bytes.get(pos) {
             Some(b',') => pos = skip_ws(text, pos + 1),
             Some(b']') => return Ok((spans, pos + 1)),
-            Some(_) => return Err(JsonError { offset: pos, message: "expected `,` or `]`".into() }),
-            None => return Err(JsonError { offset: pos, message: "unexpected end of input in a JSON array".into() }),
+            Some(_) => {
+                return Err(JsonError {
+                    offset: pos,
+                    message: "expected `,` or `]`".into(),
+                })
+            }
+            None => {
+                return Err(JsonError {
+                    offset: pos,
+                    message: "unexpected end of input in a JSON array".into(),
+                })
+            }
         }
     }
 }
@@ -966,7 +1065,10 @@ pub(super) fn array_spans(text: &str, pos: usize) -> Result<(Vec<Span>, usize), 
 pub(super) fn object_spans(text: &str, pos: usize) -> Result<(Vec<(String, Span)>, usize), JsonError> {
     let bytes = text.as_bytes();
     if bytes.get(pos) != Some(&b'{') {
-        return Err(JsonError { offset: pos, message: "expected a JSON object".into() });
+        return Err(JsonError {
+            offset: pos,
+            message: "expected a JSON object".into(),
+        });
     }
     let mut entries = Vec::new();
     let mut pos = skip_ws(text, pos + 1);
@@ -975,12 +1077,18 @@ pub(super) fn object_spans(text: &str, pos: usize) -> Result<(Vec<(String, Span)
     }
     loop {
         if bytes.get(pos) != Some(&b'"') {
-            return Err(JsonError { offset: pos, message: "expected a key in double quotes".into() });
+            return Err(JsonError {
+                offset: pos,
+                message: "expected a key in double quotes".into(),
+            });
         }
         let (key, end) = parse_value_at::<String>(text, pos)?;
         pos = skip_ws(text, end);
         if bytes.get(pos) != Some(&b':') {
-            return Err(JsonError { offset: pos, message: "expected `:`".into() });
+            return Err(JsonError {
+                offset: pos,
+                message: "expected `:`".into(),
+            });
         }
         pos = skip_ws(text, pos + 1);
         let (IgnoredAny, end) = parse_value_at::<IgnoredAny>(text, pos)?;
@@ -989,8 +1097,18 @@ pub(super) fn object_spans(text: &str, pos: usize) -> Result<(Vec<(String, Span)
         match bytes.get(pos) {
             Some(b',') => pos = skip_ws(text, pos + 1),
             Some(b'}') => return Ok((entries, pos + 1)),
-            Some(_) => return Err(JsonError { offset: pos, message: "expected `,` or `}`".into() }),
-            None => return Err(JsonError { offset: pos, message: "unexpected end of input in a JSON object".into() }),
+            Some(_) => {
+                return Err(JsonError {
+                    offset: pos,
+                    message: "expected `,` or `}`".into(),
+                })
+            }
+            None => {
+                return Err(JsonError {
+                    offset: pos,
+                    message: "unexpected end of input in a JSON object".into(),
+                })
+            }
         }
     }
 }
@@ -1043,7 +1161,9 @@ fn scan_id(line: &str) -> Option<String> {
         rest = &rest[i + 4..];
         let after = rest.trim_start();
         let Some(after) = after.strip_prefix(':') else { continue };
-        let Some(value) = after.trim_start().strip_prefix('"') else { continue };
+        let Some(value) = after.trim_start().strip_prefix('"') else {
+            continue;
+        };
         let end = value.find('"')?;
         let id = &value[..end];
         if id.contains('\\') || id.trim().is_empty() {
@@ -1066,7 +1186,11 @@ pub(super) fn scim_document(
     required: bool,
 ) -> Result<Option<Vec<Span>>, InputError> {
     if text.as_bytes().get(start) != Some(&b'{') {
-        return if required { Err(not_scim(file, lines, start, "it is not a JSON object")) } else { Ok(None) };
+        return if required {
+            Err(not_scim(file, lines, start, "it is not a JSON object"))
+        } else {
+            Ok(None)
+        };
     }
     let (entries, end) = match object_spans(text, start) {
         Ok(walked) => walked,
@@ -1079,15 +1203,24 @@ pub(super) fn scim_document(
     };
     let entry = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, span)| &text[span.start..span.end]);
     let Some(schemas) = entry("schemas") else {
-        return if required { Err(not_scim(file, lines, start, "it has no `schemas`")) } else { Ok(None) };
+        return if required {
+            Err(not_scim(file, lines, start, "it has no `schemas`"))
+        } else {
+            Ok(None)
+        };
     };
     let schemas: Value = serde_json::from_str(schemas).unwrap_or(Value::Null);
-    let is_list = schemas.as_array().is_some_and(|s| s.iter().any(|s| s.as_str() == Some(SCIM_LIST_RESPONSE)));
+    let is_list = schemas
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s.as_str() == Some(SCIM_LIST_RESPONSE)));
     if !is_list {
         return Err(not_scim(file, lines, start, &format!("its `schemas` are `{schemas}`")));
     }
     trailing_text(file, text, end, lines, "the SCIM document")?;
-    let resources = entries.iter().find(|(k, _)| k == "Resources").or_else(|| entries.iter().find(|(k, _)| k.eq_ignore_ascii_case("resources")));
+    let resources = entries
+        .iter()
+        .find(|(k, _)| k == "Resources")
+        .or_else(|| entries.iter().find(|(k, _)| k.eq_ignore_ascii_case("resources")));
     let spans = match resources {
         None => Vec::new(),
         Some((_, span)) if text.as_bytes().get(span.start) == Some(&b'[') => {
@@ -1096,14 +1229,26 @@ pub(super) fn scim_document(
         Some((_, span)) => {
             let line = lines.line_at(span.start);
             let column = lines.column_at(span.start);
-            return Err(InputError::Syntax { file: file.to_string(), line, column, message: "`Resources` is not a list".into() });
+            return Err(InputError::Syntax {
+                file: file.to_string(),
+                line,
+                column,
+                message: "`Resources` is not a list".into(),
+            });
         }
     };
-    let total = entry("totalResults").and_then(|t| serde_json::from_str::<Value>(t).ok()).and_then(|t| t.as_u64());
+    let total = entry("totalResults")
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|t| t.as_u64());
     if let Some(total) = total {
         let present = spans.len() as u64;
         if total > present {
-            return Err(InputError::ScimIncomplete { file: file.to_string(), line: lines.line_at(start), present, total });
+            return Err(InputError::ScimIncomplete {
+                file: file.to_string(),
+                line: lines.line_at(start),
+                present,
+                total,
+            });
         }
     }
     Ok(Some(spans))
@@ -1114,7 +1259,11 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 }
 
 fn not_scim(file: &str, lines: &mut LineCounter<'_>, start: usize, detail: &str) -> InputError {
-    InputError::NotScimListResponse { file: file.to_string(), line: lines.line_at(start), detail: detail.to_string() }
+    InputError::NotScimListResponse {
+        file: file.to_string(),
+        line: lines.line_at(start),
+        detail: detail.to_string(),
+    }
 }
 
 fn trailing_text(file: &str, text: &str, end: usize, lines: &mut LineCounter<'_>, what: &str) -> Result<(), InputError> {
@@ -1127,7 +1276,12 @@ fn trailing_text(file: &str, text: &str, end: usize, lines: &mut LineCounter<'_>
 
 /// A syntax error at byte `offset`.
 pub(super) fn syntax(file: &str, lines: &mut LineCounter<'_>, offset: usize, message: String) -> InputError {
-    InputError::Syntax { file: file.to_string(), line: lines.line_at(offset), column: lines.column_at(offset), message }
+    InputError::Syntax {
+        file: file.to_string(),
+        line: lines.line_at(offset),
+        column: lines.column_at(offset),
+        message,
+    }
 }
 
 /// A JSON syntax error in a document that must be read whole.
@@ -1170,7 +1324,10 @@ roles:
 "#;
 
     fn defs() -> Definitions {
-        let (defs, diags) = load(&[SourceFile { name: "t.yaml".into(), text: SCHEMA.into() }]);
+        let (defs, diags) = load(&[SourceFile {
+            name: "t.yaml".into(),
+            text: SCHEMA.into(),
+        }]);
         assert!(diags.is_empty(), "{diags:?}");
         defs
     }
@@ -1204,7 +1361,10 @@ roles:
         assert_eq!(IdentityFormat::detect("feed.txt", "[{}]"), IdentityFormat::Json);
         assert_eq!(IdentityFormat::detect("-", "id,kind\n"), IdentityFormat::Csv);
         assert_eq!("JSONL".parse::<IdentityFormat>(), Ok(IdentityFormat::JsonLines));
-        assert_eq!("scm".parse::<IdentityFormat>().unwrap_err(), "unknown identity format `scm` (did you mean `scim`?)");
+        assert_eq!(
+            "scm".parse::<IdentityFormat>().unwrap_err(),
+            "unknown identity format `scm` (did you mean `scim`?)"
+        );
     }
 
     #[test]
@@ -1234,7 +1394,10 @@ roles:
         assert_eq!((bad[0].0, bad[0].1), (2, Some("u-2")));
         assert!(bad[0].2.starts_with("record is not valid JSON ("), "{}", bad[0].2);
         assert_eq!((bad[1].0, bad[1].1), (3, None));
-        assert_eq!(bad[2], (4, Some("u-3"), "unknown value `actve` for `status` (did you mean `active`?)"));
+        assert_eq!(
+            bad[2],
+            (4, Some("u-3"), "unknown value `actve` for `status` (did you mean `active`?)")
+        );
         assert_eq!(feed.unreadable_ids(), 1);
     }
 
@@ -1266,7 +1429,10 @@ roles:
         assert_eq!(ids(&feed), ["u-1"]);
         assert_eq!(
             invalid(&feed),
-            [(3, Some("u-2"), "required attribute `status` is missing"), (7, None, "record is not a JSON object")]
+            [
+                (3, Some("u-2"), "required attribute `status` is missing"),
+                (7, None, "record is not a JSON object")
+            ]
         );
         assert_eq!(ids(&parse("-", text)), ["u-1"]);
     }
@@ -1274,12 +1440,18 @@ roles:
     #[test]
     fn a_broken_json_array_is_an_input_error_at_its_line() {
         let text = "[\n  {\"id\": \"u-1\", \"kind\": \"person\"},\n  {\"id\": \"u-2\" \"kind\": \"person\"}\n]";
-        assert_eq!(parse_err("people.json", text), "people.json:3:16: the JSON document cannot be read (expected `,` or `}`)");
+        assert_eq!(
+            parse_err("people.json", text),
+            "people.json:3:16: the JSON document cannot be read (expected `,` or `}`)"
+        );
         assert_eq!(
             parse_err("people.json", "[{\"id\": \"u-1\"}] x"),
             "people.json:1:17: unexpected text after the JSON array"
         );
-        assert_eq!(parse_err("people.json", "id,kind"), "people.json:1:1: expected a JSON array or object of identity records");
+        assert_eq!(
+            parse_err("people.json", "id,kind"),
+            "people.json:1:1: expected a JSON array or object of identity records"
+        );
     }
 
     #[test]
@@ -1315,7 +1487,10 @@ roles:
         let u1 = &feed.identities[0];
         assert_eq!(u1.attributes["clearance"], AttrValue::Int(2));
         assert_eq!(u1.attributes["remote"], AttrValue::Bool(true));
-        assert_eq!(u1.attributes["tags"], AttrValue::Set(["oncall".to_string(), "people-manager".to_string()].into()));
+        assert_eq!(
+            u1.attributes["tags"],
+            AttrValue::Set(["oncall".to_string(), "people-manager".to_string()].into())
+        );
         assert_eq!(u1.attributes["department"], AttrValue::Str("Finance".into()));
         assert!(matches!(u1.attributes["start_date"], AttrValue::Date(_)));
         assert_eq!(feed.identities[1].attributes.keys().collect::<Vec<_>>(), ["status"]);
@@ -1346,7 +1521,10 @@ roles:
 
     #[test]
     fn csv_header_problems_are_input_errors() {
-        assert_eq!(parse_err("p.csv", ""), "p.csv:1: the CSV has no header line (the first line must name the columns, such as `id,kind,status`)");
+        assert_eq!(
+            parse_err("p.csv", ""),
+            "p.csv:1: the CSV has no header line (the first line must name the columns, such as `id,kind,status`)"
+        );
         assert_eq!(
             parse_err("p.csv", "u-1,person,active\n"),
             "p.csv:1: the CSV header has no `id` column (the first line must name the columns, such as `id,kind,status`)"
@@ -1363,7 +1541,10 @@ roles:
             parse_err("p.csv", "id,kind,assignments\n"),
             "p.csv:1: unknown column `assignments` in the CSV header (assignments cannot be expressed in CSV: use JSON Lines or SCIM)"
         );
-        assert_eq!(parse_err("p.csv", "id,kind,id\n"), "p.csv:1: column `id` appears twice in the CSV header");
+        assert_eq!(
+            parse_err("p.csv", "id,kind,id\n"),
+            "p.csv:1: column `id` appears twice in the CSV header"
+        );
         let feed = parse("p.csv", "id,kind,status\n");
         assert!(feed.identities.is_empty() && feed.invalid.is_empty());
     }
@@ -1431,9 +1612,17 @@ roles:
             invalid(&feed),
             [
                 (5, None, "resource has no `externalId` or `id`"),
-                (6, Some("g-1"), "resource is not a SCIM User (its `schemas` do not include `urn:ietf:params:scim:schemas:core:2.0:User`)"),
+                (
+                    6,
+                    Some("g-1"),
+                    "resource is not a SCIM User (its `schemas` do not include `urn:ietf:params:scim:schemas:core:2.0:User`)"
+                ),
                 (7, Some("u-3"), "`active` should be true or false, found `\"yes\"`"),
-                (8, Some("u-4"), "unknown field `attrs` in `urn:entitle:params:scim:schemas:extension:identity:1.0:User` (did you mean `attributes`?)"),
+                (
+                    8,
+                    Some("u-4"),
+                    "unknown field `attrs` in `urn:entitle:params:scim:schemas:extension:identity:1.0:User` (did you mean `attributes`?)"
+                ),
             ]
         );
     }
@@ -1445,7 +1634,8 @@ roles:
             parse_err("u.json", user),
             "u.json:1: the document is not a SCIM 2.0 ListResponse (its `schemas` are `[\"urn:ietf:params:scim:schemas:core:2.0:User\"]`)"
         );
-        let page = format!(r#"{{"schemas": ["{SCIM_LIST_RESPONSE}"], "totalResults": 200, "itemsPerPage": 1, "Resources": [{{"id": "u-1"}}]}}"#);
+        let page =
+            format!(r#"{{"schemas": ["{SCIM_LIST_RESPONSE}"], "totalResults": 200, "itemsPerPage": 1, "Resources": [{{"id": "u-1"}}]}}"#);
         assert_eq!(
             parse_err("u.json", &page),
             "u.json:1: the SCIM ListResponse holds 1 of its 200 resources (export every page into one document)"
@@ -1455,15 +1645,20 @@ roles:
         assert_eq!(err.line(), Some(2));
         assert!(err.to_string().starts_with("u.json:2:"), "{err}");
         let err = parse_identities("u.json", b"[]", Some(IdentityFormat::Scim), &defs()).unwrap_err();
-        assert_eq!(err.to_string(), "u.json:1: the document is not a SCIM 2.0 ListResponse (it is not a JSON object)");
+        assert_eq!(
+            err.to_string(),
+            "u.json:1: the document is not a SCIM 2.0 ListResponse (it is not a JSON object)"
+        );
         let empty = format!(r#"{{"schemas": ["{SCIM_LIST_RESPONSE}"], "totalResults": 0}}"#);
         assert!(parse("u.json", &empty).identities.is_empty());
     }
 
     #[test]
     fn a_truncated_scim_export_is_an_input_error_not_json_lines() {
-        let text = scim(r#"    {"id": "u-1", "userName": "a", "active": true},
-    {"id": "u-2", "userName": "b", "active": true}"#);
+        let text = scim(
+            r#"    {"id": "u-1", "userName": "a", "active": true},
+    {"id": "u-2", "userName": "b", "active": true}"#,
+        );
         let cut = &text[..text.find("\"u-2\"").unwrap()];
         let err = parse_identities("-", cut.as_bytes(), None, &defs()).unwrap_err();
         assert!(matches!(err, InputError::Syntax { line: 6, .. }), "{err}");
@@ -1497,7 +1692,10 @@ roles:
 
     #[test]
     fn deep_nesting_is_an_invalid_record_not_a_crash() {
-        let text = format!("{}\n{{\"id\": \"u-1\", \"kind\": \"person\", \"attributes\": {{\"status\": \"active\"}}}}\n", "[".repeat(100_000));
+        let text = format!(
+            "{}\n{{\"id\": \"u-1\", \"kind\": \"person\", \"attributes\": {{\"status\": \"active\"}}}}\n",
+            "[".repeat(100_000)
+        );
         let feed = parse("x.jsonl", &text);
         assert_eq!(ids(&feed), ["u-1"]);
         assert_eq!(feed.invalid.len(), 1);
@@ -1515,7 +1713,11 @@ roles:
         let missing = dir.path().join("missing.jsonl");
         let err = read_identities(&missing, None, &defs()).unwrap_err();
         assert!(matches!(err, InputError::Io { .. }));
-        assert!(err.to_string().starts_with(&format!("{}: cannot read the file: ", missing.display())), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: cannot read the file: ", missing.display())),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1550,7 +1752,10 @@ roles:
         let sources = crate::model::read_tree(&root.join("roles"), &["yaml", "yml"], &mut diags);
         let (defs, load_diags) = load(&sources);
         assert!(diags.is_empty(), "{diags:?}");
-        assert!(!load_diags.iter().any(|d| d.severity == crate::diag::Severity::Error), "{load_diags:?}");
+        assert!(
+            !load_diags.iter().any(|d| d.severity == crate::diag::Severity::Error),
+            "{load_diags:?}"
+        );
         let feed = read_identities(&root.join("fixtures/identities.jsonl"), None, &defs).unwrap();
         assert!(feed.identities.len() > 10);
         assert!(feed.invalid.is_empty(), "{:?}", feed.invalid);

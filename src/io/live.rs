@@ -31,8 +31,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::identities::{
-    array_spans, check_line_lengths, csv_error, decode_utf8, json_stream, json_syntax, object_spans, parse_value_at,
-    read_bounded, scim_document, sha256_hex, skip_ws, syntax, InputError, LineCounter, Span,
+    array_spans, check_line_lengths, csv_error, decode_utf8, json_stream, json_syntax, object_spans, parse_value_at, read_bounded,
+    scim_document, sha256_hex, skip_ws, syntax, InputError, LineCounter, Span,
 };
 
 /// The SCIM 2.0 core Group schema.
@@ -105,7 +105,11 @@ pub fn read_live(path: &Path, format: Option<LiveFormat>, app: Option<&str>) -> 
 pub fn parse_live(file: &str, bytes: &[u8], format: Option<LiveFormat>, app: Option<&str>) -> Result<LiveFile, InputError> {
     let sha256 = sha256_hex(bytes);
     let text = decode_utf8(file, bytes)?;
-    let mut grants = Grants { file, seen: HashSet::new(), grants: Vec::new() };
+    let mut grants = Grants {
+        file,
+        seen: HashSet::new(),
+        grants: Vec::new(),
+    };
     let mut lines = LineCounter::new(text);
     let start = skip_ws(text, 0);
     match format.or_else(|| LiveFormat::from_extension(file)) {
@@ -135,7 +139,11 @@ pub fn parse_live(file: &str, bytes: &[u8], format: Option<LiveFormat>, app: Opt
             Some(_) => read_csv(file, text, &mut grants)?,
         },
     }
-    Ok(LiveFile { file: file.to_string(), sha256, grants: grants.grants })
+    Ok(LiveFile {
+        file: file.to_string(),
+        sha256,
+        grants: grants.grants,
+    })
 }
 
 /// Collects grants, each once.
@@ -148,12 +156,21 @@ struct Grants<'a> {
 impl Grants<'_> {
     fn add(&mut self, identity: &str, entitlement: String, line: u32) {
         if self.seen.insert((identity.to_string(), entitlement.clone())) {
-            self.grants.push(LiveGrant { identity: identity.to_string(), entitlement, file: self.file.to_string(), line });
+            self.grants.push(LiveGrant {
+                identity: identity.to_string(),
+                entitlement,
+                file: self.file.to_string(),
+                line,
+            });
         }
     }
 
     fn error(&self, line: u32, message: impl Into<String>) -> InputError {
-        InputError::LiveRecord { file: self.file.to_string(), line, message: message.into() }
+        InputError::LiveRecord {
+            file: self.file.to_string(),
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -167,7 +184,9 @@ fn read_objects(
     grants: &mut Grants<'_>,
 ) -> Result<(), InputError> {
     if let Some(groups) = scim_document(file, text, start, lines, false)? {
-        let app = app.filter(|a| !a.trim().is_empty()).ok_or_else(|| InputError::ScimGroupsNeedApp { file: file.to_string() })?;
+        let app = app
+            .filter(|a| !a.trim().is_empty())
+            .ok_or_else(|| InputError::ScimGroupsNeedApp { file: file.to_string() })?;
         return read_scim_groups(file, text, &groups, app, lines, grants);
     }
     check_line_lengths(file, text)?;
@@ -207,15 +226,14 @@ fn read_csv(file: &str, text: &str, grants: &mut Grants<'_>) -> Result<(), Input
         let (identity, entitlement) = match columns {
             Some((i, e)) => (row.get(i), row.get(e)),
             None if row.len() == 2 => (row.get(0), row.get(1)),
-            None => {
-                return Err(grants.error(
-                    line,
-                    format!("expected 2 fields `identity,entitlement`, found {}", row.len()),
-                ))
-            }
+            None => return Err(grants.error(line, format!("expected 2 fields `identity,entitlement`, found {}", row.len()))),
         };
-        let identity = identity.filter(|s| !s.is_empty()).ok_or_else(|| grants.error(line, "`identity` is empty"))?;
-        let entitlement = entitlement.filter(|s| !s.is_empty()).ok_or_else(|| grants.error(line, "`entitlement` is empty"))?;
+        let identity = identity
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| grants.error(line, "`identity` is empty"))?;
+        let entitlement = entitlement
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| grants.error(line, "`entitlement` is empty"))?;
         grants.add(identity, entitlement.to_string(), line);
     }
     Ok(())
@@ -239,7 +257,10 @@ fn read_scim_groups(
         let value_of = |span: Span| serde_json::from_str::<Value>(&text[span.start..span.end]).unwrap_or(Value::Null);
         if let Some(schemas) = entry("schemas").map(value_of) {
             if !schemas.as_array().is_some_and(|s| s.iter().any(|s| s.as_str() == Some(SCIM_GROUP))) {
-                return Err(grants.error(group_line, format!("resource is not a SCIM Group (its `schemas` do not include `{SCIM_GROUP}`)")));
+                return Err(grants.error(
+                    group_line,
+                    format!("resource is not a SCIM Group (its `schemas` do not include `{SCIM_GROUP}`)"),
+                ));
             }
         }
         let name = match entry("displayName").map(value_of) {
@@ -257,7 +278,11 @@ fn read_scim_groups(
         for member in members {
             let line = lines.line_at(member.start);
             let (member, _) = parse_value_at::<Value>(text, member.start).map_err(|e| json_syntax(file, lines, e))?;
-            if member.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("group")) {
+            if member
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("group"))
+            {
                 return Err(grants.error(
                     line,
                     format!("member of group `{name}` is itself a group; nested groups are not supported (flatten the export)"),
@@ -287,7 +312,10 @@ mod tests {
     }
 
     fn pairs(live: &LiveFile) -> Vec<(&str, &str, u32)> {
-        live.grants.iter().map(|g| (g.identity.as_str(), g.entitlement.as_str(), g.line)).collect()
+        live.grants
+            .iter()
+            .map(|g| (g.identity.as_str(), g.entitlement.as_str(), g.line))
+            .collect()
     }
 
     #[test]
@@ -300,7 +328,8 @@ mod tests {
 
     #[test]
     fn reads_json_lines_ignoring_extra_keys_and_duplicates() {
-        let text = "{\"identity\": \"u-1\", \"entitlement\": \"github:org-member\", \"granted_at\": \"2024-01-01\", \"source\": \"scim\"}\n\n\
+        let text =
+            "{\"identity\": \"u-1\", \"entitlement\": \"github:org-member\", \"granted_at\": \"2024-01-01\", \"source\": \"scim\"}\n\n\
                     {\"identity\": \"u-2\", \"entitlement\": \"okta:sso\"}\n\
                     {\"identity\": \"u-1\", \"entitlement\": \"github:org-member\"}\n";
         for file in ["live.jsonl", "-", "live.json"] {
@@ -318,9 +347,18 @@ mod tests {
             parse_err("live.jsonl", &format!("{ok}{{\"identity\": \"u-2\", \"entitle"), None),
             "live.jsonl:2: grant is not valid JSON (EOF while parsing a string)"
         );
-        assert_eq!(parse_err("live.jsonl", &format!("{ok}\n{{\"identity\": \"u-2\"}}"), None), "live.jsonl:3: grant has no `entitlement`");
-        assert_eq!(parse_err("live.jsonl", "{\"identity\": 7, \"entitlement\": \"a:b\"}", None), "live.jsonl:1: `identity` is not a string");
-        assert_eq!(parse_err("live.jsonl", "{\"identity\": \" \", \"entitlement\": \"a:b\"}", None), "live.jsonl:1: `identity` is empty");
+        assert_eq!(
+            parse_err("live.jsonl", &format!("{ok}\n{{\"identity\": \"u-2\"}}"), None),
+            "live.jsonl:3: grant has no `entitlement`"
+        );
+        assert_eq!(
+            parse_err("live.jsonl", "{\"identity\": 7, \"entitlement\": \"a:b\"}", None),
+            "live.jsonl:1: `identity` is not a string"
+        );
+        assert_eq!(
+            parse_err("live.jsonl", "{\"identity\": \" \", \"entitlement\": \"a:b\"}", None),
+            "live.jsonl:1: `identity` is empty"
+        );
         assert_eq!(parse_err("live.jsonl", "[1]", None), "live.jsonl:1: grant is not a JSON object");
         assert_eq!(
             parse_err("-", "[{\"identity\": \"u-1\"}]", None),
@@ -336,8 +374,14 @@ mod tests {
             [("u-1", "github:org-member", 2), ("u-2", "slack:office, London", 3)]
         );
         let without = "u-1,github:org-member\n u-2 , okta:sso \n";
-        assert_eq!(pairs(&parse("live.csv", without, None)), [("u-1", "github:org-member", 1), ("u-2", "okta:sso", 2)]);
-        assert_eq!(pairs(&parse("-", without, None)), [("u-1", "github:org-member", 1), ("u-2", "okta:sso", 2)]);
+        assert_eq!(
+            pairs(&parse("live.csv", without, None)),
+            [("u-1", "github:org-member", 1), ("u-2", "okta:sso", 2)]
+        );
+        assert_eq!(
+            pairs(&parse("-", without, None)),
+            [("u-1", "github:org-member", 1), ("u-2", "okta:sso", 2)]
+        );
         let reordered = "granted_at,entitlement,identity\n2024-01-01,okta:sso,u-1\n";
         assert_eq!(pairs(&parse("live.csv", reordered, None)), [("u-1", "okta:sso", 2)]);
     }
@@ -348,8 +392,14 @@ mod tests {
             parse_err("live.csv", "u-1,okta:sso\nu-2\n", None),
             "live.csv:2: expected 2 fields `identity,entitlement`, found 1"
         );
-        assert_eq!(parse_err("live.csv", "identity,entitlement\nu-1,\n", None), "live.csv:2: `entitlement` is empty");
-        assert_eq!(parse_err("live.csv", "identity,entitlement\n,okta:sso\n", None), "live.csv:2: `identity` is empty");
+        assert_eq!(
+            parse_err("live.csv", "identity,entitlement\nu-1,\n", None),
+            "live.csv:2: `entitlement` is empty"
+        );
+        assert_eq!(
+            parse_err("live.csv", "identity,entitlement\n,okta:sso\n", None),
+            "live.csv:2: `identity` is empty"
+        );
     }
 
     fn groups(resources: &str) -> String {
@@ -367,7 +417,11 @@ mod tests {
 {{"id": "g2", "displayName": "org-owner", "members": [{{"value": "u-1"}}, {{"value": "u-1"}}]}},
 {{"id": "g3", "displayName": "empty"}}"#
         ));
-        let expected = [("u-1", "github:org-member", 5), ("u-2", "github:org-member", 6), ("u-1", "github:org-owner", 8)];
+        let expected = [
+            ("u-1", "github:org-member", 5),
+            ("u-2", "github:org-member", 6),
+            ("u-1", "github:org-owner", 8),
+        ];
         assert_eq!(pairs(&parse("groups.json", &text, Some("github"))), expected);
         assert_eq!(pairs(&parse("-", &text, Some("github"))), expected);
         let forced = parse_live("x", text.as_bytes(), Some(LiveFormat::ScimGroups { app: "github".into() }), None).unwrap();
@@ -376,17 +430,28 @@ mod tests {
 
     #[test]
     fn scim_group_problems_are_located_errors() {
-        assert_eq!(parse_err("groups.json", &groups(""), None), "groups.json: a SCIM group export needs `--app APP`");
+        assert_eq!(
+            parse_err("groups.json", &groups(""), None),
+            "groups.json: a SCIM group export needs `--app APP`"
+        );
         assert_eq!(
             parse_err("groups.json", &groups(r#"{"id": "g1"}"#), Some("gh")),
             "groups.json:3: group has no `displayName`"
         );
         assert_eq!(
-            parse_err("groups.json", &groups(r#"{"displayName": "a", "members": [{"value": "g9", "type": "Group"}]}"#), Some("gh")),
+            parse_err(
+                "groups.json",
+                &groups(r#"{"displayName": "a", "members": [{"value": "g9", "type": "Group"}]}"#),
+                Some("gh")
+            ),
             "groups.json:3: member of group `a` is itself a group; nested groups are not supported (flatten the export)"
         );
         assert_eq!(
-            parse_err("groups.json", &groups("{\"displayName\": \"a\",\n \"members\": [{\"display\": \"x\"}]}"), Some("gh")),
+            parse_err(
+                "groups.json",
+                &groups("{\"displayName\": \"a\",\n \"members\": [{\"display\": \"x\"}]}"),
+                Some("gh")
+            ),
             "groups.json:4: member of group `a` has no `value`"
         );
         let users = groups(r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "u-1"}"#);
@@ -399,8 +464,17 @@ mod tests {
             parse_err("groups.json", &page, Some("gh")),
             "groups.json:1: the SCIM ListResponse holds 0 of its 3 resources (export every page into one document)"
         );
-        let err = parse_live("x.json", b"{\"id\": \"u-1\"}", Some(LiveFormat::ScimGroups { app: "gh".into() }), None).unwrap_err();
-        assert_eq!(err.to_string(), "x.json:1: the document is not a SCIM 2.0 ListResponse (it has no `schemas`)");
+        let err = parse_live(
+            "x.json",
+            b"{\"id\": \"u-1\"}",
+            Some(LiveFormat::ScimGroups { app: "gh".into() }),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.json:1: the document is not a SCIM 2.0 ListResponse (it has no `schemas`)"
+        );
     }
 
     #[test]
@@ -436,6 +510,9 @@ mod tests {
         let live = read_live(&path, None, None).unwrap();
         assert_eq!(live.grants[0].file, path.display().to_string());
         assert_eq!(pairs(&live), [("u-1", "okta:sso", 2)]);
-        assert!(matches!(read_live(&dir.path().join("nope.csv"), None, None), Err(InputError::Io { .. })));
+        assert!(matches!(
+            read_live(&dir.path().join("nope.csv"), None, None),
+            Err(InputError::Io { .. })
+        ));
     }
 }

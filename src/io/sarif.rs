@@ -67,7 +67,11 @@ mod tests {
 
     #[test]
     fn has_the_shape_code_scanning_requires() {
-        let d = [Diagnostic::new(Code::UnknownKey, Location::new("roles/a.yaml", 3, 5), "unknown key `whne` in a role")];
+        let d = [Diagnostic::new(
+            Code::UnknownKey,
+            Location::new("roles/a.yaml", 3, 5),
+            "unknown key `whne` in a role",
+        )];
         let log = to_sarif(&d);
         assert_eq!(log["version"], "2.1.0");
         let run = &log["runs"][0];
@@ -79,6 +83,9 @@ mod tests {
         let region = &result["locations"][0]["physicalLocation"]["region"];
         assert_eq!(region["startLine"], 3);
         assert_eq!(region["startColumn"], 5);
-        assert_eq!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "roles/a.yaml");
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "roles/a.yaml"
+        );
     }
 }

@@ -8,8 +8,9 @@ use crate::model::yaml::{Node, Value};
 use crate::time::Instant;
 
 /// Every operator a condition map may use on an attribute.
-pub const OPERATORS: &[&str] =
-    &["in", "not_in", "not", "exists", "matches", "contains", "gt", "gte", "lt", "lte", "before", "after"];
+pub const OPERATORS: &[&str] = &[
+    "in", "not_in", "not", "exists", "matches", "contains", "gt", "gte", "lt", "lte", "before", "after",
+];
 
 /// Attribute names that are not declared but always present.
 const BUILTIN_KEYS: &[&str] = &["all", "any", "not", "cedar", "kind", "owner.kind"];
@@ -20,7 +21,11 @@ pub fn read_condition(r: &mut Reader<'_>, schema: &IdentitySchema, node: &Node) 
         if node.is_null() {
             return Some(Condition::always());
         }
-        r.report(Code::WrongType, node, format!("expected a condition as a map, found {}", node.type_name()));
+        r.report(
+            Code::WrongType,
+            node,
+            format!("expected a condition as a map, found {}", node.type_name()),
+        );
         return None;
     };
     let entries = r.map(node, &[], "a condition")?;
@@ -56,7 +61,10 @@ fn read_entry(r: &mut Reader<'_>, schema: &IdentitySchema, key: &str, key_node: 
         "not" => read_condition(r, schema, value).map(|c| Condition::Not(Box::new(c))),
         "cedar" => {
             let expr = r.string(value, "a Cedar expression")?;
-            Some(Condition::Cedar { expr, source: r.loc(value) })
+            Some(Condition::Cedar {
+                expr,
+                source: r.loc(value),
+            })
         }
         "kind" | "owner.kind" => {
             let subject = if key == "kind" { Subject::Identity } else { Subject::Owner };
@@ -71,19 +79,35 @@ fn read_entry(r: &mut Reader<'_>, schema: &IdentitySchema, key: &str, key_node: 
                 let declared: Vec<&str> = schema.attributes.keys().map(String::as_str).collect();
                 let help = did_you_mean(attr, declared.iter().copied().chain(BUILTIN_KEYS.iter().copied()))
                     .or_else(|| Some(format!("declared attributes are {}", quote_list(&declared))));
-                r.report_help(Code::UnknownAttribute, key_node, format!("unknown attribute `{attr}` in condition"), help);
+                r.report_help(
+                    Code::UnknownAttribute,
+                    key_node,
+                    format!("unknown attribute `{attr}` in condition"),
+                    help,
+                );
                 return None;
             };
             let ty = def.ty.clone();
             if value.is_null() {
                 // An empty value's position is the next token's: point at the key instead.
-                r.report_help(Code::WrongType, key_node, format!("expected a value for `{attr}`, found nothing"), Some("write a value, or `{ exists: false }` to match an absent attribute".into()));
+                r.report_help(
+                    Code::WrongType,
+                    key_node,
+                    format!("expected a value for `{attr}`, found nothing"),
+                    Some("write a value, or `{ exists: false }` to match an absent attribute".into()),
+                );
                 return None;
             }
             let tests = read_tests(r, attr, &ty, value)?;
             let mut conds: Vec<Condition> = tests
                 .into_iter()
-                .map(|test| Condition::Attr { subject, attr: attr.to_string(), ty: ty.clone(), test, source: source.clone() })
+                .map(|test| Condition::Attr {
+                    subject,
+                    attr: attr.to_string(),
+                    ty: ty.clone(),
+                    test,
+                    source: source.clone(),
+                })
                 .collect();
             Some(if conds.len() == 1 { conds.remove(0) } else { Condition::All(conds) })
         }
@@ -98,7 +122,12 @@ fn read_kind(r: &mut Reader<'_>, schema: &IdentitySchema, value: &Node) -> Optio
             let Some((_, _, list)) = entries.into_iter().next() else {
                 // (an empty map: reported below)
                 if matches!(&value.value, Value::Map(m) if m.is_empty()) {
-                    r.report_help(Code::MissingKey, value, "the kind test has no `in`", Some("write `kind: person` or `kind: { in: [a, b] }`".into()));
+                    r.report_help(
+                        Code::MissingKey,
+                        value,
+                        "the kind test has no `in`",
+                        Some("write `kind: person` or `kind: { in: [a, b] }`".into()),
+                    );
                 }
                 return None;
             };
@@ -110,7 +139,12 @@ fn read_kind(r: &mut Reader<'_>, schema: &IdentitySchema, value: &Node) -> Optio
             items.iter().collect()
         }
         Value::Seq(_) => {
-            r.report_help(Code::WrongType, value, "expected a kind or `{ in: [...] }`, found a list", Some("write `kind: { in: [a, b] }`".into()));
+            r.report_help(
+                Code::WrongType,
+                value,
+                "expected a kind or `{ in: [...] }`, found a list",
+                Some("write `kind: { in: [a, b] }`".into()),
+            );
             return None;
         }
     };
@@ -186,11 +220,21 @@ fn read_operator(r: &mut Reader<'_>, attr: &str, ty: &AttrType, op: &str, op_nod
             AttrType::Int => Some("ints take `gt`, `gte`, `lt`, `lte`, `in`, `not_in`, `not` and `exists`".to_string()),
             _ => None,
         };
-        let article = if matches!(ty, AttrType::Int | AttrType::Enum(_)) { "an" } else { "a" };
-        r.report_help(Code::OperatorType, op_node, format!("operator `{op}` does not apply to `{attr}`, {article} {}", ty.name()), help);
+        let article = if matches!(ty, AttrType::Int | AttrType::Enum(_)) {
+            "an"
+        } else {
+            "a"
+        };
+        r.report_help(
+            Code::OperatorType,
+            op_node,
+            format!("operator `{op}` does not apply to `{attr}`, {article} {}", ty.name()),
+            help,
+        );
         return None;
     }
-    let literal = |r: &mut Reader<'_>, node: &Node| read_literal(r, attr, ty, node, matches!(op, "gt" | "gte" | "lt" | "lte" | "before" | "after"));
+    let literal =
+        |r: &mut Reader<'_>, node: &Node| read_literal(r, attr, ty, node, matches!(op, "gt" | "gte" | "lt" | "lte" | "before" | "after"));
     let list = |r: &mut Reader<'_>, node: &Node| -> Option<Vec<Literal>> {
         let items = r.seq(node, &format!("the values of `{op}`"))?;
         if items.is_empty() {
@@ -241,11 +285,20 @@ fn read_operator(r: &mut Reader<'_>, attr: &str, ty: &AttrType, op: &str, op_nod
 /// Reads one literal of the attribute's type (for sets: one member).
 fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allow_now: bool) -> Option<Literal> {
     let Value::Scalar { text, plain } = &node.value else {
-        r.report(Code::WrongType, node, format!("expected a value for `{attr}`, found {}", node.type_name()));
+        r.report(
+            Code::WrongType,
+            node,
+            format!("expected a value for `{attr}`, found {}", node.type_name()),
+        );
         return None;
     };
     if node.is_null() {
-        r.report_help(Code::WrongType, node, format!("expected a value for `{attr}`, found nothing"), Some("write a value, or `{ exists: false }` to match an absent attribute".into()));
+        r.report_help(
+            Code::WrongType,
+            node,
+            format!("expected a value for `{attr}`, found nothing"),
+            Some("write a value, or `{ exists: false }` to match an absent attribute".into()),
+        );
         return None;
     }
     match ty {
@@ -254,8 +307,12 @@ fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allo
             if values.contains(text) {
                 Some(Literal::Str(text.clone()))
             } else {
-                let help = did_you_mean(text, values.iter().map(String::as_str))
-                    .or_else(|| Some(format!("`{attr}` takes {}", quote_list(&values.iter().map(String::as_str).collect::<Vec<_>>()))));
+                let help = did_you_mean(text, values.iter().map(String::as_str)).or_else(|| {
+                    Some(format!(
+                        "`{attr}` takes {}",
+                        quote_list(&values.iter().map(String::as_str).collect::<Vec<_>>())
+                    ))
+                });
                 r.report_help(Code::UnknownEnumValue, node, format!("unknown value `{text}` for `{attr}`"), help);
                 None
             }
@@ -263,11 +320,20 @@ fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allo
         AttrType::Int => match (plain, text.parse::<i64>()) {
             (true, Ok(n)) => Some(Literal::Int(n)),
             (false, Ok(_)) => {
-                r.report_help(Code::WrongType, node, format!("`{attr}` is an int, but `\"{text}\"` is a string"), Some("write the number without quotes".into()));
+                r.report_help(
+                    Code::WrongType,
+                    node,
+                    format!("`{attr}` is an int, but `\"{text}\"` is a string"),
+                    Some("write the number without quotes".into()),
+                );
                 None
             }
             _ => {
-                r.report(Code::WrongType, node, format!("`{attr}` is an int, but `{text}` is not a whole number"));
+                r.report(
+                    Code::WrongType,
+                    node,
+                    format!("`{attr}` is an int, but `{text}` is not a whole number"),
+                );
                 None
             }
         },
@@ -275,7 +341,11 @@ fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allo
             (true, "true") => Some(Literal::Bool(true)),
             (true, "false") => Some(Literal::Bool(false)),
             _ => {
-                r.report(Code::WrongType, node, format!("`{attr}` is a bool, but `{text}` is not `true` or `false`"));
+                r.report(
+                    Code::WrongType,
+                    node,
+                    format!("`{attr}` is a bool, but `{text}` is not `true` or `false`"),
+                );
                 None
             }
         },
@@ -284,7 +354,12 @@ fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allo
                 if allow_now {
                     return Some(Literal::Now);
                 }
-                r.report_help(Code::InvalidValue, node, format!("`now` can only be compared with `before`/`after` for `{attr}`"), None);
+                r.report_help(
+                    Code::InvalidValue,
+                    node,
+                    format!("`now` can only be compared with `before`/`after` for `{attr}`"),
+                    None,
+                );
                 return None;
             }
             match Instant::parse(text) {

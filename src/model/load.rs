@@ -33,8 +33,12 @@ pub fn read_tree(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnost
     let mut stack = vec![dir.to_path_buf()];
     if !dir.is_dir() {
         diagnostics.push(
-            Diagnostic::new(Code::Io, Location::new(dir.display().to_string(), 0, 0), format!("directory `{}` does not exist", dir.display()))
-                .with_help("pass the definitions directory with `--roles DIR` (or `--policies DIR`)"),
+            Diagnostic::new(
+                Code::Io,
+                Location::new(dir.display().to_string(), 0, 0),
+                format!("directory `{}` does not exist", dir.display()),
+            )
+            .with_help("pass the definitions directory with `--roles DIR` (or `--policies DIR`)"),
         );
         return Vec::new();
     }
@@ -42,7 +46,11 @@ pub fn read_tree(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnost
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
             Err(e) => {
-                diagnostics.push(Diagnostic::new(Code::Io, Location::new(d.display().to_string(), 0, 0), format!("cannot read directory: {e}")));
+                diagnostics.push(Diagnostic::new(
+                    Code::Io,
+                    Location::new(d.display().to_string(), 0, 0),
+                    format!("cannot read directory: {e}"),
+                ));
                 continue;
             }
         };
@@ -56,7 +64,11 @@ pub fn read_tree(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnost
             }
         }
         if paths.len() > MAX_FILES {
-            diagnostics.push(Diagnostic::new(Code::InputTooLarge, Location::new(dir.display().to_string(), 0, 0), format!("more than {MAX_FILES} files under the directory")));
+            diagnostics.push(Diagnostic::new(
+                Code::InputTooLarge,
+                Location::new(dir.display().to_string(), 0, 0),
+                format!("more than {MAX_FILES} files under the directory"),
+            ));
             return Vec::new();
         }
     }
@@ -69,7 +81,11 @@ fn read_file(path: &PathBuf, diagnostics: &mut Vec<Diagnostic>) -> Option<Source
     let loc = Location::new(name.clone(), 1, 1);
     match std::fs::metadata(path) {
         Ok(m) if m.len() as usize > yaml::MAX_FILE_BYTES => {
-            diagnostics.push(Diagnostic::new(Code::InputTooLarge, loc, format!("file is {} bytes, more than the {} allowed", m.len(), yaml::MAX_FILE_BYTES)));
+            diagnostics.push(Diagnostic::new(
+                Code::InputTooLarge,
+                loc,
+                format!("file is {} bytes, more than the {} allowed", m.len(), yaml::MAX_FILE_BYTES),
+            ));
             return None;
         }
         _ => {}
@@ -84,7 +100,11 @@ fn read_file(path: &PathBuf, diagnostics: &mut Vec<Diagnostic>) -> Option<Source
             Err(e) => {
                 let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                 let line = upto.iter().filter(|b| **b == b'\n').count() as u32 + 1;
-                diagnostics.push(Diagnostic::new(Code::YamlSyntax, Location::new(name, line, 1), "file is not valid UTF-8"));
+                diagnostics.push(Diagnostic::new(
+                    Code::YamlSyntax,
+                    Location::new(name, line, 1),
+                    "file is not valid UTF-8",
+                ));
                 None
             }
         },
@@ -92,7 +112,15 @@ fn read_file(path: &PathBuf, diagnostics: &mut Vec<Diagnostic>) -> Option<Source
 }
 
 /// The keys a definitions file may hold at its top level.
-const TOP_KEYS: &[&str] = &["version", "identity", "applications", "packages", "roles", "separation_of_duties", "invariants"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "identity",
+    "applications",
+    "packages",
+    "roles",
+    "separation_of_duties",
+    "invariants",
+];
 
 /// Loads definitions from sources. The definitions are complete only when no
 /// diagnostic is an error; with errors they hold what could be read.
@@ -110,12 +138,21 @@ pub fn load(sources: &[SourceFile]) -> (Definitions, Vec<Diagnostic>) {
     // Pass 1: top-level shape, and the identity schema every condition needs.
     let mut sections: Vec<(&SourceFile, &str, &Node, &Node)> = Vec::new();
     for (source, node) in &docs {
-        let mut r = Reader { file: source.name.clone(), diagnostics: &mut diagnostics };
-        let Some(entries) = r.map(node, TOP_KEYS, "a definitions file") else { continue };
+        let mut r = Reader {
+            file: source.name.clone(),
+            diagnostics: &mut diagnostics,
+        };
+        let Some(entries) = r.map(node, TOP_KEYS, "a definitions file") else {
+            continue;
+        };
         for (key, key_node, value) in entries {
             if key == "version" {
                 if r.int(value, "`version`").is_some_and(|v| v != 1) {
-                    r.report(Code::InvalidValue, value, "unsupported definitions version; this entitle reads `version: 1`");
+                    r.report(
+                        Code::InvalidValue,
+                        value,
+                        "unsupported definitions version; this entitle reads `version: 1`",
+                    );
                 }
                 continue;
             }
@@ -130,19 +167,37 @@ pub fn load(sources: &[SourceFile]) -> (Definitions, Vec<Diagnostic>) {
         [] => {
             let file = sources.first().map(|s| s.name.clone()).unwrap_or_else(|| "roles".into());
             diagnostics.push(
-                Diagnostic::new(Code::IdentitySchema, Location::new(file, 1, 1), "no file declares the `identity:` schema")
-                    .with_help("add an `identity:` key with `kinds` and `attributes` to one file under roles/"),
+                Diagnostic::new(
+                    Code::IdentitySchema,
+                    Location::new(file, 1, 1),
+                    "no file declares the `identity:` schema",
+                )
+                .with_help("add an `identity:` key with `kinds` and `attributes` to one file under roles/"),
             );
             IdentitySchema::empty(Location::default())
         }
         [(source, _, key_node, value), rest @ ..] => {
-            let r = Reader { file: source.name.clone(), diagnostics: &mut diagnostics };
+            let r = Reader {
+                file: source.name.clone(),
+                diagnostics: &mut diagnostics,
+            };
             for (other, _, other_key, _) in rest {
                 let first = r.loc(key_node);
-                let mut rr = Reader { file: other.name.clone(), diagnostics: r.diagnostics };
-                rr.report_help(Code::IdentitySchema, other_key, "the `identity:` schema is declared twice", Some(format!("it is first declared at {first}")));
+                let mut rr = Reader {
+                    file: other.name.clone(),
+                    diagnostics: r.diagnostics,
+                };
+                rr.report_help(
+                    Code::IdentitySchema,
+                    other_key,
+                    "the `identity:` schema is declared twice",
+                    Some(format!("it is first declared at {first}")),
+                );
             }
-            let mut r = Reader { file: source.name.clone(), diagnostics: &mut diagnostics };
+            let mut r = Reader {
+                file: source.name.clone(),
+                diagnostics: &mut diagnostics,
+            };
             read_identity(&mut r, key_node, value)
         }
     };
@@ -159,7 +214,10 @@ pub fn load(sources: &[SourceFile]) -> (Definitions, Vec<Diagnostic>) {
     // Pass 2: everything else, in file order.
     let mut refs = Vec::new();
     for (source, key, _, value) in &sections {
-        let mut r = Reader { file: source.name.clone(), diagnostics: &mut diagnostics };
+        let mut r = Reader {
+            file: source.name.clone(),
+            diagnostics: &mut diagnostics,
+        };
         match *key {
             "applications" => each(&mut r, value, "applications", |r, n| read_application(r, n, &mut defs)),
             "packages" => each(&mut r, value, "packages", |r, n| read_package(r, n, &mut defs, &mut refs)),
@@ -200,11 +258,24 @@ enum RefKind {
 fn check_reference(defs: &Definitions, reference: Reference, diagnostics: &mut Vec<Diagnostic>) {
     let Reference { kind, id, location } = reference;
     let (exists, code, what, candidates): (bool, Code, &str, Vec<&str>) = match kind {
-        RefKind::Role => (defs.roles.contains_key(&id), Code::UnknownRole, "role", defs.roles.keys().map(String::as_str).collect()),
-        RefKind::Package => (defs.packages.contains_key(&id), Code::UnknownGrant, "package", defs.packages.keys().map(String::as_str).collect()),
-        RefKind::Grant if id.contains(':') => {
-            (defs.entitlements.contains_key(&id), Code::UnknownGrant, "entitlement", defs.entitlements.keys().map(String::as_str).collect())
-        }
+        RefKind::Role => (
+            defs.roles.contains_key(&id),
+            Code::UnknownRole,
+            "role",
+            defs.roles.keys().map(String::as_str).collect(),
+        ),
+        RefKind::Package => (
+            defs.packages.contains_key(&id),
+            Code::UnknownGrant,
+            "package",
+            defs.packages.keys().map(String::as_str).collect(),
+        ),
+        RefKind::Grant if id.contains(':') => (
+            defs.entitlements.contains_key(&id),
+            Code::UnknownGrant,
+            "entitlement",
+            defs.entitlements.keys().map(String::as_str).collect(),
+        ),
         RefKind::Grant => (
             defs.packages.contains_key(&id),
             Code::UnknownGrant,
@@ -223,7 +294,9 @@ fn check_reference(defs: &Definitions, reference: Reference, diagnostics: &mut V
 
 fn read_identity(r: &mut Reader<'_>, key_node: &Node, node: &Node) -> IdentitySchema {
     let mut schema = IdentitySchema::empty(r.loc(key_node));
-    let Some(entries) = r.map(node, &["kinds", "attributes"], "`identity`") else { return schema };
+    let Some(entries) = r.map(node, &["kinds", "attributes"], "`identity`") else {
+        return schema;
+    };
     for (key, _, value) in &entries {
         if *key == "kinds" {
             let kinds: Vec<String> = r.id_list(value, "kind").into_iter().map(|(k, _)| k).collect();
@@ -250,8 +323,26 @@ fn read_identity(r: &mut Reader<'_>, key_node: &Node, node: &Node) -> IdentitySc
 
 /// Names an attribute may not take: entitle's own (`kind`, `owner`) and Cedar's keywords.
 pub const RESERVED_ATTRIBUTES: &[&str] = &[
-    "kind", "owner", "id", "true", "false", "if", "then", "else", "in", "is", "like", "has", "principal", "action", "resource",
-    "context", "all", "any", "not", "cedar",
+    "kind",
+    "owner",
+    "id",
+    "true",
+    "false",
+    "if",
+    "then",
+    "else",
+    "in",
+    "is",
+    "like",
+    "has",
+    "principal",
+    "action",
+    "resource",
+    "context",
+    "all",
+    "any",
+    "not",
+    "cedar",
 ];
 
 fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &Node, def: &Node) -> Option<AttributeDef> {
@@ -262,11 +353,18 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
             Code::InvalidValue,
             name_node,
             format!("`{}` cannot name an attribute", name.escape_debug()),
-            Some(format!("attribute names are letters, digits and `_`, and not one of {}", quote_list(RESERVED_ATTRIBUTES))),
+            Some(format!(
+                "attribute names are letters, digits and `_`, and not one of {}",
+                quote_list(RESERVED_ATTRIBUTES)
+            )),
         );
         return None;
     }
-    let entries = r.map(def, &["type", "values", "required", "kinds", "description"], &format!("attribute `{name}`"))?;
+    let entries = r.map(
+        def,
+        &["type", "values", "required", "kinds", "description"],
+        &format!("attribute `{name}`"),
+    )?;
     let mut ty_name = None;
     let mut values = None;
     let mut required = false;
@@ -274,7 +372,12 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
     for (key, _, value) in &entries {
         match *key {
             "type" => ty_name = r.string(value, "a type").map(|t| (t, *value)),
-            "values" => values = Some((r.id_list(value, "enum value").into_iter().map(|(v, _)| v).collect::<Vec<_>>(), *value)),
+            "values" => {
+                values = Some((
+                    r.id_list(value, "enum value").into_iter().map(|(v, _)| v).collect::<Vec<_>>(),
+                    *value,
+                ))
+            }
             "required" => required = r.bool(value, "`required`").unwrap_or(false),
             "kinds" => {
                 let mut list = Vec::new();
@@ -316,15 +419,38 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
         }
     };
     if let Some((_, node)) = values {
-        r.report(Code::UnknownKey, node, format!("`values` belongs to enum attributes, and `{name}` is a {}", ty.name()));
+        r.report(
+            Code::UnknownKey,
+            node,
+            format!("`values` belongs to enum attributes, and `{name}` is a {}", ty.name()),
+        );
     }
-    Some(AttributeDef { name: name.to_string(), ty, required, kinds: attr_kinds, source: r.loc(name_node) })
+    Some(AttributeDef {
+        name: name.to_string(),
+        ty,
+        required,
+        kinds: attr_kinds,
+        source: r.loc(name_node),
+    })
 }
 
-fn insert<T>(r: &mut Reader<'_>, map: &mut BTreeMap<String, T>, id: String, node: &Node, what: &str, value: T, source_of: impl Fn(&T) -> &Location) {
+fn insert<T>(
+    r: &mut Reader<'_>,
+    map: &mut BTreeMap<String, T>,
+    id: String,
+    node: &Node,
+    what: &str,
+    value: T,
+    source_of: impl Fn(&T) -> &Location,
+) {
     if let Some(existing) = map.get(&id) {
         let first = source_of(existing).to_string();
-        r.report_help(Code::DuplicateId, node, format!("{what} `{id}` is defined twice"), Some(format!("it is first defined at {first}")));
+        r.report_help(
+            Code::DuplicateId,
+            node,
+            format!("{what} `{id}` is defined twice"),
+            Some(format!("it is first defined at {first}")),
+        );
         return;
     }
     map.insert(id, value);
@@ -341,26 +467,54 @@ fn required_id(r: &mut Reader<'_>, entries: &[(&str, &Node, &Node)], node: &Node
 }
 
 fn optional_string(r: &mut Reader<'_>, entries: &[(&str, &Node, &Node)], key: &str) -> Option<String> {
-    entries.iter().find(|(k, _, _)| *k == key).and_then(|(_, _, v)| r.string(v, &format!("`{key}`")))
+    entries
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .and_then(|(_, _, v)| r.string(v, &format!("`{key}`")))
 }
 
 fn read_application(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions) {
-    let Some(entries) = r.map(node, &["id", "name", "owner", "description", "entitlements"], "an application") else { return };
-    let Some((app_id, id_node)) = required_id(r, &entries, node, "application") else { return };
+    let Some(entries) = r.map(node, &["id", "name", "owner", "description", "entitlements"], "an application") else {
+        return;
+    };
+    let Some((app_id, id_node)) = required_id(r, &entries, node, "application") else {
+        return;
+    };
     let app = Application {
         id: app_id.clone(),
         name: optional_string(r, &entries, "name"),
-        owner: entries.iter().find(|(k, _, _)| *k == "owner").and_then(|(_, _, v)| r.id(v, "owner id")),
+        owner: entries
+            .iter()
+            .find(|(k, _, _)| *k == "owner")
+            .and_then(|(_, _, v)| r.id(v, "owner id")),
         source: r.loc(node),
     };
-    insert(r, &mut defs.applications, app_id.clone(), &id_node, "application", app, |a| &a.source);
-    let Some((_, _, list)) = entries.iter().find(|(k, _, _)| *k == "entitlements") else { return };
+    insert(r, &mut defs.applications, app_id.clone(), &id_node, "application", app, |a| {
+        &a.source
+    });
+    let Some((_, _, list)) = entries.iter().find(|(k, _, _)| *k == "entitlements") else {
+        return;
+    };
     each(r, list, "entitlements", |r, n| {
-        let Some(e) = r.map(n, &["id", "name", "description", "privileged"], "an entitlement") else { return };
-        let Some((slug, slug_node)) = required_id(r, &e, n, "entitlement") else { return };
-        let privileged = e.iter().find(|(k, _, _)| *k == "privileged").and_then(|(_, _, v)| r.bool(v, "`privileged`")).unwrap_or(false);
+        let Some(e) = r.map(n, &["id", "name", "description", "privileged"], "an entitlement") else {
+            return;
+        };
+        let Some((slug, slug_node)) = required_id(r, &e, n, "entitlement") else {
+            return;
+        };
+        let privileged = e
+            .iter()
+            .find(|(k, _, _)| *k == "privileged")
+            .and_then(|(_, _, v)| r.bool(v, "`privileged`"))
+            .unwrap_or(false);
         let full = format!("{app_id}:{slug}");
-        let ent = Entitlement { id: full.clone(), application: app_id.clone(), name: optional_string(r, &e, "name"), privileged, source: r.loc(n) };
+        let ent = Entitlement {
+            id: full.clone(),
+            application: app_id.clone(),
+            name: optional_string(r, &e, "name"),
+            privileged,
+            source: r.loc(n),
+        };
         insert(r, &mut defs.entitlements, full, &slug_node, "entitlement", ent, |e| &e.source);
     });
 }
@@ -369,7 +523,9 @@ fn grant_list(r: &mut Reader<'_>, node: &Node, what: &str, refs: &mut Vec<Refere
     let Some(items) = r.seq(node, what) else { return Vec::new() };
     let mut out = Vec::new();
     for item in items {
-        let Some(text) = r.string(item, "a package or entitlement id") else { continue };
+        let Some(text) = r.string(item, "a package or entitlement id") else {
+            continue;
+        };
         let (valid, grant) = match text.split_once(':') {
             Some((app, slug)) => (valid_id(app) && valid_id(slug), GrantRef::Entitlement(text.clone())),
             None => (valid_id(&text), GrantRef::Package(text.clone())),
@@ -383,16 +539,30 @@ fn grant_list(r: &mut Reader<'_>, node: &Node, what: &str, refs: &mut Vec<Refere
             );
             continue;
         }
-        refs.push(Reference { kind: RefKind::Grant, id: text, location: r.loc(item) });
+        refs.push(Reference {
+            kind: RefKind::Grant,
+            id: text,
+            location: r.loc(item),
+        });
         out.push(grant);
     }
     out
 }
 
 fn read_package(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut Vec<Reference>) {
-    let Some(entries) = r.map(node, &["id", "name", "description", "entitlements", "packages"], "a package") else { return };
-    let Some((id, id_node)) = required_id(r, &entries, node, "package") else { return };
-    let mut package = Package { id: id.clone(), name: optional_string(r, &entries, "name"), entitlements: Vec::new(), packages: Vec::new(), source: r.loc(node) };
+    let Some(entries) = r.map(node, &["id", "name", "description", "entitlements", "packages"], "a package") else {
+        return;
+    };
+    let Some((id, id_node)) = required_id(r, &entries, node, "package") else {
+        return;
+    };
+    let mut package = Package {
+        id: id.clone(),
+        name: optional_string(r, &entries, "name"),
+        entitlements: Vec::new(),
+        packages: Vec::new(),
+        source: r.loc(node),
+    };
     for (key, _, value) in &entries {
         match *key {
             "entitlements" => {
@@ -413,7 +583,11 @@ fn read_package(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &
             }
             "packages" => {
                 for (p, pn) in r.id_list(value, "package id") {
-                    refs.push(Reference { kind: RefKind::Package, id: p.clone(), location: r.loc(pn) });
+                    refs.push(Reference {
+                        kind: RefKind::Package,
+                        id: p.clone(),
+                        location: r.loc(pn),
+                    });
                     package.packages.push(p);
                 }
             }
@@ -437,9 +611,21 @@ fn kinds_list(r: &mut Reader<'_>, node: &Node, schema: &IdentitySchema) -> Vec<S
 }
 
 fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut Vec<Reference>) {
-    const KEYS: &[&str] = &["id", "name", "description", "kinds", "extends", "assignable", "when", "max_duration", "grants"];
+    const KEYS: &[&str] = &[
+        "id",
+        "name",
+        "description",
+        "kinds",
+        "extends",
+        "assignable",
+        "when",
+        "max_duration",
+        "grants",
+    ];
     let Some(entries) = r.map(node, KEYS, "a role") else { return };
-    let Some((id, id_node)) = required_id(r, &entries, node, "role") else { return };
+    let Some((id, id_node)) = required_id(r, &entries, node, "role") else {
+        return;
+    };
     let mut role = Role {
         id: id.clone(),
         name: optional_string(r, &entries, "name"),
@@ -463,7 +649,11 @@ fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut
             }
             "extends" => {
                 for (parent, pn) in r.id_list(value, "role id") {
-                    refs.push(Reference { kind: RefKind::Role, id: parent.clone(), location: r.loc(pn) });
+                    refs.push(Reference {
+                        kind: RefKind::Role,
+                        id: parent.clone(),
+                        location: r.loc(pn),
+                    });
                     role.extends.push(parent);
                 }
             }
@@ -489,7 +679,12 @@ fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut
     }
     if role.max_duration.is_some() && !role.assignable {
         if let Some((_, n, _)) = entries.iter().find(|(k, _, _)| *k == "max_duration") {
-            r.report_help(Code::InvalidValue, n, format!("role `{id}` has `max_duration` but is not assignable"), Some("add `assignable: true`, or remove `max_duration`".into()));
+            r.report_help(
+                Code::InvalidValue,
+                n,
+                format!("role `{id}` has `max_duration` but is not assignable"),
+                Some("add `assignable: true`, or remove `max_duration`".into()),
+            );
         }
     }
     // A role with a faulty condition is still defined: references to it must
@@ -498,9 +693,19 @@ fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut
 }
 
 fn read_sod(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut Vec<Reference>) {
-    let Some(entries) = r.map(node, &["id", "description", "sides", "severity"], "a separation-of-duties rule") else { return };
-    let Some((id, id_node)) = required_id(r, &entries, node, "separation-of-duties rule") else { return };
-    let mut rule = SodRule { id: id.clone(), description: optional_string(r, &entries, "description"), sides: Vec::new(), severity: SodSeverity::Medium, source: r.loc(node) };
+    let Some(entries) = r.map(node, &["id", "description", "sides", "severity"], "a separation-of-duties rule") else {
+        return;
+    };
+    let Some((id, id_node)) = required_id(r, &entries, node, "separation-of-duties rule") else {
+        return;
+    };
+    let mut rule = SodRule {
+        id: id.clone(),
+        description: optional_string(r, &entries, "description"),
+        sides: Vec::new(),
+        severity: SodSeverity::Medium,
+        source: r.loc(node),
+    };
     for (key, _, value) in &entries {
         match *key {
             "sides" => {
@@ -518,7 +723,8 @@ fn read_sod(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut 
                 Some("medium") => rule.severity = SodSeverity::Medium,
                 Some("high") => rule.severity = SodSeverity::High,
                 Some(other) => {
-                    let help = did_you_mean(other, ["low", "medium", "high"]).or_else(|| Some("severity is `low`, `medium` or `high`".into()));
+                    let help =
+                        did_you_mean(other, ["low", "medium", "high"]).or_else(|| Some("severity is `low`, `medium` or `high`".into()));
                     r.report_help(Code::InvalidValue, value, format!("unknown severity `{other}`"), help);
                 }
                 None => {}
@@ -533,8 +739,12 @@ fn read_sod(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut 
 }
 
 fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut Vec<Reference>) {
-    let Some(entries) = r.map(node, &["id", "description", "for", "holds", "never"], "an invariant") else { return };
-    let Some((id, id_node)) = required_id(r, &entries, node, "invariant") else { return };
+    let Some(entries) = r.map(node, &["id", "description", "for", "holds", "never"], "an invariant") else {
+        return;
+    };
+    let Some((id, id_node)) = required_id(r, &entries, node, "invariant") else {
+        return;
+    };
     let mut subject = Condition::always();
     let mut rule = None;
     for (key, key_node, value) in &entries {
@@ -546,11 +756,18 @@ fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs:
             }
             "holds" => match r.string(value, "`holds`").as_deref() {
                 Some("nothing") => rule = Some(InvariantRule::HoldsNothing),
-                Some(other) => r.report_help(Code::InvalidValue, value, format!("unknown `holds` value `{other}`"), Some("write `holds: nothing`, or use `never:` with a filter".into())),
+                Some(other) => r.report_help(
+                    Code::InvalidValue,
+                    value,
+                    format!("unknown `holds` value `{other}`"),
+                    Some("write `holds: nothing`, or use `never:` with a filter".into()),
+                ),
                 None => {}
             },
             "never" => {
-                let Some(filter) = r.map(value, &["privileged", "application", "entitlements"], "`never`") else { continue };
+                let Some(filter) = r.map(value, &["privileged", "application", "entitlements"], "`never`") else {
+                    continue;
+                };
                 let mut f = EntitlementFilter::default();
                 for (fk, _, fv) in filter {
                     match fk {
@@ -560,7 +777,11 @@ fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs:
                     }
                 }
                 if rule.is_some() {
-                    r.report(Code::InvalidValue, key_node, format!("invariant `{id}` has both `holds` and `never`"));
+                    r.report(
+                        Code::InvalidValue,
+                        key_node,
+                        format!("invariant `{id}` has both `holds` and `never`"),
+                    );
                 }
                 rule = Some(InvariantRule::Never(f));
             }
@@ -568,8 +789,25 @@ fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs:
         }
     }
     let Some(rule) = rule else {
-        r.report(Code::MissingKey, node, format!("invariant `{id}` has neither `holds: nothing` nor `never:`"));
+        r.report(
+            Code::MissingKey,
+            node,
+            format!("invariant `{id}` has neither `holds: nothing` nor `never:`"),
+        );
         return;
     };
-    insert(r, &mut defs.invariants, id.clone(), &id_node, "invariant", Invariant { id, subject, rule, source: r.loc(node) }, |i| &i.source);
+    insert(
+        r,
+        &mut defs.invariants,
+        id.clone(),
+        &id_node,
+        "invariant",
+        Invariant {
+            id,
+            subject,
+            rule,
+            source: r.loc(node),
+        },
+        |i| &i.source,
+    );
 }

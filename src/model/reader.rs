@@ -33,7 +33,11 @@ impl<'d> Reader<'d> {
     /// repeated keys are reported and skipped. `what` names the map ("role").
     pub fn map<'n>(&mut self, node: &'n Node, allowed: &[&str], what: &str) -> Option<Vec<(&'n str, &'n Node, &'n Node)>> {
         let Value::Map(entries) = &node.value else {
-            self.report(Code::WrongType, node, format!("expected {what} as a map, found {}", node.type_name()));
+            self.report(
+                Code::WrongType,
+                node,
+                format!("expected {what} as a map, found {}", node.type_name()),
+            );
             return None;
         };
         let mut out: Vec<(&str, &Node, &Node)> = Vec::new();
@@ -62,7 +66,11 @@ impl<'d> Reader<'d> {
         match &node.value {
             Value::Scalar { text, .. } if !node.is_null() => Some(text.clone()),
             _ => {
-                self.report(Code::WrongType, node, format!("expected {what} as a string, found {}", node.type_name()));
+                self.report(
+                    Code::WrongType,
+                    node,
+                    format!("expected {what} as a string, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -90,7 +98,11 @@ impl<'d> Reader<'d> {
             Value::Scalar { text, plain: true } if text == "true" => Some(true),
             Value::Scalar { text, plain: true } if text == "false" => Some(false),
             _ => {
-                self.report(Code::WrongType, node, format!("expected {what} as `true` or `false`, found {}", node.type_name()));
+                self.report(
+                    Code::WrongType,
+                    node,
+                    format!("expected {what} as `true` or `false`, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -107,7 +119,11 @@ impl<'d> Reader<'d> {
                 }
             },
             _ => {
-                self.report(Code::WrongType, node, format!("expected {what} as a whole number, found {}", node.type_name()));
+                self.report(
+                    Code::WrongType,
+                    node,
+                    format!("expected {what} as a whole number, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -119,7 +135,11 @@ impl<'d> Reader<'d> {
             Value::Seq(items) => Some(items),
             _ if node.is_null() => Some(&[]),
             _ => {
-                self.report(Code::WrongType, node, format!("expected {what} as a list, found {}", node.type_name()));
+                self.report(
+                    Code::WrongType,
+                    node,
+                    format!("expected {what} as a list, found {}", node.type_name()),
+                );
                 None
             }
         }
@@ -127,16 +147,16 @@ impl<'d> Reader<'d> {
 
     /// A list of ids, each with its node.
     pub fn id_list<'n>(&mut self, node: &'n Node, what: &str) -> Vec<(String, &'n Node)> {
-        let Some(items) = self.seq(node, &format!("{what}s")) else { return Vec::new() };
+        let Some(items) = self.seq(node, &format!("{what}s")) else {
+            return Vec::new();
+        };
         items.iter().filter_map(|item| self.id(item, what).map(|id| (id, item))).collect()
     }
 }
 
 /// Is `text` a valid id?
 pub fn valid_id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 256
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@/+".contains(c))
+    !text.is_empty() && text.len() <= 256 && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@/+".contains(c))
 }
 
 /// `a`, `b`, `c` in backticks.

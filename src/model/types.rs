@@ -25,7 +25,11 @@ pub struct IdentitySchema {
 impl IdentitySchema {
     /// The schema entitle assumes when definitions declare none (used only after an error).
     pub fn empty(source: Location) -> Self {
-        IdentitySchema { kinds: DEFAULT_KINDS.iter().map(|k| k.to_string()).collect(), attributes: BTreeMap::new(), source }
+        IdentitySchema {
+            kinds: DEFAULT_KINDS.iter().map(|k| k.to_string()).collect(),
+            attributes: BTreeMap::new(),
+            source,
+        }
     }
 }
 

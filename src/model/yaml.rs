@@ -83,7 +83,10 @@ struct Builder {
 }
 
 fn pos_of(mark: &Marker) -> Pos {
-    Pos { line: mark.line() as u32, column: mark.col() as u32 + 1 }
+    Pos {
+        line: mark.line() as u32,
+        column: mark.col() as u32 + 1,
+    }
 }
 
 fn count_nodes(node: &Node) -> usize {
@@ -164,7 +167,13 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain && !is_str_tag(&tag);
-                self.insert(Node { value: Value::Scalar { text, plain }, pos }, anchor);
+                self.insert(
+                    Node {
+                        value: Value::Scalar { text, plain },
+                        pos,
+                    },
+                    anchor,
+                );
             }
             Event::SequenceStart(anchor, _) => self.open(Value::Seq(Vec::new()), pos, anchor),
             Event::MappingStart(anchor, _) => self.open(Value::Map(Vec::new()), pos, anchor),
@@ -200,7 +209,14 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
         )
         .with_help("split the definitions across several files"));
     }
-    let mut builder = Builder { stack: Vec::new(), anchors: HashMap::new(), root: None, nodes: 0, error: None, documents: 0 };
+    let mut builder = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        root: None,
+        nodes: 0,
+        error: None,
+        documents: 0,
+    };
     let mut parser = Parser::new_from_str(text);
     let result = parser.load(&mut builder, true);
     if let Err(e) = result {
@@ -212,7 +228,11 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
         ));
     }
     if let Some((pos, message)) = builder.error {
-        let code = if message.contains("document") || message.contains("anchor") { Code::YamlSyntax } else { Code::InputTooLarge };
+        let code = if message.contains("document") || message.contains("anchor") {
+            Code::YamlSyntax
+        } else {
+            Code::InputTooLarge
+        };
         return Err(Diagnostic::new(code, Location::new(file, pos.line, pos.column), message));
     }
     Ok(builder.root)
@@ -227,7 +247,9 @@ mod tests {
         let node = parse("f.yaml", "roles:\n  - id: a\n    when: {x: 1}\n").unwrap().unwrap();
         let Value::Map(entries) = &node.value else { panic!("not a map") };
         assert_eq!(entries[0].0.pos, Pos { line: 1, column: 1 });
-        let Value::Seq(items) = &entries[0].1.value else { panic!("not a seq") };
+        let Value::Seq(items) = &entries[0].1.value else {
+            panic!("not a seq")
+        };
         let Value::Map(role) = &items[0].value else { panic!("not a map") };
         assert_eq!(role[1].0.pos, Pos { line: 3, column: 5 });
     }
@@ -236,15 +258,30 @@ mod tests {
     fn quoted_scalars_are_not_plain() {
         let node = parse("f.yaml", "a: 'true'\nb: true\n").unwrap().unwrap();
         let Value::Map(entries) = &node.value else { panic!() };
-        assert_eq!(entries[0].1.value, Value::Scalar { text: "true".into(), plain: false });
-        assert_eq!(entries[1].1.value, Value::Scalar { text: "true".into(), plain: true });
+        assert_eq!(
+            entries[0].1.value,
+            Value::Scalar {
+                text: "true".into(),
+                plain: false
+            }
+        );
+        assert_eq!(
+            entries[1].1.value,
+            Value::Scalar {
+                text: "true".into(),
+                plain: true
+            }
+        );
     }
 
     #[test]
     fn alias_bomb_is_refused() {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+                p = i - 1
+            ));
         }
         let err = parse("bomb.yaml", &text).unwrap_err();
         assert_eq!(err.code, Code::InputTooLarge);

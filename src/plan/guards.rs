@@ -37,7 +37,9 @@ impl FromStr for Limit {
                 _ => Err(format!("`{s}` is not a percentage between 0% and 100%")),
             }
         } else {
-            s.parse::<u64>().map(Limit::Count).map_err(|_| format!("`{s}` is not a count (such as `500`) or a percentage (such as `10%`)"))
+            s.parse::<u64>()
+                .map(Limit::Count)
+                .map_err(|_| format!("`{s}` is not a count (such as `500`) or a percentage (such as `10%`)"))
         }
     }
 }
@@ -64,7 +66,11 @@ pub struct GuardLimits {
 
 impl Default for GuardLimits {
     fn default() -> Self {
-        GuardLimits { max_revokes: Limit::Count(500), max_invalid: Limit::Percent(1.0), max_orphaned: Limit::Percent(10.0) }
+        GuardLimits {
+            max_revokes: Limit::Count(500),
+            max_invalid: Limit::Percent(1.0),
+            max_orphaned: Limit::Percent(10.0),
+        }
     }
 }
 
@@ -80,7 +86,10 @@ pub fn check(plan: &Plan, records: usize, live_identities: usize, limits: &Guard
     }
     let invalid = plan.summary.invalid_identities;
     if limits.max_invalid.exceeded(invalid, records) {
-        tripped.push(format!("{invalid} of {records} identity records are invalid, over --max-invalid {}", limits.max_invalid));
+        tripped.push(format!(
+            "{invalid} of {records} identity records are invalid, over --max-invalid {}",
+            limits.max_invalid
+        ));
     }
     let orphaned = plan.summary.orphaned_accounts;
     if limits.max_orphaned.exceeded(orphaned, live_identities) {

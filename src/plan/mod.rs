@@ -288,7 +288,12 @@ pub fn policy_sha256(project: &Project) -> String {
 }
 
 /// Every valid identity's desired set, evaluated in parallel, in feed order.
-pub fn desired_all(evaluator: &dyn Evaluator, population: &Population, at: Instant, progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<DesiredSet>, EvalError> {
+pub fn desired_all(
+    evaluator: &dyn Evaluator,
+    population: &Population,
+    at: Instant,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<DesiredSet>, EvalError> {
     population
         .feed
         .identities
@@ -324,13 +329,19 @@ pub fn plan(
             if defs.entitlements.contains_key(&g.entitlement) {
                 live_pairs.entry(&g.identity).or_default().insert(&g.entitlement);
             } else {
-                unmanaged.entry((g.identity.as_str(), g.entitlement.as_str())).or_insert_with(|| format!("{}:{}", g.file, g.line));
+                unmanaged
+                    .entry((g.identity.as_str(), g.entitlement.as_str()))
+                    .or_insert_with(|| format!("{}:{}", g.file, g.line));
             }
         }
     }
     let unmanaged: Vec<Unmanaged> = unmanaged
         .into_iter()
-        .map(|((i, e), source)| Unmanaged { identity: i.to_string(), entitlement: e.to_string(), source })
+        .map(|((i, e), source)| Unmanaged {
+            identity: i.to_string(),
+            entitlement: e.to_string(),
+            source,
+        })
         .collect();
 
     let desired = desired_all(evaluator, population, at, progress)?;
@@ -373,7 +384,10 @@ pub fn plan(
         if owner == OwnerRecord::Invalid {
             held_back.push(HeldBack {
                 identity: identity.id.clone(),
-                reason: format!("its owner `{}` has an invalid record, so its desired state is unknown", identity.owner.as_deref().unwrap_or_default()),
+                reason: format!(
+                    "its owner `{}` has an invalid record, so its desired state is unknown",
+                    identity.owner.as_deref().unwrap_or_default()
+                ),
             });
             continue;
         }
@@ -385,7 +399,11 @@ pub fn plan(
 
         for (entitlement, because) in &d.entitlements {
             if !held.contains(entitlement.as_str()) {
-                changes.push(Change::Grant { identity: identity.id.clone(), entitlement: entitlement.clone(), because: because.clone() });
+                changes.push(Change::Grant {
+                    identity: identity.id.clone(),
+                    entitlement: entitlement.clone(),
+                    because: because.clone(),
+                });
             }
         }
         for entitlement in held.iter().filter(|e| !d.entitlements.contains_key(**e)) {
@@ -401,7 +419,10 @@ pub fn plan(
             continue;
         }
         let held: &BTreeSet<&str> = live_pairs.get(id).unwrap_or(&empty);
-        orphaned_accounts.push(OrphanedAccount { identity: id.to_string(), entitlements: held.len() });
+        orphaned_accounts.push(OrphanedAccount {
+            identity: id.to_string(),
+            entitlements: held.len(),
+        });
         sod_violations.extend(sod_for(project, id, held, StateKind::Live));
         live_count += held.len();
         accuracy_union += held.len();
@@ -428,7 +449,12 @@ pub fn plan(
     let invalid_identities: Vec<InvalidRecordOut> = feed
         .invalid
         .iter()
-        .map(|r: &InvalidRecord| InvalidRecordOut { identity: r.id.clone(), file: feed.file.clone(), line: r.line, error: r.error.clone() })
+        .map(|r: &InvalidRecord| InvalidRecordOut {
+            identity: r.id.clone(),
+            file: feed.file.clone(),
+            line: r.line,
+            error: r.error.clone(),
+        })
         .collect();
 
     let mut summary = Summary {
@@ -438,7 +464,11 @@ pub fn plan(
         grants: changes.iter().filter(|c| matches!(c, Change::Grant { .. })).count(),
         revokes: changes.iter().filter(|c| matches!(c, Change::Revoke { .. })).count(),
         unchanged: both,
-        entitlement_accuracy: if accuracy_union == 0 { 1.0 } else { round6(both as f64 / accuracy_union as f64) },
+        entitlement_accuracy: if accuracy_union == 0 {
+            1.0
+        } else {
+            round6(both as f64 / accuracy_union as f64)
+        },
         orphaned_accounts: orphaned_accounts.len(),
         invalid_identities: invalid_identities.len(),
         sod_violations: sod_violations.len(),
@@ -451,14 +481,25 @@ pub fn plan(
         }
     }
 
-    let live_files: Vec<LiveFileHash> = live.iter().map(|f| LiveFileHash { file: f.file.clone(), sha256: f.sha256.clone() }).collect();
+    let live_files: Vec<LiveFileHash> = live
+        .iter()
+        .map(|f| LiveFileHash {
+            file: f.file.clone(),
+            sha256: f.sha256.clone(),
+        })
+        .collect();
     let live_sha256 = match live_files.as_slice() {
         [one] => one.sha256.clone(),
         many => sha256_hex(many.iter().map(|f| f.sha256.as_str()).collect::<Vec<_>>().join("\n").as_bytes()),
     };
     let mut plan = Plan {
         as_of: at.to_rfc3339(),
-        inputs: Inputs { policy_sha256: policy_sha256(project), identities_sha256: feed.sha256.clone(), live_sha256, live_files },
+        inputs: Inputs {
+            policy_sha256: policy_sha256(project),
+            identities_sha256: feed.sha256.clone(),
+            live_sha256,
+            live_files,
+        },
         summary,
         refused: None,
         forced: Vec::new(),
@@ -470,7 +511,12 @@ pub fn plan(
         invalid_identities,
         held_back,
     };
-    let tripped = guards::check(&plan, feed.identities.len() + feed.invalid.len(), live_identities.len(), &options.limits);
+    let tripped = guards::check(
+        &plan,
+        feed.identities.len() + feed.invalid.len(),
+        live_identities.len(),
+        &options.limits,
+    );
     if !tripped.is_empty() {
         if options.force {
             plan.forced = tripped;
@@ -533,7 +579,11 @@ fn revocation(
         return Ok(revoke(RevokeReason::ExpiredAssignment, None, Some(detail)));
     }
     if let Some((a, r, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::ExceedsMaxDuration) {
-        let detail = format!("assignment to `{}` is longer than its max_duration {}", a.role, r.max_duration.map(|d| d.to_string()).unwrap_or_default());
+        let detail = format!(
+            "assignment to `{}` is longer than its max_duration {}",
+            a.role,
+            r.max_duration.map(|d| d.to_string()).unwrap_or_default()
+        );
         return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
     }
     Ok(revoke(RevokeReason::NotJustified, None, None))
@@ -555,7 +605,13 @@ fn sod_for(project: &Project, identity: &str, held: &BTreeSet<&str>, state: Stat
             })
             .collect();
         if sides.len() >= 2 && sides.iter().all(|s| !s.is_empty()) {
-            out.push(SodViolation { identity: identity.to_string(), rule: rule.id.clone(), severity: rule.severity, state, sides });
+            out.push(SodViolation {
+                identity: identity.to_string(),
+                rule: rule.id.clone(),
+                severity: rule.severity,
+                state,
+                sides,
+            });
         }
     }
     out

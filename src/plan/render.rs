@@ -29,7 +29,8 @@ pub fn scim_patches(plan: &Plan) -> Vec<Value> {
             removes.sort();
             let mut operations = Vec::new();
             if !adds.is_empty() {
-                operations.push(json!({"op": "add", "path": "members", "value": adds.iter().map(|i| json!({"value": i})).collect::<Vec<_>>()}));
+                operations
+                    .push(json!({"op": "add", "path": "members", "value": adds.iter().map(|i| json!({"value": i})).collect::<Vec<_>>()}));
             }
             for i in removes {
                 operations.push(json!({"op": "remove", "path": format!("members[value eq {}]", serde_json::Value::from(i))}));
@@ -88,7 +89,11 @@ pub fn human(plan: &Plan, style: Style) -> String {
         let _ = writeln!(out, "    revoke {reason:<17}{n:>8}");
     }
     if let Some(why) = &plan.refused {
-        let _ = writeln!(out, "\n{} {why}; nothing will change (override with --force)", style.paint("1;31", "REFUSED:"));
+        let _ = writeln!(
+            out,
+            "\n{} {why}; nothing will change (override with --force)",
+            style.paint("1;31", "REFUSED:")
+        );
     }
     for why in &plan.forced {
         let _ = writeln!(out, "\n{} {why}", style.paint("1;33", "FORCED past a guard:"));
@@ -110,7 +115,12 @@ pub fn human(plan: &Plan, style: Style) -> String {
                     let _ = writeln!(out, "      … and {} more", because.len() - 3);
                 }
             }
-            Change::Revoke { reason, forbidden_by, detail, .. } => {
+            Change::Revoke {
+                reason,
+                forbidden_by,
+                detail,
+                ..
+            } => {
                 let mut why = reason.as_str().to_string();
                 if let Some(f) = forbidden_by {
                     why.push_str(&format!(" by `{f}`"));
@@ -137,7 +147,14 @@ pub fn human(plan: &Plan, style: Style) -> String {
             .iter()
             .map(|v| {
                 let sides: Vec<String> = v.sides.iter().map(|s| s.join(" + ")).collect();
-                format!("{} `{}` ({:?}, in {:?}): {}", v.identity, v.rule, v.severity, v.state, sides.join(" vs "))
+                format!(
+                    "{} `{}` ({:?}, in {:?}): {}",
+                    v.identity,
+                    v.rule,
+                    v.severity,
+                    v.state,
+                    sides.join(" vs ")
+                )
             })
             .collect(),
     );
@@ -149,16 +166,42 @@ pub fn human(plan: &Plan, style: Style) -> String {
             .map(|a| format!("{} `{}` {} {}", a.identity, a.role, a.status, a.expired_at.as_deref().unwrap_or("")))
             .collect(),
     );
-    section(&mut out, "orphaned accounts", plan.orphaned_accounts.iter().map(|o| format!("{} ({} grants)", o.identity, o.entitlements)).collect());
-    section(&mut out, "unmanaged grants (reported, never revoked)", plan.unmanaged.iter().map(|u| format!("{} {} ({})", u.identity, u.entitlement, u.source)).collect());
+    section(
+        &mut out,
+        "orphaned accounts",
+        plan.orphaned_accounts
+            .iter()
+            .map(|o| format!("{} ({} grants)", o.identity, o.entitlements))
+            .collect(),
+    );
+    section(
+        &mut out,
+        "unmanaged grants (reported, never revoked)",
+        plan.unmanaged
+            .iter()
+            .map(|u| format!("{} {} ({})", u.identity, u.entitlement, u.source))
+            .collect(),
+    );
     section(
         &mut out,
         "invalid identities (no change is made for them)",
         plan.invalid_identities
             .iter()
-            .map(|r| format!("{}:{}: {}: {}", r.file, r.line, r.identity.as_deref().unwrap_or("<unknown id>"), r.error))
+            .map(|r| {
+                format!(
+                    "{}:{}: {}: {}",
+                    r.file,
+                    r.line,
+                    r.identity.as_deref().unwrap_or("<unknown id>"),
+                    r.error
+                )
+            })
             .collect(),
     );
-    section(&mut out, "held back", plan.held_back.iter().map(|h| format!("{}: {}", h.identity, h.reason)).collect());
+    section(
+        &mut out,
+        "held back",
+        plan.held_back.iter().map(|h| format!("{}: {}", h.identity, h.reason)).collect(),
+    );
     out
 }
