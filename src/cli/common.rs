@@ -34,6 +34,17 @@ pub enum EngineChoice {
     Oracle,
 }
 
+/// The arguments every evaluating command shares.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// The instant of evaluation (RFC 3339, or a date meaning its midnight UTC); default now.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Which evaluator answers.
+    #[arg(long, value_enum, default_value_t)]
+    pub engine: EngineChoice,
+}
+
 /// Loads and compiles the project, printing diagnostics when it fails.
 pub fn load_project(roles: &Path, policies: &Path) -> anyhow::Result<Arc<Project>> {
     let (sources, result) = Project::load(roles, policies);

@@ -8,7 +8,7 @@ use entitle::eval::explain::render_justification;
 use entitle::eval::DesiredSet;
 use entitle::population::OwnerRecord;
 
-use super::common::{as_of, evaluator, load_project, read_population, EngineChoice};
+use super::common::{as_of, evaluator, load_project, read_population, EvalArgs};
 use super::{EXIT_FINDINGS, EXIT_OK};
 
 /// Output formats of `eval`.
@@ -27,15 +27,11 @@ pub struct Args {
     /// Identity states: JSON, JSON Lines, CSV or SCIM (`-` for stdin).
     #[arg(long)]
     identity: PathBuf,
-    /// The instant of evaluation (RFC 3339, or a date meaning its midnight UTC); default now.
-    #[arg(long)]
-    as_of: Option<String>,
+    #[command(flatten)]
+    eval: EvalArgs,
     /// Add every justification (role, package path, policy, YAML line).
     #[arg(long)]
     explain: bool,
-    /// Which evaluator answers.
-    #[arg(long, value_enum, default_value_t)]
-    engine: EngineChoice,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -43,9 +39,9 @@ pub struct Args {
 
 pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
     let project = load_project(roles, policies)?;
-    let at = as_of(args.as_of.as_deref())?;
+    let at = as_of(args.eval.as_of.as_deref())?;
     let population = read_population(&args.identity, &project)?;
-    let evaluator = evaluator(&project, args.engine)?;
+    let evaluator = evaluator(&project, args.eval.engine)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
 

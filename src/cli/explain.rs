@@ -6,7 +6,7 @@ use entitle::diag::did_you_mean;
 use entitle::eval::explain::{explain, render};
 use entitle::population::OwnerRecord;
 
-use super::common::{as_of, evaluator, load_project, read_population, EngineChoice};
+use super::common::{as_of, evaluator, load_project, read_population, EvalArgs};
 use super::{EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `explain`.
@@ -19,17 +19,13 @@ pub struct Args {
     /// Identity states holding the identity (and its owner).
     #[arg(long)]
     identities: PathBuf,
-    /// The instant of evaluation; default now.
-    #[arg(long)]
-    as_of: Option<String>,
-    /// Which evaluator answers.
-    #[arg(long, value_enum, default_value_t)]
-    engine: EngineChoice,
+    #[command(flatten)]
+    eval: EvalArgs,
 }
 
 pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
     let project = load_project(roles, policies)?;
-    let at = as_of(args.as_of.as_deref())?;
+    let at = as_of(args.eval.as_of.as_deref())?;
     let population = read_population(&args.identities, &project)?;
     if !project.defs.entitlements.contains_key(&args.entitlement) {
         let help = did_you_mean(&args.entitlement, project.defs.entitlements.keys().map(String::as_str)).unwrap_or_default();
@@ -46,7 +42,7 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
         return Ok(EXIT_USAGE);
     };
     let owner = population.owner_of(identity);
-    let evaluator = evaluator(&project, args.engine)?;
+    let evaluator = evaluator(&project, args.eval.engine)?;
     let explanation = explain(&project, evaluator.as_ref(), identity, owner.record(), at, &args.entitlement)?;
     print!("{}", render(&identity.id, &args.entitlement, &explanation));
     match owner {

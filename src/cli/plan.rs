@@ -8,7 +8,7 @@ use entitle::io::live::read_live;
 use entitle::plan::render::{human, scim_patches, Style};
 use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
 
-use super::common::{as_of, evaluator, load_project, read_population, EngineChoice, Reported};
+use super::common::{as_of, evaluator, load_project, read_population, EvalArgs, Reported};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 /// Exit code with `--detailed-exitcode` when the plan changes something.
@@ -38,9 +38,8 @@ pub struct Args {
     /// The application of SCIM group exports given with `--live`.
     #[arg(long)]
     app: Option<String>,
-    /// The instant of evaluation; default now.
-    #[arg(long)]
-    as_of: Option<String>,
+    #[command(flatten)]
+    eval: EvalArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -59,14 +58,11 @@ pub struct Args {
     /// Override the three guards; the output says so.
     #[arg(long)]
     force: bool,
-    /// Which evaluator answers.
-    #[arg(long, value_enum, default_value_t)]
-    engine: EngineChoice,
 }
 
 pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
     let project = load_project(roles, policies)?;
-    let at = as_of(args.as_of.as_deref())?;
+    let at = as_of(args.eval.as_of.as_deref())?;
     let population = read_population(&args.identities, &project)?;
     let mut live = Vec::new();
     for path in &args.live {
@@ -78,7 +74,7 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
             }
         }
     }
-    let evaluator = evaluator(&project, args.engine)?;
+    let evaluator = evaluator(&project, args.eval.engine)?;
     let options = PlanOptions {
         as_of: at,
         limits: GuardLimits {

@@ -415,14 +415,7 @@ impl Evaluator for Engine {
             &self.guardrails,
             &entities,
         );
-        let mut out: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .filter(|id| self.project.compiled.info.get(AsRef::<str>::as_ref(id)).is_some_and(|i| i.forbid))
-            .map(|id| id.to_string())
-            .collect();
-        out.sort();
-        Ok(out)
+        Ok(super::forbidding_reasons(&self.project, &response))
     }
 }
 

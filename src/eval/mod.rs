@@ -92,6 +92,17 @@ pub trait Evaluator: Send + Sync {
     ) -> Result<Vec<String>, EvalError>;
 }
 
+/// The forbid policies among a response's reasons, sorted.
+fn forbidding_reasons(project: &Project, response: &cedar_policy::Response) -> Vec<String> {
+    let forbids: BTreeSet<String> = response
+        .diagnostics()
+        .reason()
+        .filter(|id| project.compiled.info.get(AsRef::<str>::as_ref(*id)).is_some_and(|i| i.forbid))
+        .map(|id| id.to_string())
+        .collect();
+    forbids.into_iter().collect()
+}
+
 /// Checks the owner record passed matches the identity's owner.
 fn check_owner<'a>(identity: &IdentityState, owner: Option<&'a IdentityState>) -> Result<Option<&'a IdentityState>, EvalError> {
     match (identity.owner.as_deref(), owner) {

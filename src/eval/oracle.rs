@@ -5,7 +5,7 @@
 //! It is the definition of correct, kept simple and obviously right; it is
 //! slow on purpose (no index, no shortcut). The engine is tested against it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use cedar_policy::{Authorizer, Decision, Entities, PolicySet};
 
@@ -117,12 +117,6 @@ impl Evaluator for Oracle {
             &p.compiled.policies,
             &entities,
         );
-        let forbids: BTreeMap<String, ()> = response
-            .diagnostics()
-            .reason()
-            .filter(|id| p.compiled.info.get(AsRef::<str>::as_ref(id)).is_some_and(|i| i.forbid))
-            .map(|id| (id.to_string(), ()))
-            .collect();
-        Ok(forbids.into_keys().collect())
+        Ok(super::forbidding_reasons(p, &response))
     }
 }
