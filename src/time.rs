@@ -17,6 +17,16 @@ impl Instant {
     /// date (`2026-11-21`, meaning its midnight UTC).
     pub fn parse(text: &str) -> Result<Instant, String> {
         let text = text.trim();
+        // Years 0000-9999 only (four digits, no sign): the range Cedar's `datetime` reads.
+        if !text
+            .as_bytes()
+            .get(..5)
+            .is_some_and(|y| y[..4].iter().all(u8::is_ascii_digit) && y[4] == b'-')
+        {
+            return Err(format!(
+                "`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)"
+            ));
+        }
         if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             if text.len() == 10 {
                 let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(|| format!("`{text}` is not a valid date"))?;
@@ -50,11 +60,6 @@ impl Instant {
         DateTime::<Utc>::from_timestamp_millis(self.0)
             .unwrap_or_default()
             .to_rfc3339_opts(SecondsFormat::AutoSi, true)
-    }
-
-    /// This instant plus `d`, saturating.
-    pub fn plus(self, d: Duration) -> Instant {
-        Instant(self.0.saturating_add(d.0))
     }
 }
 
@@ -123,6 +128,10 @@ mod tests {
         assert_eq!(Instant::parse("1970-01-02T02:00:00+02:00").unwrap(), Instant(86_400_000));
         assert!(Instant::parse("2026-02-30").is_err());
         assert!(Instant::parse("yesterday").is_err());
+        // Cedar reads four-digit years only; a signed or five-digit year must not get past the reader.
+        for bad in ["-001-01-01", "+2026-01-01", "12026-01-01", "-0001-01-01T00:00:00Z"] {
+            assert!(Instant::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -138,7 +147,7 @@ mod tests {
         assert_eq!(Duration::parse("30d").unwrap(), Duration(30 * 86_400_000));
         assert_eq!(Duration::parse("1d12h").unwrap(), Duration(36 * 3_600_000));
         assert_eq!(Duration::parse("8h").unwrap().to_string(), "8h");
-        for bad in ["", "30", "d", "30x", "0d", "99999999999999999999d"] {
+        for bad in ["", "30", "d", "30x", "0d", "99999999999999999999d", "1d-2h"] {
             assert!(Duration::parse(bad).is_err(), "{bad}");
         }
     }

@@ -81,7 +81,7 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
                 let owner = population.owner_of(identity);
                 let warning = match owner {
                     OwnerRecord::Invalid => Some(format!(
-                        "owner `{}` has an invalid record; owner conditions evaluate as unknown",
+                        "owner `{}` has an invalid record; owner conditions are false here, and `plan` makes no change for this identity",
                         identity.owner.as_deref().unwrap_or_default()
                     )),
                     OwnerRecord::Unknown => Some(format!(

@@ -46,9 +46,6 @@ pub struct PolicyInfo {
     pub forbid: bool,
     /// The YAML or Cedar line it came from.
     pub source: Location,
-    /// Does its outcome depend on the resource? (Role policies always do,
-    /// through their grants; a guardrail only if it mentions `resource`.)
-    pub reads_resource: bool,
 }
 
 /// The Cedar artefacts of a set of definitions.
@@ -75,7 +72,6 @@ pub struct Compiled {
 /// Compiles definitions and guardrail sources. Errors are every diagnostic found.
 /// On success, also the warnings found (such as guardrails without `@id`).
 pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile]) -> Result<(Compiled, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let _ = graph;
     let mut diagnostics = Vec::new();
     let schema_text = schema_text(defs);
     let schema = match Schema::from_str(&schema_text) {
@@ -115,8 +111,8 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
     for role in defs.roles.values() {
         let id = role_policy_id(&role.id);
         let source = role.source.clone();
-        let policy_text = role_policy(defs, role, true);
-        let probe_text = role_policy(defs, role, false);
+        let policy_text = role_policy(defs, graph, role, true);
+        let probe_text = role_policy(defs, graph, role, false);
         match (
             Policy::parse(Some(PolicyId::new(&id)), &policy_text),
             Policy::parse(Some(PolicyId::new(&id)), &probe_text),
@@ -143,7 +139,6 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
                 origin: PolicyOrigin::Role(role.id.clone()),
                 forbid: false,
                 source,
-                reads_resource: true,
             },
         );
     }
@@ -301,7 +296,6 @@ fn merge_guardrails(
             );
             continue;
         }
-        let reads_resource = policy.to_json().map(|j| mentions_var(&j, "resource")).unwrap_or(true);
         let forbid = policy.effect() == Effect::Forbid;
         if let Err(e) = policies.add(policy.new_id(PolicyId::new(&id))) {
             diagnostics.push(Diagnostic::new(Code::DuplicateId, source.clone(), format!("policy id clash: {e}")));
@@ -316,7 +310,6 @@ fn merge_guardrails(
                 origin: PolicyOrigin::Guardrail,
                 forbid,
                 source,
-                reads_resource,
             },
         );
     }
@@ -465,7 +458,7 @@ pub fn schema_text(defs: &Definitions) -> String {
 
 /// A role's policy. With `with_grants` false, the probe: the same policy
 /// without its resource clause, satisfied exactly when the role is held.
-pub fn role_policy(defs: &Definitions, role: &Role, with_grants: bool) -> String {
+pub fn role_policy(defs: &Definitions, graph: &RoleGraph, role: &Role, with_grants: bool) -> String {
     use expr::{condition, entity_ref, string_lit};
     let mut out = format!(
         "@id({})\n@source({})\npermit (\n  principal is Identity{},\n  action == Action::\"hold\",\n  resource is Entitlement\n)",
@@ -480,20 +473,15 @@ pub fn role_policy(defs: &Definitions, role: &Role, with_grants: bool) -> String
     if with_grants {
         let mut packages = BTreeSet::new();
         let mut entitlements = BTreeSet::new();
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![role.id.as_str()];
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            let Some(r) = defs.roles.get(id) else { continue };
+        // The role's own grants and those of every role it extends.
+        let ancestors = graph.role_ancestors.get(&role.id).into_iter().flatten();
+        for r in std::iter::once(&role.id).chain(ancestors).filter_map(|id| defs.roles.get(id)) {
             for g in &r.grants {
                 match g {
                     GrantRef::Package(p) => packages.insert(p.as_str()),
                     GrantRef::Entitlement(e) => entitlements.insert(e.as_str()),
                 };
             }
-            stack.extend(r.extends.iter().map(String::as_str));
         }
         let mut clauses = Vec::new();
         if !packages.is_empty() {
@@ -520,7 +508,8 @@ pub fn role_policy(defs: &Definitions, role: &Role, with_grants: bool) -> String
         out.push_str(&format!("\nwhen {{\n  {grants}\n}}"));
     }
     let mut parts = Vec::new();
-    if role.kinds.len() < defs.identity.kinds.len() {
+    // The kind test is left out only when the role applies to every declared kind.
+    if !defs.identity.kinds.iter().all(|k| role.kinds.contains(k)) {
         parts.push(condition(&Condition::Kind {
             subject: crate::model::Subject::Identity,
             kinds: role.kinds.clone(),

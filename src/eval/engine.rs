@@ -55,9 +55,6 @@ pub struct Engine {
     roles: Vec<PreparedRole>,
     /// Which roles can apply to an identity.
     index: RoleIndex,
-    /// For each assignable role, the roles whose assignment makes one a member
-    /// (itself and every role that extends it, transitively).
-    members_via: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Engine {
@@ -89,11 +86,15 @@ impl Engine {
         let mut entitlement_entities = BTreeMap::new();
         for (id, e) in &project.defs.entitlements {
             let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
-            for (package, contents) in &project.graph.package_entitlements {
-                if contents.contains(id) {
-                    parents.insert(uid(EntityType::Package, package));
-                }
-            }
+            parents.extend(
+                project
+                    .graph
+                    .entitlement_packages
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| uid(EntityType::Package, p)),
+            );
             let attrs = HashMap::from([
                 (
                     "application".to_string(),
@@ -110,17 +111,19 @@ impl Engine {
         }
         let guardrail_json: Vec<serde_json::Value> = guardrails.policies().filter_map(|p| p.to_json().ok()).collect();
         let ancestors_of = |id: &str| -> BTreeSet<String> {
-            let mut out: BTreeSet<String> = project
+            let packages = project
                 .graph
-                .package_entitlements
-                .iter()
-                .filter(|(_, contents)| contents.contains(id))
-                .map(|(p, _)| format!("Package::{p:?}"))
-                .collect();
-            if let Some(e) = project.defs.entitlements.get(id) {
-                out.insert(format!("Application::{:?}", e.application));
-            }
-            out
+                .entitlement_packages
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|p| format!("Package::{p:?}"));
+            let application = project
+                .defs
+                .entitlements
+                .get(id)
+                .map(|e| format!("Application::{:?}", e.application));
+            packages.chain(application).collect()
         };
         let classes = ResourceClasses::new(
             guardrail_json.iter(),
@@ -164,13 +167,6 @@ impl Engine {
             })
             .collect();
         let index = RoleIndex::new(&roles.iter().map(|r| &r.role).collect::<Vec<_>>());
-        let mut members_via: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (role, ancestors) in &project.graph.role_ancestors {
-            members_via.entry(role.clone()).or_default().insert(role.clone());
-            for a in ancestors {
-                members_via.entry(a.clone()).or_default().insert(role.clone());
-            }
-        }
         Ok(Engine {
             project,
             guardrails,
@@ -182,7 +178,6 @@ impl Engine {
             guardrail_permit_set,
             roles,
             index,
-            members_via,
         })
     }
 
@@ -234,7 +229,7 @@ impl Engine {
             return false;
         }
         if role.assignable {
-            let via = self.members_via.get(&role.id);
+            let via = self.project.graph.role_members.get(&role.id);
             if !via.is_some_and(|v| v.iter().any(|r| ctx.assigned.contains(r))) {
                 return false;
             }
@@ -274,14 +269,25 @@ impl Engine {
             }),
             Condition::Cedar { expr, .. } => {
                 let set = self.escape_hatches.get(expr).ok_or(())?;
+                // A store or request Cedar refuses is entitle's failure, not the policy's:
+                // it is kept and returned from `desired`, as the oracle would fail too.
                 let entities = match &ctx.store {
                     Some(s) => s,
-                    None => {
-                        let s = self.store(ctx.identity, ctx.owner, ctx.at, &[]).map_err(|_| ())?;
-                        ctx.store.insert(s)
+                    None => match self.store(ctx.identity, ctx.owner, ctx.at, &[]) {
+                        Ok(s) => ctx.store.insert(s),
+                        Err(e) => {
+                            ctx.failure = Some(e);
+                            return Err(());
+                        }
+                    },
+                };
+                let request = match context_at(ctx.at).and_then(|c| hold_request(&ctx.identity.id, "entitle:probe", c)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        ctx.failure = Some(e);
+                        return Err(());
                     }
                 };
-                let request = hold_request(&ctx.identity.id, "entitle:probe", context_at(ctx.at).map_err(|_| ())?).map_err(|_| ())?;
                 let response = Authorizer::new().is_authorized(&request, set, entities);
                 if response.diagnostics().errors().next().is_some() {
                     return Err(());
@@ -305,6 +311,8 @@ struct EvalContext<'a> {
     at: Instant,
     assigned: BTreeSet<String>,
     store: Option<Entities>,
+    /// Set when Cedar refused what entitle built (not a policy error).
+    failure: Option<EvalError>,
 }
 
 impl Evaluator for Engine {
@@ -317,6 +325,7 @@ impl Evaluator for Engine {
             at,
             assigned: assigned_roles(&p.defs, identity, at),
             store: None,
+            failure: None,
         };
         let mut out = DesiredSet {
             identity: identity.id.clone(),
@@ -325,7 +334,11 @@ impl Evaluator for Engine {
         let mut granted: BTreeMap<String, BTreeSet<Justification>> = BTreeMap::new();
         for position in self.index.candidates(identity) {
             let prepared = &self.roles[position];
-            if !self.holds(&prepared.role, &mut ctx) {
+            let held = self.holds(&prepared.role, &mut ctx);
+            if let Some(e) = ctx.failure.take() {
+                return Err(e);
+            }
+            if !held {
                 continue;
             }
             out.roles.insert(prepared.role.id.clone());
@@ -473,14 +486,9 @@ fn reads_static_literal(v: &serde_json::Value) -> bool {
     }
 }
 
-/// One attribute test (for explanations), with the engine's exact semantics.
-pub(crate) fn attr_test_public(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
-    attr_test(value, test, at)
-}
-
 /// One attribute test, with Cedar's semantics: an absent attribute makes
-/// every test false except `exists: false`.
-fn attr_test(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
+/// every test false except `exists: false`. (Explanations use it too.)
+pub(crate) fn attr_test(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
     let Some(value) = value else {
         return matches!(test, AttrTest::Exists(false));
     };

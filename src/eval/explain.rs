@@ -26,7 +26,7 @@ pub enum Explanation {
         /// The forbidding guardrails: id and `file:line`.
         by: Vec<(String, String)>,
     },
-    /// Roles could grant it, but the identity holds none of them.
+    /// Roles (or hand-written permits, when the list is empty) could grant it, but none applies.
     NotGranted(Vec<RoleMiss>),
     /// No role or policy grants it to anyone.
     NothingGrants,
@@ -120,13 +120,7 @@ fn role_miss_reasons(
     }
     if role.assignable {
         // Cedar `in`: an assignment to the role or to any role extending it, transitively.
-        let members: Vec<&String> = project
-            .graph
-            .role_ancestors
-            .iter()
-            .filter(|(r, ancestors)| **r == role.id || ancestors.contains(&role.id))
-            .map(|(r, _)| r)
-            .collect();
+        let members: Vec<&String> = project.graph.role_members.get(&role.id).into_iter().flatten().collect();
         if !members.iter().any(|m| assigned.contains(*m)) {
             let mine: Vec<_> = identity.assignments.iter().filter(|a| members.contains(&&a.role)).collect();
             if mine.is_empty() {
@@ -236,7 +230,7 @@ fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&Identi
 fn clause_holds(c: &Condition, who: Option<&IdentityState>, at: Instant) -> bool {
     let Condition::Attr { attr, test, .. } = c else { return true };
     let Some(w) = who else { return false };
-    super::engine::attr_test_public(w.attributes.get(attr), test, at)
+    super::engine::attr_test(w.attributes.get(attr), test, at)
 }
 
 fn subject_value(subject: Subject, attr: &str, value: Option<String>, owner: Option<&IdentityState>) -> String {
@@ -342,6 +336,12 @@ pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
             for (id, source) in by {
                 let _ = writeln!(out, "  - `{id}` ({source})");
             }
+        }
+        Explanation::NotGranted(misses) if misses.is_empty() => {
+            let _ = writeln!(
+                out,
+                "`{identity}` does not hold `{entitlement}`: no role grants it, and no hand-written permit in policies/ applies"
+            );
         }
         Explanation::NotGranted(misses) => {
             let _ = writeln!(

@@ -1156,20 +1156,45 @@ fn line_text(text: &str, pos: usize) -> &str {
 
 /// The id of a record too malformed to parse, when `"id": "..."` can be found in its line.
 fn scan_id(line: &str) -> Option<String> {
-    let mut rest = line;
-    while let Some(i) = rest.find("\"id\"") {
-        rest = &rest[i + 4..];
-        let after = rest.trim_start();
-        let Some(after) = after.strip_prefix(':') else { continue };
-        let Some(value) = after.trim_start().strip_prefix('"') else {
-            continue;
-        };
-        let end = value.find('"')?;
-        let id = &value[..end];
-        if id.contains('\\') || id.trim().is_empty() {
-            return None;
+    // Only the record's own top-level `"id"` counts: a nested one (`{"meta": {"id": ...}}`)
+    // would name the wrong identity, and a wrong guess could let an orphaned-account
+    // revocation through. Strings are skipped whole, so braces inside them do not count.
+    let bytes = line.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i + 1;
+                let end = string_end(bytes, start)?;
+                let is_key = line[end + 1..].trim_start().starts_with(':');
+                if depth == 1 && is_key && &line[start..end] == "id" {
+                    let after = line[end + 1..].trim_start().strip_prefix(':')?.trim_start();
+                    let value = after.strip_prefix('"')?;
+                    let close = value.find('"')?;
+                    let id = &value[..close];
+                    return (!id.contains('\\') && !id.trim().is_empty()).then(|| id.to_string());
+                }
+                i = end;
+            }
+            _ => {}
         }
-        return Some(id.to_string());
+        i += 1;
+    }
+    None
+}
+
+/// The index of the quote closing the JSON string that starts at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
     }
     None
 }
@@ -1774,5 +1799,8 @@ roles:
         assert_eq!(scan_id(r#"{"id": "a\"b"}"#), None);
         assert_eq!(scan_id(r#"{"id": 5}"#), None);
         assert_eq!(scan_id(r#"{"id": "u-8"#), None);
+        assert_eq!(scan_id(r#"{"meta": {"id": "x"}, "id": "u-2", "kind"#).as_deref(), Some("u-2"));
+        assert_eq!(scan_id(r#"{"meta": {"id": "x"}, "kind": "person""#), None);
+        assert_eq!(scan_id(r#"{"note": "{\"id\": \"x\"", "id": "u-3""#).as_deref(), Some("u-3"));
     }
 }

@@ -379,18 +379,7 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
                 ))
             }
             "required" => required = r.bool(value, "`required`").unwrap_or(false),
-            "kinds" => {
-                let mut list = Vec::new();
-                for (k, node) in r.id_list(value, "kind") {
-                    if kinds.contains(&k) {
-                        list.push(k);
-                    } else {
-                        let help = did_you_mean(&k, kinds.iter().map(String::as_str));
-                        r.report_help(Code::UnknownKind, node, format!("unknown identity kind `{k}`"), help);
-                    }
-                }
-                attr_kinds = Some(list);
-            }
+            "kinds" => attr_kinds = Some(kinds_list(r, value, kinds)),
             _ => {}
         }
     }
@@ -597,13 +586,14 @@ fn read_package(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &
     insert(r, &mut defs.packages, id, &id_node, "package", package, |p| &p.source);
 }
 
-fn kinds_list(r: &mut Reader<'_>, node: &Node, schema: &IdentitySchema) -> Vec<String> {
+/// A list of declared kinds; unknown and repeated ones are reported and left out.
+fn kinds_list(r: &mut Reader<'_>, node: &Node, kinds: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for (k, n) in r.id_list(node, "kind") {
-        if schema.kinds.contains(&k) {
+        if kinds.contains(&k) {
             out.push(k);
         } else {
-            let help = did_you_mean(&k, schema.kinds.iter().map(String::as_str));
+            let help = did_you_mean(&k, kinds.iter().map(String::as_str));
             r.report_help(Code::UnknownKind, n, format!("unknown identity kind `{k}`"), help);
         }
     }
@@ -644,7 +634,7 @@ fn read_role(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut
         match *key {
             "kinds" => {
                 let before = r.diagnostics.len();
-                role.kinds = kinds_list(r, value, &defs.identity);
+                role.kinds = kinds_list(r, value, &defs.identity.kinds);
                 kind_errors = r.diagnostics.len() > before;
             }
             "extends" => {

@@ -150,7 +150,16 @@ impl<'d> Reader<'d> {
         let Some(items) = self.seq(node, &format!("{what}s")) else {
             return Vec::new();
         };
-        items.iter().filter_map(|item| self.id(item, what).map(|id| (id, item))).collect()
+        let mut out: Vec<(String, &Node)> = Vec::new();
+        for item in items {
+            let Some(id) = self.id(item, what) else { continue };
+            if out.iter().any(|(seen, _)| *seen == id) {
+                self.report(Code::DuplicateId, item, format!("{what} `{id}` is listed twice"));
+                continue;
+            }
+            out.push((id, item));
+        }
+        out
     }
 }
 

@@ -78,7 +78,7 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     nodes: usize,
-    error: Option<(Pos, String)>,
+    error: Option<(Code, Pos, String)>,
     documents: usize,
 }
 
@@ -98,9 +98,9 @@ fn count_nodes(node: &Node) -> usize {
 }
 
 impl Builder {
-    fn fail(&mut self, pos: Pos, message: String) {
+    fn fail(&mut self, code: Code, pos: Pos, message: String) {
         if self.error.is_none() {
-            self.error = Some((pos, message));
+            self.error = Some((code, pos, message));
         }
     }
 
@@ -109,6 +109,17 @@ impl Builder {
             return;
         }
         if anchor > 0 {
+            // The kept copy costs memory too: it counts against the bound, so nested
+            // anchors cannot multiply a small file into gigabytes.
+            self.nodes += count_nodes(&node);
+            if self.nodes > MAX_NODES {
+                self.fail(
+                    Code::InputTooLarge,
+                    node.pos,
+                    format!("anchors and aliases expand to more than {MAX_NODES} values"),
+                );
+                return;
+            }
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
@@ -126,7 +137,7 @@ impl Builder {
 
     fn open(&mut self, value: Value, pos: Pos, anchor: usize) {
         if self.stack.len() >= MAX_DEPTH {
-            self.fail(pos, format!("nesting deeper than {MAX_DEPTH} levels"));
+            self.fail(Code::InputTooLarge, pos, format!("nesting deeper than {MAX_DEPTH} levels"));
             return;
         }
         self.stack.push((Node { value, pos }, None, anchor));
@@ -155,14 +166,14 @@ impl MarkedEventReceiver for Builder {
         let pos = pos_of(&mark);
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            self.fail(pos, format!("more than {MAX_NODES} values"));
+            self.fail(Code::InputTooLarge, pos, format!("more than {MAX_NODES} values"));
             return;
         }
         match event {
             Event::DocumentStart => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    self.fail(pos, "more than one YAML document in a file".into());
+                    self.fail(Code::YamlSyntax, pos, "more than one YAML document in a file".into());
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -179,11 +190,11 @@ impl MarkedEventReceiver for Builder {
             Event::MappingStart(anchor, _) => self.open(Value::Map(Vec::new()), pos, anchor),
             Event::SequenceEnd | Event::MappingEnd => self.close(),
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                None => self.fail(pos, "alias to an unknown anchor".into()),
+                None => self.fail(Code::YamlSyntax, pos, "alias to an unknown anchor".into()),
                 Some(mut node) => {
                     self.nodes += count_nodes(&node);
                     if self.nodes > MAX_NODES {
-                        self.fail(pos, format!("aliases expand to more than {MAX_NODES} values"));
+                        self.fail(Code::InputTooLarge, pos, format!("aliases expand to more than {MAX_NODES} values"));
                         return;
                     }
                     node.pos = pos;
@@ -227,14 +238,10 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
             format!("invalid YAML: {}", e.info()),
         ));
     }
-    if let Some((pos, message)) = builder.error {
-        let code = if message.contains("document") || message.contains("anchor") {
-            Code::YamlSyntax
-        } else {
-            Code::InputTooLarge
-        };
+    if let Some((code, pos, message)) = builder.error {
         return Err(Diagnostic::new(code, Location::new(file, pos.line, pos.column), message));
     }
+
     Ok(builder.root)
 }
 
@@ -285,7 +292,19 @@ mod tests {
         }
         let err = parse("bomb.yaml", &text).unwrap_err();
         assert_eq!(err.code, Code::InputTooLarge);
-        assert!(err.message.contains("aliases expand"), "{}", err.message);
+        assert!(err.message.contains("expand to more than"), "{}", err.message);
+    }
+
+    #[test]
+    fn nested_anchors_count_their_copies() {
+        // 60 nested anchored lists around 20,000 scalars: each anchor would keep a full copy.
+        let mut text = String::new();
+        for i in 0..60 {
+            text.push_str(&format!("- &a{i}\n{}", "  ".repeat(i + 1)));
+        }
+        text.push_str(&format!("[{}]\n", vec!["x"; 20_000].join(", ")));
+        let err = parse("anchors.yaml", &text).unwrap_err();
+        assert_eq!(err.code, Code::InputTooLarge, "{}", err.message);
     }
 
     #[test]

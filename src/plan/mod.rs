@@ -381,11 +381,20 @@ pub fn plan(
         sod_violations.extend(sod_for(project, &identity.id, &desired_set, StateKind::Desired));
         sod_violations.extend(sod_for(project, &identity.id, held, StateKind::Live));
 
-        if owner == OwnerRecord::Invalid {
+        // An owner whose record is broken — or may be one of the records whose id
+        // could not be read — leaves this identity's desired state unknown.
+        let owner_doubt = match owner {
+            OwnerRecord::Invalid => Some("has an invalid record"),
+            OwnerRecord::Unknown if feed.unreadable_ids() > 0 => {
+                Some("is not in the feed, but may be one of the records whose id could not be read")
+            }
+            _ => None,
+        };
+        if let Some(doubt) = owner_doubt {
             held_back.push(HeldBack {
                 identity: identity.id.clone(),
                 reason: format!(
-                    "its owner `{}` has an invalid record, so its desired state is unknown",
+                    "its owner `{}` {doubt}, so its desired state is unknown",
                     identity.owner.as_deref().unwrap_or_default()
                 ),
             });
