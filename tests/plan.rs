@@ -345,11 +345,23 @@ fn an_unreadable_record_holds_back_orphaned_account_revocations() {
     assert!(held.reason.contains("could not be read"), "{}", held.reason);
     assert!(!plan.summary.revokes_by_reason.contains_key("orphaned-account"));
     // svc-legacy's owner is not in the feed, but may be the unreadable record: held back too.
-    let held = plan.held_back.iter().find(|h| h.identity == "svc-legacy").expect("svc-legacy is held back");
-    assert!(held.reason.contains("may be one of the records whose id could not be read"), "{}", held.reason);
+    let held = plan
+        .held_back
+        .iter()
+        .find(|h| h.identity == "svc-legacy")
+        .expect("svc-legacy is held back");
+    assert!(
+        held.reason.contains("may be one of the records whose id could not be read"),
+        "{}",
+        held.reason
+    );
     // Every other change is what it was.
     let base = scenario().plan(&options(scenario_limits()));
-    let others: Vec<&Change> = base.changes.iter().filter(|c| !["u-98", "svc-legacy"].contains(&c.key().0)).collect();
+    let others: Vec<&Change> = base
+        .changes
+        .iter()
+        .filter(|c| !["u-98", "svc-legacy"].contains(&c.key().0))
+        .collect();
     assert_eq!(plan.changes.iter().collect::<Vec<_>>(), others);
 }
 

@@ -5,6 +5,7 @@
 //! roles of its assignments valid at the instant, with their ancestors) and,
 //! where it has one and the record is known, its owner.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
@@ -45,7 +46,7 @@ fn value_expr(v: &AttrValue) -> RestrictedExpression {
         AttrValue::Str(s) => RestrictedExpression::new_string(s.clone()),
         AttrValue::Int(n) => RestrictedExpression::new_long(*n),
         AttrValue::Bool(b) => RestrictedExpression::new_bool(*b),
-        AttrValue::Date(t) => RestrictedExpression::new_datetime(t.to_cedar()),
+        AttrValue::Date(t) => datetime_expr(*t),
         AttrValue::Set(items) => RestrictedExpression::new_set(items.iter().map(|s| RestrictedExpression::new_string(s.clone()))),
     }
 }
@@ -75,10 +76,46 @@ pub fn identity_entity(defs: &Definitions, identity: &IdentityState, at: Instant
         .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
 }
 
-/// The context `{ now: datetime }`.
+/// Most datetime expressions and contexts kept per thread before the caches start over.
+const CACHE_LIMIT: usize = 65_536;
+
+thread_local! {
+    static DATETIMES: RefCell<HashMap<Instant, RestrictedExpression>> = RefCell::new(HashMap::new());
+    static CONTEXTS: RefCell<HashMap<Instant, Context>> = RefCell::new(HashMap::new());
+}
+
+/// Cedar's `datetime(...)` for an instant. Cedar parses the extension's name on
+/// every construction, which dominated evaluation time; HR dates repeat a lot,
+/// so each thread keeps the expressions it built (bounded).
+fn datetime_expr(t: Instant) -> RestrictedExpression {
+    DATETIMES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(e) = cache.get(&t) {
+            return e.clone();
+        }
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        let e = RestrictedExpression::new_datetime(t.to_cedar());
+        cache.insert(t, e.clone());
+        e
+    })
+}
+
+/// The context `{ now: datetime }` (cached per thread, like [`datetime_expr`]).
 pub fn context_at(at: Instant) -> Result<Context, EvalError> {
-    Context::from_pairs([("now".to_string(), RestrictedExpression::new_datetime(at.to_cedar()))])
-        .map_err(|e| EvalError::Cedar(e.to_string()))
+    CONTEXTS.with(|cache| {
+        if let Some(c) = cache.borrow().get(&at) {
+            return Ok(c.clone());
+        }
+        let context = Context::from_pairs([("now".to_string(), datetime_expr(at))]).map_err(|e| EvalError::Cedar(e.to_string()))?;
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(at, context.clone());
+        Ok(context)
+    })
 }
 
 /// The request "may `principal` hold `entitlement`".
