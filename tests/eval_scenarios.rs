@@ -548,20 +548,7 @@ fn cli_eval_json_explain_has_because_with_role_via_policy_source() {
 #[test]
 fn cli_explain_why_not_names_the_failing_clause_and_the_value() {
     let dir = scenario("eval-time");
-    let o = entitle_in(
-        &dir,
-        &[
-            "explain",
-            "c-1",
-            "workspace:sso",
-            "--identities",
-            "identities.jsonl",
-            "--as-of",
-            "2026-12-31",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let out = stdout(&o);
+    let out = explain_in(&dir, "c-1", "workspace:sso", "2026-12-31");
     assert!(out.contains("`c-1` does not hold `workspace:sso`"), "{out}");
     let contractor = line_of(&dir.join("roles/roles.yaml"), "id: contractor");
     let clause = line_of(&dir.join("roles/roles.yaml"), "end_date: { after: now }");
@@ -598,20 +585,7 @@ fn cli_explain_why_not_names_the_failing_clause_and_the_value() {
 #[test]
 fn cli_explain_forbidden_names_the_guardrail() {
     let dir = scenario("eval-hierarchy");
-    let o = entitle_in(
-        &dir,
-        &[
-            "explain",
-            "sup-1",
-            "vault:prod-read",
-            "--identities",
-            "identities.jsonl",
-            "--as-of",
-            "2026-11-21",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let out = stdout(&o);
+    let out = explain_in(&dir, "sup-1", "vault:prod-read", "2026-11-21");
     assert!(out.contains("`sup-1` does not hold `vault:prod-read`"), "{out}");
     assert!(out.contains("forbid"), "{out}");
     let guardrails = dir.join("policies/guardrails.cedar");
@@ -767,20 +741,7 @@ fn cli_explain_owner_why_not_names_the_owner_value_or_its_absence() {
 #[test]
 fn cli_explain_pre_hire_names_the_start_date() {
     let dir = scenario("eval-time");
-    let o = entitle_in(
-        &dir,
-        &[
-            "explain",
-            "p-1",
-            "hr:day-one",
-            "--identities",
-            "identities.jsonl",
-            "--as-of",
-            "2026-11-30T23:59:59.999Z",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let out = stdout(&o);
+    let out = explain_in(&dir, "p-1", "hr:day-one", "2026-11-30T23:59:59.999Z");
     let clause = line_of(&dir.join("roles/roles.yaml"), "start_date: { lte: now }");
     assert!(
         out.contains(&format!(
@@ -790,6 +751,16 @@ fn cli_explain_pre_hire_names_the_start_date() {
     );
 }
 
+/// `entitle explain ID ENTITLEMENT` in a scenario folder: asserts success, returns stdout.
+fn explain_in(dir: &Path, id: &str, entitlement: &str, at: &str) -> String {
+    let o = entitle_in(
+        dir,
+        &["explain", id, entitlement, "--identities", "identities.jsonl", "--as-of", at],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    stdout(&o)
+}
+
 /// An assignment two levels down an `extends` chain of assignable roles
 /// makes its holder a member of the top role (the engine and the oracle
 /// agree: see t-2 in eval-hierarchy). When that role's condition fails, the
@@ -797,20 +768,7 @@ fn cli_explain_pre_hire_names_the_start_date() {
 #[test]
 fn cli_explain_does_not_call_an_assignment_to_a_grandchild_role_missing() {
     let dir = scenario("eval-hierarchy");
-    let o = entitle_in(
-        &dir,
-        &[
-            "explain",
-            "t-3",
-            "tickets:read",
-            "--identities",
-            "identities.jsonl",
-            "--as-of",
-            "2026-11-21",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
-    let out = stdout(&o);
+    let out = explain_in(&dir, "t-3", "tickets:read", "2026-11-21");
     let clause = line_of(&dir.join("roles/roles.yaml"), "department: { in: [Support, Engineering] }");
     assert!(
         out.contains(&format!(
