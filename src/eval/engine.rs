@@ -1,14 +1,16 @@
 //! The engine: the same answers as the oracle, without asking Cedar about
 //! every entitlement.
 //!
-//! How: role conditions are evaluated natively (they are entitle's own
+//! How: the role index (`index.rs`) narrows the roles to those that can
+//! apply; their conditions are evaluated natively (they are entitle's own
 //! condition language, whose Cedar translation is fixed by `compile::expr`);
 //! a held role contributes its precomputed grant closure; Cedar is asked only
-//! for `cedar:` escape hatches and for hand-written guardrails, once per
-//! candidate entitlement, against a small entity store (the identity, its
-//! owner, their roles, the candidates). Guardrails that read static entities
-//! by literal (say `Entitlement::"x".privileged`) make the engine fall back to
-//! the full static store, which is slower but still exact.
+//! for `cedar:` escape hatches and for hand-written guardrails, once per class
+//! of candidate entitlements the guardrails cannot tell apart (`classes.rs`),
+//! against a small entity store (the identity, its owner, their roles, the
+//! class representatives). Guardrails that read static entities by literal
+//! (say `Entitlement::"x".privileged`) make the engine fall back to the full
+//! static store, which is slower but still exact.
 //!
 //! Invariant: for every input, `Engine::desired == Oracle::desired`.
 
