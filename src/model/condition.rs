@@ -90,12 +90,7 @@ fn read_entry(r: &mut Reader<'_>, schema: &IdentitySchema, key: &str, key_node: 
             let ty = def.ty.clone();
             if value.is_null() {
                 // An empty value's position is the next token's: point at the key instead.
-                r.report_help(
-                    Code::WrongType,
-                    key_node,
-                    format!("expected a value for `{attr}`, found nothing"),
-                    Some("write a value, or `{ exists: false }` to match an absent attribute".into()),
-                );
+                report_no_value(r, attr, key_node);
                 return None;
             }
             let tests = read_tests(r, attr, &ty, value)?;
@@ -282,6 +277,16 @@ fn read_operator(r: &mut Reader<'_>, attr: &str, ty: &AttrType, op: &str, op_nod
     })
 }
 
+/// Reports an attribute compared with nothing (`department:` or `department: ~`), at `node`.
+fn report_no_value(r: &mut Reader<'_>, attr: &str, node: &Node) {
+    r.report_help(
+        Code::WrongType,
+        node,
+        format!("expected a value for `{attr}`, found nothing"),
+        Some("write a value, or `{ exists: false }` to match an absent attribute".into()),
+    );
+}
+
 /// Reads one literal of the attribute's type (for sets: one member).
 fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allow_now: bool) -> Option<Literal> {
     let Value::Scalar { text, plain } = &node.value else {
@@ -293,12 +298,7 @@ fn read_literal(r: &mut Reader<'_>, attr: &str, ty: &AttrType, node: &Node, allo
         return None;
     };
     if node.is_null() {
-        r.report_help(
-            Code::WrongType,
-            node,
-            format!("expected a value for `{attr}`, found nothing"),
-            Some("write a value, or `{ exists: false }` to match an absent attribute".into()),
-        );
+        report_no_value(r, attr, node);
         return None;
     }
     match ty {

@@ -264,19 +264,14 @@ fn check_reference(defs: &Definitions, reference: Reference, diagnostics: &mut V
             "role",
             defs.roles.keys().map(String::as_str).collect(),
         ),
-        RefKind::Package => (
-            defs.packages.contains_key(&id),
-            Code::UnknownGrant,
-            "package",
-            defs.packages.keys().map(String::as_str).collect(),
-        ),
         RefKind::Grant if id.contains(':') => (
             defs.entitlements.contains_key(&id),
             Code::UnknownGrant,
             "entitlement",
             defs.entitlements.keys().map(String::as_str).collect(),
         ),
-        RefKind::Grant => (
+        // A grant without `:` names a package, exactly like a nested package reference.
+        RefKind::Package | RefKind::Grant => (
             defs.packages.contains_key(&id),
             Code::UnknownGrant,
             "package",
