@@ -105,6 +105,10 @@ codes! {
     Io = "E020", Error, "io";
     /// A role condition or escape hatch refers to something only a guardrail may (such as `resource`).
     ConditionScope = "E021", Error, "condition-scope";
+    /// A hand-written permit whose scope does not bind `principal` to a role or an
+    /// identity: it grants to every identity its condition lets through, agents
+    /// included. `@unbounded_permit("why")` opts out explicitly.
+    UnboundedPermit = "E022", Error, "unbounded-permit";
     /// A privileged entitlement is granted by a birthright (non-assignable) role:
     /// everyone matching the rule holds it permanently, without approval or expiry.
     PrivilegedBirthright = "W001", Warning, "privileged-birthright";

@@ -76,15 +76,21 @@
 //! # let project = Arc::new(Project::from_sources(&sources).unwrap());
 //! let engine = Engine::new(project.clone()).unwrap();
 //!
-//! // HR says u-7 left; the chat application still has them.
-//! let hr = br#"{"id": "u-7", "kind": "person", "attributes": {"status": "terminated"}}"#;
-//! let live = br#"{"identity": "u-7", "entitlement": "slack:member"}"#;
-//! let feed = parse_identities("hr.jsonl", hr, None, &project.defs).unwrap();
-//! let live = parse_live("live.jsonl", live, None, None).unwrap();
+//! // HR says u-7 left; the chat application still has them and their eleven colleagues.
+//! let mut hr = String::from(r#"{"id": "u-7", "kind": "person", "attributes": {"status": "terminated"}}"#);
+//! let mut live = String::from(r#"{"identity": "u-7", "entitlement": "slack:member"}"#);
+//! for n in 10..21 {
+//!     hr += &format!("\n{{\"id\": \"u-{n}\", \"kind\": \"person\", \"attributes\": {{\"status\": \"active\"}}}}");
+//!     live += &format!("\n{{\"identity\": \"u-{n}\", \"entitlement\": \"slack:member\"}}");
+//! }
+//! let feed = parse_identities("hr.jsonl", hr.as_bytes(), None, &project.defs).unwrap();
+//! let live = parse_live("live.jsonl", live.as_bytes(), None, None).unwrap();
 //!
 //! let options = PlanOptions { as_of: entitle::Instant::parse("2026-11-21").unwrap(), limits: GuardLimits::default(), force: false };
 //! let plan = plan(&project, &engine, &Population::new(feed), &[live], &options, &|_| ()).unwrap();
+//! // One revocation of 12 live grants: under the default guard (500 or 10% of live grants).
 //! assert!(plan.refused.is_none());
+//! assert_eq!(plan.changes.len(), 1);
 //! assert!(matches!(&plan.changes[0],
 //!     Change::Revoke { identity, reason: RevokeReason::NotJustified, .. } if identity == "u-7"));
 //! ```

@@ -158,7 +158,7 @@ fn definitions(g: &mut Gen) -> (String, String) {
         "forbid (principal, action, resource) when { principal has dept && principal.dept == \"Fin\" && resource.privileged };",
         "forbid (principal, action, resource in Package::\"p1\") when { principal.kind == \"agent\" };",
         "forbid (principal, action, resource == Entitlement::\"a:e1\") when { principal has level && principal.level < 2 };",
-        "permit (principal, action, resource in Application::\"b\") when { principal has tags && principal.tags.contains(\"vip\") };",
+        "@unbounded_permit(\"vip access, property test\") permit (principal, action, resource in Application::\"b\") when { principal has tags && principal.tags.contains(\"vip\") };",
         "forbid (principal, action, resource) when { Entitlement::\"a:e0\".privileged && principal has flag && principal.flag };",
         "forbid (principal in Role::\"r1\", action, resource) when { resource.application == Application::\"a\" };",
         "forbid (principal, action, resource) when { principal has owner && principal.owner has status && principal.owner.status != \"active\" };",

@@ -109,14 +109,18 @@ fn no_limits() -> GuardLimits {
         max_revokes: Limit::Count(u64::MAX),
         max_invalid: Limit::Count(u64::MAX),
         max_orphaned: Limit::Count(u64::MAX),
+        max_privileged_grants: Limit::Count(u64::MAX),
     }
 }
 
 /// The limits the expected plan was computed with: the defaults, but the one
-/// invalid record of 18 (5.6%) is allowed (see the scenario README).
+/// invalid record of 18 (5.6%) is allowed, and so are its 18 revocations of 75
+/// live grants (24%: the scenario packs every revocation reason into a tiny
+/// organisation; see the scenario README).
 fn scenario_limits() -> GuardLimits {
     GuardLimits {
         max_invalid: Limit::Count(1),
+        max_revokes: Limit::Count(500),
         ..GuardLimits::default()
     }
 }
@@ -324,7 +328,7 @@ fn an_unreadable_record_holds_back_orphaned_account_revocations() {
     identities.extend_from_slice(b"this line is not a JSON record\n");
     let limits = GuardLimits {
         max_invalid: Limit::Count(2),
-        ..GuardLimits::default()
+        ..scenario_limits()
     };
     let plan = scenario_with(&identities, &scenario_live()).plan(&options(limits));
     assert_eq!(plan.refused, None);
@@ -530,6 +534,93 @@ fn a_truncated_identity_feed_is_refused() {
         "{refused}"
     );
     assert!(plan.changes.is_empty(), "a refused plan carries no changes");
+}
+
+/// A small organisation of `people` employees, each holding the four birthright grants of an active one.
+fn small_org(people: usize, status: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut identities = String::new();
+    let mut live = String::new();
+    for i in 0..people {
+        identities.push_str(&format!(
+            "{{\"id\": \"p-{i:03}\", \"kind\": \"person\", \"attributes\": {{\"status\": \"{status}\", \"worker_type\": \"employee\"}}}}\n"
+        ));
+        for e in ["workspace:sso", "workspace:mail", "workspace:drive", "erp:expense"] {
+            live.push_str(&format!("{{\"identity\": \"p-{i:03}\", \"entitlement\": \"{e}\"}}\n"));
+        }
+    }
+    (identities.into_bytes(), live.into_bytes())
+}
+
+#[test]
+fn a_small_organisation_marked_all_terminated_is_refused_by_default() {
+    // 200 people, 800 grants: under the old absolute default of 500, 400 people would have
+    // lost everything with exit 0. The default is now the smaller of 500 and 10%.
+    let (_, live) = small_org(200, "active");
+    let (terminated, _) = small_org(200, "terminated");
+    let case = Case::new(scenario().project, ("hr.jsonl", &terminated), ("live.jsonl", &live));
+    let plan = case.plan(&options(GuardLimits::default()));
+    let refused = plan.refused.as_deref().expect("an all-terminated feed must be refused");
+    assert!(
+        refused.contains("the plan would revoke 800 of 800 live grants, over --max-revokes 500 or 10%"),
+        "{refused}"
+    );
+    assert!(plan.changes.is_empty());
+    // The same feed with everyone still active changes nothing and is accepted.
+    let (active, _) = small_org(200, "active");
+    let case = Case::new(scenario().project, ("hr.jsonl", &active), ("live.jsonl", &live));
+    let plan = case.plan(&options(GuardLimits::default()));
+    assert_eq!((plan.refused, plan.changes.len(), plan.summary.unchanged), (None, 0, 800));
+}
+
+/// A project whose `broad` role hands a privileged entitlement to every active person.
+fn project_granting_admin_to_everyone() -> Arc<Project> {
+    let mut sources = sources_in(&scenario_dir());
+    sources.roles.push(entitle::model::SourceFile {
+        name: "roles/typo.yaml".into(),
+        text: "roles:\n  - id: broad\n    when: { status: active }\n    grants: [aws:prod-admin]\n".into(),
+    });
+    project_from(&sources)
+}
+
+#[test]
+fn max_privileged_grants_refuses_a_rule_granting_admin_to_everyone() {
+    let (active, live) = small_org(200, "active");
+    let case = Case::new(project_granting_admin_to_everyone(), ("hr.jsonl", &active), ("live.jsonl", &live));
+    let plan = case.plan(&options(GuardLimits::default()));
+    let refused = plan.refused.as_deref().expect("200 new admins must be refused");
+    assert!(
+        refused
+            .contains("the plan would grant privileged entitlements 200 times to 200 identities, over --max-privileged-grants 100 or 10%"),
+        "{refused}"
+    );
+    assert!(plan.changes.is_empty());
+    let with = |max_privileged_grants| {
+        case.plan(&options(GuardLimits {
+            max_privileged_grants,
+            ..no_limits()
+        }))
+    };
+    accepted(&with(Limit::Count(200)));
+    refused_without_changes(&with(Limit::Count(199)), "--max-privileged-grants 199");
+    accepted(&with(Limit::Percent(100.0)));
+    refused_without_changes(&with(Limit::Percent(99.0)), "--max-privileged-grants 99%");
+    // Forced, it says so, and the grants are there.
+    let forced = case.plan(&PlanOptions {
+        force: true,
+        ..options(GuardLimits::default())
+    });
+    assert_eq!(forced.refused, None);
+    assert!(
+        forced.forced.iter().any(|f| f.contains("--max-privileged-grants")),
+        "{:?}",
+        forced.forced
+    );
+    let admins = forced
+        .changes
+        .iter()
+        .filter(|c| matches!(c, Change::Grant { entitlement, .. } if entitlement == "aws:prod-admin"))
+        .count();
+    assert_eq!(admins, 200);
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod contradiction;
 mod duplicate_role;
 mod privileged_birthright;
 mod unbounded_assignment;
+pub(crate) mod unbounded_permit;
 mod ungrantable;
 mod unreferenced;
 

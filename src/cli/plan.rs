@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use entitle::io::live::read_live;
+use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
 use entitle::plan::render::{human, scim_patches, Style};
 use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
 
@@ -46,16 +47,21 @@ pub struct Args {
     /// Exit 0 when nothing changes and 3 when something does.
     #[arg(long)]
     detailed_exitcode: bool,
-    /// Refuse a plan revoking more than this many grants, or this percentage of the live grants.
-    #[arg(long, default_value = "500")]
+    /// Refuse a plan revoking more than this many grants, or this percentage of the live grants
+    /// (`500`, `10%`, or `500 or 10%`: whichever is smaller).
+    #[arg(long, default_value_t = DEFAULT_MAX_REVOKES)]
     max_revokes: Limit,
     /// Refuse when more than this share (or count) of identity records is invalid.
-    #[arg(long, default_value = "1%")]
+    #[arg(long, default_value_t = DEFAULT_MAX_INVALID)]
     max_invalid: Limit,
     /// Refuse when more than this share (or count) of live identities is missing from the feed.
-    #[arg(long, default_value = "10%")]
+    #[arg(long, default_value_t = DEFAULT_MAX_ORPHANED)]
     max_orphaned: Limit,
-    /// Override the three guards; the output says so.
+    /// Refuse a plan granting privileged entitlements more than this many times, or to more than this
+    /// percentage of the identities (`100 or 10%` by default: whichever is smaller).
+    #[arg(long, default_value_t = DEFAULT_MAX_PRIVILEGED_GRANTS)]
+    max_privileged_grants: Limit,
+    /// Override every guard; the output says so.
     #[arg(long)]
     force: bool,
 }
@@ -81,6 +87,7 @@ pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
             max_revokes: args.max_revokes,
             max_invalid: args.max_invalid,
             max_orphaned: args.max_orphaned,
+            max_privileged_grants: args.max_privileged_grants,
         },
         force: args.force,
     };

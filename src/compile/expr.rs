@@ -112,8 +112,21 @@ pub fn condition(c: &Condition) -> String {
     }
 }
 
+/// `items` joined by `op` as a balanced tree of parenthesised halves.
+///
+/// `&&` and `||` are associative in Cedar, errors and short-circuits
+/// included, and evaluation stays left to right, so this is the flat chain's
+/// meaning; but Cedar recurses over the tree, and a flat chain of thousands
+/// of conditions would be thousands deep, while this is `log2(n)` deep.
 fn join(items: &[Condition], op: &str) -> String {
-    format!("({})", items.iter().map(condition).collect::<Vec<_>>().join(op))
+    match items {
+        [one] => format!("({})", condition(one)),
+        _ if items.len() <= 8 => format!("({})", items.iter().map(condition).collect::<Vec<_>>().join(op)),
+        _ => {
+            let (left, right) = items.split_at(items.len() / 2);
+            format!("({}{op}{})", join(left, op), join(right, op))
+        }
+    }
 }
 
 fn attr_test(subject: Subject, attr: &str, ty: &AttrType, test: &AttrTest) -> String {

@@ -5,6 +5,7 @@
 //! the merged policy set passes Cedar's validator in strict mode or the
 //! compiler reports why; no YAML string reaches policy text unescaped.
 
+pub mod bounds;
 pub mod expr;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -113,6 +114,17 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
         let source = role.source.clone();
         let policy_text = role_policy(defs, graph, role, true);
         let probe_text = role_policy(defs, graph, role, false);
+        if let Err(deep) = bounds::check(&policy_text) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::InputTooLarge,
+                    source.clone(),
+                    format!("role `{}` compiles to Cedar that is too deep: {}", role.id, deep.message),
+                )
+                .with_help("flatten the role's `when` (fewer nested `all`/`any`/`not`)"),
+            );
+            continue;
+        }
         match (
             Policy::parse(Some(PolicyId::new(&id)), &policy_text),
             Policy::parse(Some(PolicyId::new(&id)), &probe_text),
@@ -246,6 +258,13 @@ fn merge_guardrails(
     text: &mut String,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    if let Err(deep) = bounds::check(&file.text) {
+        diagnostics.push(
+            Diagnostic::new(Code::InputTooLarge, offset_location(file, deep.offset), deep.message)
+                .with_help("split the policy, or flatten its nesting; deeper text could exhaust the stack"),
+        );
+        return;
+    }
     let parsed = match PolicySet::from_str(&file.text) {
         Ok(p) => p,
         Err(errors) => {
@@ -296,6 +315,7 @@ fn merge_guardrails(
             );
             continue;
         }
+        crate::check::unbounded_permit::check(policy, &id, &source, diagnostics);
         let forbid = policy.effect() == Effect::Forbid;
         if let Err(e) = policies.add(policy.new_id(PolicyId::new(&id))) {
             diagnostics.push(Diagnostic::new(Code::DuplicateId, source.clone(), format!("policy id clash: {e}")));
@@ -366,6 +386,13 @@ fn check_escape_hatches(c: &Condition, schema: &Schema, declared: &[&str], diagn
         Condition::All(items) | Condition::Any(items) => items.iter().for_each(|i| check_escape_hatches(i, schema, declared, diagnostics)),
         Condition::Not(inner) => check_escape_hatches(inner, schema, declared, diagnostics),
         Condition::Cedar { expr, source } => {
+            if let Err(deep) = bounds::check(expr) {
+                diagnostics.push(
+                    Diagnostic::new(Code::InputTooLarge, source.clone(), deep.message)
+                        .with_help("write the condition in YAML (`all`, `any`, `not`), which entitle compiles without deep nesting"),
+                );
+                return;
+            }
             if let Err(e) = Expression::from_str(expr) {
                 diagnostics.push(
                     Diagnostic::new(

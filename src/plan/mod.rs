@@ -520,11 +520,13 @@ pub fn plan(
         invalid_identities,
         held_back,
     };
+    let privileged = |e: &str| defs.entitlements.get(e).is_some_and(|e| e.privileged);
     let tripped = guards::check(
         &plan,
         feed.identities.len() + feed.invalid.len(),
         live_identities.len(),
         &options.limits,
+        &privileged,
     );
     if !tripped.is_empty() {
         if options.force {
