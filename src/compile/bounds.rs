@@ -65,10 +65,8 @@ pub fn check(text: &str) -> Result<(), TooDeep> {
                     ));
                 }
             }
-            b')' | b']' | b'}' => {
-                if ops.len() > 1 {
-                    ops.pop();
-                }
+            b')' | b']' | b'}' if ops.len() > 1 => {
+                ops.pop();
             }
             b';' if ops.len() == 1 => {
                 ops[0] = 0;
