@@ -14,7 +14,7 @@ use entitle::{Instant, Project};
 
 fn example() -> (Arc<Project>, Population) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (_, project) = Project::load(&root.join("roles"), &root.join("policies"));
+    let (_, project) = Project::load(&root.join("roles"), Some(&root.join("policies")));
     let project = Arc::new(project.unwrap_or_else(|f| panic!("example does not load: {:?}", f.diagnostics)));
     let feed = read_identities(&root.join("fixtures/identities.jsonl"), None, &project.defs).unwrap_or_else(|e| panic!("{e}"));
     (project, Population::new(feed))

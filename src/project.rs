@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::check;
 use crate::compile::{self, Compiled};
-use crate::diag::{self, Diagnostic, Severity};
+use crate::diag::{self, Code, Diagnostic, Location, Severity};
 use crate::graph::RoleGraph;
 use crate::model::{self, Definitions, SourceFile};
 
@@ -43,13 +43,33 @@ pub struct Sources {
 
 impl Sources {
     /// Reads `roles_dir` (every `*.yaml`/`*.yml`) and `policies_dir` (every
-    /// `*.cedar`; a missing policies directory is fine). I/O problems are diagnostics.
-    pub fn read(roles_dir: &Path, policies_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Sources {
+    /// `*.cedar`). I/O problems are diagnostics.
+    ///
+    /// A roles directory that does not exist or holds no definitions is an
+    /// error, and so is a policies directory that does not exist: loading the
+    /// roles without their guardrails would silently grant what the guardrails
+    /// forbid (a contractor's admin rights, a leaver's access). `None` for
+    /// `policies_dir` says explicitly that there are none (`--no-policies`).
+    pub fn read(roles_dir: &Path, policies_dir: Option<&Path>, diagnostics: &mut Vec<Diagnostic>) -> Sources {
+        let before = diagnostics.len();
         let roles = model::read_tree(roles_dir, &["yaml", "yml"], diagnostics);
-        let policies = if policies_dir.exists() {
-            model::read_tree(policies_dir, &["cedar"], diagnostics)
-        } else {
-            Vec::new()
+        if roles.is_empty() && diagnostics.len() == before {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::Io,
+                    Location::new(roles_dir.display().to_string(), 0, 0),
+                    format!("no definitions (`*.yaml`, `*.yml`) under `{}`", roles_dir.display()),
+                )
+                .with_help("point `--roles DIR` at the directory holding the role definitions"),
+            );
+        }
+        let policies = match policies_dir {
+            None => Vec::new(),
+            Some(dir) if !dir.is_dir() => {
+                diagnostics.push(missing_policies(roles_dir, dir));
+                Vec::new()
+            }
+            Some(dir) => model::read_tree(dir, &["cedar"], diagnostics),
         };
         Sources { roles, policies }
     }
@@ -64,9 +84,31 @@ impl Sources {
     }
 }
 
+/// The error for a policies directory that does not exist, with the likeliest fix.
+fn missing_policies(roles_dir: &Path, policies_dir: &Path) -> Diagnostic {
+    let beside_roles = roles_dir
+        .parent()
+        .map(|parent| parent.join("policies"))
+        .filter(|p| p.is_dir() && p != policies_dir);
+    let help = match beside_roles {
+        Some(p) => format!("did you mean `--policies {}`? it sits beside the roles directory", p.display()),
+        None => {
+            "without it no guardrail applies: create it, pass `--policies DIR`, or `--no-policies` to load the roles without guardrails"
+                .to_string()
+        }
+    };
+    Diagnostic::new(
+        Code::Io,
+        Location::new(policies_dir.display().to_string(), 0, 0),
+        format!("policies directory `{}` does not exist", policies_dir.display()),
+    )
+    .with_help(help)
+}
+
 impl Project {
-    /// Loads, compiles and lints a policy repository from directories.
-    pub fn load(roles_dir: &Path, policies_dir: &Path) -> (Sources, Result<Project, LoadFailure>) {
+    /// Loads, compiles and lints a policy repository from directories;
+    /// `policies_dir` is `None` only when the user said there are no guardrails.
+    pub fn load(roles_dir: &Path, policies_dir: Option<&Path>) -> (Sources, Result<Project, LoadFailure>) {
         let mut diagnostics = Vec::new();
         let sources = Sources::read(roles_dir, policies_dir, &mut diagnostics);
         let result = Project::from_sources_with(&sources, diagnostics);

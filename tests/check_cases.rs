@@ -236,30 +236,90 @@ fn check_cases() {
     );
 }
 
+/// The repository's own policies directory, which exists.
+fn example_policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+/// The `E020` diagnostics of loading `roles` and `policies`, rendered.
+fn io_errors(roles: &Path, policies: Option<&Path>) -> Vec<(String, String, Option<String>)> {
+    let (_, result) = Project::load(roles, policies);
+    let failure = result.expect_err("the load must fail");
+    let codes: Vec<&str> = failure.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert!(
+        codes.iter().all(|c| *c == "E020"),
+        "only I/O errors, not what they cause: {codes:?}"
+    );
+    failure
+        .diagnostics
+        .into_iter()
+        .map(|d| (d.location.file, d.message, d.help))
+        .collect()
+}
+
 /// `E020` needs the file system: a roles directory that does not exist.
 #[test]
 fn missing_roles_directory_is_an_io_error() {
-    let (_, result) = Project::load(Path::new("/nonexistent/roles"), Path::new("/nonexistent/policies"));
-    let failure = result.expect_err("a missing roles directory must fail the load");
-    let rendered: Vec<String> = failure.diagnostics.iter().map(|d| d.render(None)).collect();
-    let io: Vec<&Diagnostic> = failure.diagnostics.iter().filter(|d| d.code == Code::Io).collect();
-    assert_eq!(io.len(), 1, "{rendered:#?}");
-    assert_eq!(io[0].message, "directory `/nonexistent/roles` does not exist");
-    assert_eq!(io[0].location.file, "/nonexistent/roles");
     assert_eq!(
-        io[0].help.as_deref(),
-        Some("pass the definitions directory with `--roles DIR` (or `--policies DIR`)")
+        io_errors(Path::new("/nonexistent/roles"), Some(&example_policies())),
+        [(
+            "/nonexistent/roles".to_string(),
+            "directory `/nonexistent/roles` does not exist".to_string(),
+            Some("pass the definitions directory with `--roles DIR`".to_string())
+        )]
     );
 }
 
-/// Known bug in `model::load` (src/model/load.rs): with no sources at all it
-/// also reports E014 "no file declares the `identity:` schema", located in a
-/// file `roles` that does not exist, on top of the real problem.
+/// A policies directory that does not exist would drop every guardrail: an error, unless `--no-policies`.
 #[test]
+fn missing_policies_directory_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("roles");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::write(alone.join("org.yaml"), "identity:\n  attributes: {}\n").unwrap();
+    let missing = dir.path().join("policies");
+    assert_eq!(
+        io_errors(&alone, Some(&missing)),
+        [(
+            missing.display().to_string(),
+            format!("policies directory `{}` does not exist", missing.display()),
+            Some("without it no guardrail applies: create it, pass `--policies DIR`, or `--no-policies` to load the roles without guardrails".to_string())
+        )]
+    );
+    // Run from a subdirectory with `--roles ../roles`, the guardrails sit beside the roles: say so.
+    let roles = Path::new(env!("CARGO_MANIFEST_DIR")).join("roles");
+    let beside = io_errors(&roles, Some(Path::new("policies-typo")));
+    assert_eq!(
+        beside[0].2.as_deref(),
+        Some(
+            format!(
+                "did you mean `--policies {}`? it sits beside the roles directory",
+                example_policies().display()
+            )
+            .as_str()
+        )
+    );
+    // Said explicitly, the roles load without guardrails.
+    let (_, result) = Project::load(&roles, None);
+    let project = result.expect("--no-policies loads the roles alone");
+    assert!(project
+        .compiled
+        .info
+        .values()
+        .all(|i| matches!(i.origin, entitle::compile::PolicyOrigin::Role(_))));
+}
 
-fn missing_roles_directory_is_the_only_error() {
-    let (_, result) = Project::load(Path::new("/nonexistent/roles"), Path::new("/nonexistent/policies"));
-    let failure = result.expect_err("a missing roles directory must fail the load");
-    let codes: Vec<&str> = failure.diagnostics.iter().map(|d| d.code.as_str()).collect();
-    assert_eq!(codes, ["E020"]);
+/// A roles directory without a single definitions file is an error, not an empty organisation.
+#[test]
+fn empty_roles_directory_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a definition").unwrap();
+    assert_eq!(
+        io_errors(dir.path(), Some(&example_policies())),
+        [(
+            dir.path().display().to_string(),
+            format!("no definitions (`*.yaml`, `*.yml`) under `{}`", dir.path().display()),
+            Some("point `--roles DIR` at the directory holding the role definitions".to_string())
+        )]
+    );
 }

@@ -132,3 +132,40 @@ fn a_missing_roles_directory_is_bad_usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+/// Run from a subdirectory with `--roles ../roles`, the default `policies` is
+/// missing: without the guardrails a contractor would hold `aws:prod-admin`,
+/// so the load fails (exit 2) unless `--no-policies` says so on purpose.
+#[test]
+fn a_missing_policies_directory_fails_unless_no_policies_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("roles"), &dir.path().join("roles"));
+    let sub = dir.path().join("fixtures");
+    std::fs::create_dir(&sub).unwrap();
+    let identities = root().join("fixtures/identities.jsonl");
+    let identities = identities.to_str().unwrap();
+    let explain = [
+        "--roles",
+        "../roles",
+        "explain",
+        "u-1018",
+        "aws:prod-admin",
+        "--identities",
+        identities,
+        "--as-of",
+        "2026-11-21",
+    ];
+    let out = entitle(&sub, &explain);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("policies directory `policies` does not exist"), "{stderr}");
+    let out = entitle(&sub, &[&["--no-policies"][..], &explain].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("holds `aws:prod-admin`"),
+        "without guardrails the contractor holds it: {stdout}"
+    );
+    let out = entitle(&sub, &[&["--no-policies", "--policies", "x"][..], &explain].concat());
+    assert_eq!(out.status.code(), Some(2), "the two flags contradict each other");
+}

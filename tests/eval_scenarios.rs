@@ -110,7 +110,7 @@ fn scenario_dirs() -> Vec<PathBuf> {
 
 fn load_scenario(dir: &Path) -> Result<Scenario, String> {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-    let (sources, result) = Project::load(&dir.join("roles"), &dir.join("policies"));
+    let (sources, result) = Project::load(&dir.join("roles"), Some(&dir.join("policies")));
     let project = match result {
         Ok(p) => Arc::new(p),
         Err(f) => {

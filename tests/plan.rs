@@ -47,7 +47,7 @@ fn at() -> Instant {
 /// what the CLI prints there.
 fn sources_in(dir: &Path) -> Sources {
     let mut diagnostics = Vec::new();
-    let mut sources = Sources::read(&dir.join("roles"), &dir.join("policies"), &mut diagnostics);
+    let mut sources = Sources::read(&dir.join("roles"), Some(&dir.join("policies")), &mut diagnostics);
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
     let prefix = format!("{}/", dir.display());
     for file in sources.roles.iter_mut().chain(sources.policies.iter_mut()) {
@@ -146,7 +146,7 @@ fn scenario() -> Case {
 }
 
 fn example_project() -> Arc<Project> {
-    let (_, result) = Project::load(&root().join("roles"), &root().join("policies"));
+    let (_, result) = Project::load(&root().join("roles"), Some(&root().join("policies")));
     Arc::new(result.unwrap_or_else(|f| panic!("the example does not load: {:?}", f.diagnostics)))
 }
 

@@ -31,7 +31,7 @@ pub struct Args {
     deny_warnings: bool,
 }
 
-pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
+pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
     let (sources, result) = Project::load(roles, policies);
     let diagnostics = match &result {
         Ok(p) => p.warnings.clone(),

@@ -46,7 +46,7 @@ pub struct EvalArgs {
 }
 
 /// Loads and compiles the project, printing diagnostics when it fails.
-pub fn load_project(roles: &Path, policies: &Path) -> anyhow::Result<Arc<Project>> {
+pub fn load_project(roles: &Path, policies: Option<&Path>) -> anyhow::Result<Arc<Project>> {
     let (sources, result) = Project::load(roles, policies);
     match result {
         Ok(p) => Ok(Arc::new(p)),

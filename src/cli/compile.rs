@@ -19,7 +19,7 @@ pub struct Args {
     check: bool,
 }
 
-pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
+pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
     let (sources, result) = Project::load(roles, policies);
     let project = match result {
         Ok(p) => p,

@@ -37,7 +37,7 @@ pub struct Args {
     format: Format,
 }
 
-pub fn run(roles: &Path, policies: &Path, args: Args) -> anyhow::Result<i32> {
+pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
     let project = load_project(roles, policies)?;
     let at = as_of(args.eval.as_of.as_deref())?;
     let population = read_population(&args.identity, &project)?;

@@ -30,9 +30,13 @@ struct Cli {
     /// Directory of YAML definitions.
     #[arg(long, global = true, default_value = "roles")]
     roles: PathBuf,
-    /// Directory of hand-written Cedar guardrails.
+    /// Directory of hand-written Cedar guardrails (it must exist, unless `--no-policies`).
     #[arg(long, global = true, default_value = "policies")]
     policies: PathBuf,
+    /// Load the roles without any hand-written guardrail (say so explicitly: a missing
+    /// policies directory is an error, since it would drop every guardrail).
+    #[arg(long, global = true, conflicts_with = "policies")]
+    no_policies: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,12 +64,13 @@ pub fn run() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
+    let policies = (!cli.no_policies).then_some(cli.policies.as_path());
     let result = match cli.command {
-        Command::Check(args) => check::run(&cli.roles, &cli.policies, args),
-        Command::Compile(args) => compile::run(&cli.roles, &cli.policies, args),
-        Command::Eval(args) => eval::run(&cli.roles, &cli.policies, args),
-        Command::Explain(args) => explain::run(&cli.roles, &cli.policies, args),
-        Command::Plan(args) => plan::run(&cli.roles, &cli.policies, args),
+        Command::Check(args) => check::run(&cli.roles, policies, args),
+        Command::Compile(args) => compile::run(&cli.roles, policies, args),
+        Command::Eval(args) => eval::run(&cli.roles, policies, args),
+        Command::Explain(args) => explain::run(&cli.roles, policies, args),
+        Command::Plan(args) => plan::run(&cli.roles, policies, args),
     };
     match result {
         Ok(code) => code,

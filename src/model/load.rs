@@ -38,7 +38,7 @@ pub fn read_tree(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnost
                 Location::new(dir.display().to_string(), 0, 0),
                 format!("directory `{}` does not exist", dir.display()),
             )
-            .with_help("pass the definitions directory with `--roles DIR` (or `--policies DIR`)"),
+            .with_help("pass the definitions directory with `--roles DIR`"),
         );
         return Vec::new();
     }

@@ -12,7 +12,7 @@ use entitle::Instant;
 
 /// Loads a policy repository from `dir/roles` and `dir/policies`, panicking with rendered diagnostics on failure.
 pub fn load_project(dir: &Path) -> Arc<Project> {
-    let (sources, result) = Project::load(&dir.join("roles"), &dir.join("policies"));
+    let (sources, result) = Project::load(&dir.join("roles"), Some(&dir.join("policies")));
     match result {
         Ok(p) => Arc::new(p),
         Err(f) => {
