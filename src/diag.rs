@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::term::one_line;
+
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -220,7 +222,14 @@ impl Diagnostic {
     /// Renders the diagnostic as a person reads it, with the source line and a caret
     /// under the column when `source` has the file's text.
     pub fn render(&self, source: Option<&str>) -> String {
-        let mut out = format!("{}[{}]: {}\n  --> {}\n", self.severity, self.code, self.message, self.location);
+        // Messages quote user text: made visible, never interpreted by the terminal.
+        let mut out = format!(
+            "{}[{}]: {}\n  --> {}\n",
+            self.severity,
+            self.code,
+            one_line(&self.message),
+            one_line(&self.location.to_string())
+        );
         if let Some(text) = source {
             if let Some(line) = text.lines().nth((self.location.line as usize).saturating_sub(1)) {
                 let number = self.location.line.to_string();
@@ -237,15 +246,27 @@ impl Diagnostic {
                     })
                     .count()
                     .max(1);
-                let prefix: String = line.chars().take(caret_at).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                // The line as shown (unsafe characters made visible, tabs kept), and a
+                // prefix of the same width under it.
+                let (mut shown, mut prefix) = (String::new(), String::new());
+                for (i, c) in line.chars().enumerate() {
+                    let before = shown.len();
+                    match c {
+                        '\t' => shown.push('\t'),
+                        c => shown.push_str(&one_line(c.encode_utf8(&mut [0; 4]))),
+                    }
+                    if i < caret_at {
+                        prefix.extend(shown[before..].chars().map(|p| if p == '\t' { '\t' } else { ' ' }));
+                    }
+                }
                 out.push_str(&format!(
-                    "{pad} |\n{number} | {line}\n{pad} | {prefix}{}\n",
+                    "{pad} |\n{number} | {shown}\n{pad} | {prefix}{}\n",
                     "^".repeat(underline_len)
                 ));
             }
         }
         if let Some(help) = &self.help {
-            out.push_str(&format!("  = help: {help}\n"));
+            out.push_str(&format!("  = help: {}\n", one_line(help)));
         }
         out
     }

@@ -110,6 +110,7 @@ pub mod plan;
 pub mod population;
 pub mod project;
 pub mod state;
+pub mod term;
 pub mod time;
 
 pub use diag::{Code, Diagnostic, Location, Severity};

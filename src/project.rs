@@ -121,7 +121,7 @@ impl Project {
     }
 
     fn from_sources_with(sources: &Sources, mut diagnostics: Vec<Diagnostic>) -> Result<Project, LoadFailure> {
-        if sources.roles.is_empty() && diagnostics.iter().any(|d| d.code == crate::diag::Code::Io) {
+        if sources.roles.is_empty() && diagnostics.iter().any(|d| d.severity == Severity::Error) {
             // The definitions could not be read at all: that is the whole story.
             return Err(LoadFailure { diagnostics });
         }

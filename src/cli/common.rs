@@ -8,9 +8,16 @@ use entitle::diag::Code;
 use entitle::eval::{Engine, Evaluator, Oracle};
 use entitle::io::identities::read_identities;
 use entitle::population::Population;
+use entitle::term::one_line;
 use entitle::{Instant, Project};
 
 use super::{print_human, EXIT_FINDINGS, EXIT_USAGE};
+
+/// Prints `error: <message>` on stderr, the message made terminal-safe (it
+/// quotes file names and values from the input).
+pub fn print_error(message: impl std::fmt::Display) {
+    eprintln!("error: {}", one_line(&message.to_string()));
+}
 
 /// A failure that already told the user what is wrong: just the exit code.
 #[derive(Debug)]
@@ -72,7 +79,7 @@ pub fn read_population(path: &Path, project: &Project) -> anyhow::Result<Populat
     match read_identities(path, None, &project.defs) {
         Ok(feed) => Ok(Population::new(feed)),
         Err(e) => {
-            eprintln!("error: {e}");
+            print_error(e);
             Err(Reported(EXIT_USAGE).into())
         }
     }
@@ -83,7 +90,7 @@ pub fn as_of(value: Option<&str>) -> anyhow::Result<Instant> {
     match value {
         None => Ok(Instant::now()),
         Some(v) => Instant::parse(v).map_err(|e| {
-            eprintln!("error: --as-of: {e}");
+            print_error(format_args!("--as-of: {e}"));
             Reported(EXIT_USAGE).into()
         }),
     }

@@ -1,5 +1,6 @@
 //! `entitle eval`: the desired entitlements and roles of each identity in a feed.
 
+use entitle::term::one_line;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,11 +70,14 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
                     )?,
                     Format::Human => writeln!(
                         out,
-                        "{}:{}: {} is invalid: {}\n",
-                        population.feed.file,
-                        r.line,
-                        r.id.as_deref().map(|i| format!("`{i}`")).unwrap_or_else(|| "a record".into()),
-                        r.error
+                        "{}\n",
+                        one_line(&format!(
+                            "{}:{}: {} is invalid: {}",
+                            population.feed.file,
+                            r.line,
+                            r.id.as_deref().map(|i| format!("`{i}`")).unwrap_or_else(|| "a record".into()),
+                            r.error
+                        ))
                     )?,
                 }
             }
@@ -123,14 +127,15 @@ pub fn eval_json(d: &DesiredSet, explain: bool, warning: Option<&str>) -> serde_
 }
 
 fn eval_human(d: &DesiredSet, kind: &str, explain: bool, warning: Option<&str>) -> String {
-    let mut s = format!("{} ({kind})\n", d.identity);
+    // Ids and kinds come from the feed: each line is made terminal-safe on its own.
+    let mut s = format!("{}\n", one_line(&format!("{} ({kind})", d.identity)));
     let roles: Vec<&str> = d.roles.iter().map(String::as_str).collect();
     s.push_str(&format!(
         "  roles: {}\n",
         if roles.is_empty() { "none".to_string() } else { roles.join(", ") }
     ));
     if let Some(w) = warning {
-        s.push_str(&format!("  warning: {w}\n"));
+        s.push_str(&format!("  warning: {}\n", one_line(w)));
     }
     if d.entitlements.is_empty() {
         s.push_str("  entitlements: none\n");
@@ -146,7 +151,7 @@ fn eval_human(d: &DesiredSet, kind: &str, explain: bool, warning: Option<&str>) 
             for slug in slugs {
                 s.push_str(&format!("    {slug}\n"));
                 for j in d.entitlements.get(&format!("{app}:{slug}")).into_iter().flatten() {
-                    s.push_str(&format!("      - {}\n", render_justification(j)));
+                    s.push_str(&format!("      - {}\n", one_line(&render_justification(j))));
                 }
             }
         } else {

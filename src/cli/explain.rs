@@ -6,8 +6,9 @@ use entitle::diag::did_you_mean;
 use entitle::eval::explain::{explain, render};
 use entitle::population::OwnerRecord;
 
-use super::common::{as_of, evaluator, load_project, read_population, EvalArgs};
+use super::common::{as_of, evaluator, load_project, print_error, read_population, EvalArgs};
 use super::{EXIT_OK, EXIT_USAGE};
+use entitle::term::one_line;
 
 /// Arguments of `explain`.
 #[derive(clap::Args, Debug)]
@@ -29,15 +30,18 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     let population = read_population(&args.identities, &project)?;
     if !project.defs.entitlements.contains_key(&args.entitlement) {
         let help = did_you_mean(&args.entitlement, project.defs.entitlements.keys().map(String::as_str)).unwrap_or_default();
-        eprintln!("error: unknown entitlement `{}` {help}", args.entitlement);
+        print_error(format_args!("unknown entitlement `{}` {help}", args.entitlement));
         return Ok(EXIT_USAGE);
     }
     let Some(identity) = population.get(&args.id) else {
         if let Some(r) = population.feed.invalid.iter().find(|r| r.id.as_deref() == Some(args.id.as_str())) {
-            eprintln!("error: {}:{}: `{}` is invalid: {}", population.feed.file, r.line, args.id, r.error);
+            print_error(format_args!(
+                "{}:{}: `{}` is invalid: {}",
+                population.feed.file, r.line, args.id, r.error
+            ));
         } else {
             let help = did_you_mean(&args.id, population.feed.identities.iter().map(|s| s.id.as_str())).unwrap_or_default();
-            eprintln!("error: no identity `{}` in {} {help}", args.id, population.feed.file);
+            print_error(format_args!("no identity `{}` in {} {help}", args.id, population.feed.file));
         }
         return Ok(EXIT_USAGE);
     };
@@ -47,13 +51,19 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     print!("{}", render(&identity.id, &args.entitlement, &explanation));
     match owner {
         OwnerRecord::Unknown => println!(
-            "note: owner `{}` is not in {}; owner conditions are false",
-            identity.owner.as_deref().unwrap_or_default(),
-            population.feed.file
+            "note: {}",
+            one_line(&format!(
+                "owner `{}` is not in {}; owner conditions are false",
+                identity.owner.as_deref().unwrap_or_default(),
+                population.feed.file
+            ))
         ),
         OwnerRecord::Invalid => println!(
-            "note: owner `{}` has an invalid record",
-            identity.owner.as_deref().unwrap_or_default()
+            "note: {}",
+            one_line(&format!(
+                "owner `{}` has an invalid record",
+                identity.owner.as_deref().unwrap_or_default()
+            ))
         ),
         _ => {}
     }

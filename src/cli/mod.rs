@@ -84,7 +84,7 @@ pub fn run() -> i32 {
                 EXIT_OK
             }
             None => {
-                eprintln!("error: {e:#}");
+                common::print_error(format_args!("{e:#}"));
                 EXIT_USAGE
             }
         },

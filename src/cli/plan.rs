@@ -9,8 +9,9 @@ use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_M
 use entitle::plan::render::{human, scim_patches, Style};
 use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
 
-use super::common::{as_of, evaluator, load_project, read_population, EvalArgs, Reported};
+use super::common::{as_of, evaluator, load_project, print_error, read_population, EvalArgs, Reported};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use entitle::term::one_line;
 
 /// Exit code with `--detailed-exitcode` when the plan changes something.
 pub const EXIT_CHANGES: i32 = 3;
@@ -75,7 +76,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         match read_live(path, None, args.app.as_deref()) {
             Ok(f) => live.push(f),
             Err(e) => {
-                eprintln!("error: {e}");
+                print_error(e);
                 return Err(Reported(EXIT_USAGE).into());
             }
         }
@@ -127,11 +128,11 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     }
     out.flush()?;
     if let Some(why) = &plan.refused {
-        eprintln!("error: plan refused: {why}; nothing will change (override with --force)");
+        print_error(format_args!("plan refused: {why}; nothing will change (override with --force)"));
         return Ok(EXIT_FINDINGS);
     }
     for why in &plan.forced {
-        eprintln!("warning: --force overrides a guard: {why}");
+        eprintln!("warning: --force overrides a guard: {}", one_line(why));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES

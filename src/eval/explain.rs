@@ -6,6 +6,7 @@
 //! The verdict (holds / forbidden / not granted) always comes from an
 //! [`Evaluator`]; this module only adds the account of the failed conditions.
 
+use crate::term::one_line;
 use std::fmt::Write as _;
 
 use crate::compile::PolicyOrigin;
@@ -318,14 +319,17 @@ pub fn describe(c: &Condition) -> String {
     }
 }
 
-/// The explanation as a person reads it.
+/// The explanation as a person reads it. Values from the feed (ids,
+/// attribute values quoted in reasons) are made terminal-safe.
 pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
+    let identity = one_line(identity);
+    let entitlement = one_line(entitlement);
     let mut out = String::new();
     match e {
         Explanation::Holds(justifications) => {
             let _ = writeln!(out, "`{identity}` holds `{entitlement}`:");
             for j in justifications {
-                let _ = writeln!(out, "  - {}", render_justification(j));
+                let _ = writeln!(out, "  - {}", one_line(&render_justification(j)));
             }
         }
         Explanation::Forbidden { by } => {
@@ -351,7 +355,7 @@ pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
             for m in misses {
                 let _ = writeln!(out, "  - role `{}` ({}):", m.role, m.source);
                 for r in &m.reasons {
-                    let _ = writeln!(out, "      {r}");
+                    let _ = writeln!(out, "      {}", one_line(r));
                 }
             }
         }

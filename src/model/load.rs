@@ -26,6 +26,10 @@ pub struct SourceFile {
 /// Most files read from one directory tree.
 pub const MAX_FILES: usize = 10_000;
 
+/// Most bytes read from one directory tree, all files together (64 MiB): the
+/// per-file bound alone would let ten thousand files add up to gigabytes.
+pub const MAX_TREE_BYTES: u64 = 64 << 20;
+
 /// Reads every file with one of `extensions` under `dir`, recursively, sorted by path.
 /// Unreadable files become diagnostics; a missing directory is one diagnostic.
 pub fn read_tree(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnostic>) -> Vec<SourceFile> {
@@ -73,6 +77,18 @@ pub fn read_tree(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnost
         }
     }
     paths.sort();
+    let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    if total > MAX_TREE_BYTES {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::InputTooLarge,
+                Location::new(dir.display().to_string(), 0, 0),
+                format!("the files under the directory hold {total} bytes, more than the {MAX_TREE_BYTES} allowed in all"),
+            )
+            .with_help("point the command at the definitions directory only"),
+        );
+        return Vec::new();
+    }
     paths.into_iter().filter_map(|p| read_file(&p, diagnostics)).collect()
 }
 
@@ -96,7 +112,14 @@ fn read_file(path: &PathBuf, diagnostics: &mut Vec<Diagnostic>) -> Option<Source
             None
         }
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Some(SourceFile { name, text }),
+            // Editors on Windows start files with a byte-order mark; it is not content.
+            Ok(text) => Some(SourceFile {
+                name,
+                text: match text.strip_prefix('\u{feff}') {
+                    Some(rest) => rest.to_string(),
+                    None => text,
+                },
+            }),
             Err(e) => {
                 let upto = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                 let line = upto.iter().filter(|b| **b == b'\n').count() as u32 + 1;

@@ -212,6 +212,8 @@ fn is_str_tag(tag: &Option<Tag>) -> bool {
 
 /// Parses one YAML document. An empty document is `Ok(None)`.
 pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
+    // A byte-order mark is not content (files read from disk have it removed already).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.len() > MAX_FILE_BYTES {
         return Err(Diagnostic::new(
             Code::InputTooLarge,

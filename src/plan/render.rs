@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use crate::eval::explain::render_justification;
+use crate::term::one_line;
 
 use super::{Change, Plan};
 
@@ -91,25 +92,26 @@ pub fn human(plan: &Plan, style: Style) -> String {
     if let Some(why) = &plan.refused {
         let _ = writeln!(
             out,
-            "\n{} {why}; nothing will change (override with --force)",
-            style.paint("1;31", "REFUSED:")
+            "\n{} {}; nothing will change (override with --force)",
+            style.paint("1;31", "REFUSED:"),
+            one_line(why)
         );
     }
     for why in &plan.forced {
-        let _ = writeln!(out, "\n{} {why}", style.paint("1;33", "FORCED past a guard:"));
+        let _ = writeln!(out, "\n{} {}", style.paint("1;33", "FORCED past a guard:"), one_line(why));
     }
     let mut current = "";
     for c in &plan.changes {
         let (identity, entitlement) = c.key();
         if identity != current {
-            let _ = writeln!(out, "\n{}", style.paint("1", identity));
+            let _ = writeln!(out, "\n{}", style.paint("1", &one_line(identity)));
             current = identity;
         }
         match c {
             Change::Grant { because, .. } => {
-                let _ = writeln!(out, "  {} {entitlement}", style.paint("32", "+ grant "));
+                let _ = writeln!(out, "  {} {}", style.paint("32", "+ grant "), one_line(entitlement));
                 for j in because.iter().take(3) {
-                    let _ = writeln!(out, "      {}", render_justification(j));
+                    let _ = writeln!(out, "      {}", one_line(&render_justification(j)));
                 }
                 if because.len() > 3 {
                     let _ = writeln!(out, "      … and {} more", because.len() - 3);
@@ -128,7 +130,13 @@ pub fn human(plan: &Plan, style: Style) -> String {
                 if let Some(d) = detail {
                     why.push_str(&format!(": {d}"));
                 }
-                let _ = writeln!(out, "  {} {entitlement}  ({why})", style.paint("31", "- revoke"));
+                let _ = writeln!(
+                    out,
+                    "  {} {}  ({})",
+                    style.paint("31", "- revoke"),
+                    one_line(entitlement),
+                    one_line(&why)
+                );
             }
         }
     }
@@ -136,7 +144,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
         if !lines.is_empty() {
             let _ = writeln!(out, "\n{}", style.paint("1", title));
             for l in lines {
-                let _ = writeln!(out, "  {l}");
+                let _ = writeln!(out, "  {}", one_line(&l));
             }
         }
     };
