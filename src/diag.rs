@@ -222,6 +222,13 @@ impl Diagnostic {
     /// Renders the diagnostic as a person reads it, with the source line and a caret
     /// under the column when `source` has the file's text.
     pub fn render(&self, source: Option<&str>) -> String {
+        self.render_with_line(source.and_then(|text| text.lines().nth((self.location.line as usize).saturating_sub(1))))
+    }
+
+    /// Renders the diagnostic with `line`, the text of its line when known (a
+    /// caller rendering thousands of diagnostics looks lines up in an index
+    /// instead of scanning the file for each).
+    pub fn render_with_line(&self, line: Option<&str>) -> String {
         // Messages quote user text: made visible, never interpreted by the terminal.
         let mut out = format!(
             "{}[{}]: {}\n  --> {}\n",
@@ -230,40 +237,38 @@ impl Diagnostic {
             one_line(&self.message),
             one_line(&self.location.to_string())
         );
-        if let Some(text) = source {
-            if let Some(line) = text.lines().nth((self.location.line as usize).saturating_sub(1)) {
-                let number = self.location.line.to_string();
-                let pad = " ".repeat(number.len());
-                let caret_at = (self.location.column as usize).saturating_sub(1);
-                // Underline the token: up to a space, a separator, or a key's `:`.
-                let rest: Vec<char> = line.chars().skip(caret_at).collect();
-                let underline_len = rest
-                    .iter()
-                    .enumerate()
-                    .take_while(|(i, c)| {
-                        let key_colon = **c == ':' && rest.get(i + 1).is_none_or(|n| n.is_whitespace());
-                        !c.is_whitespace() && !matches!(c, ',' | ']' | '}') && !key_colon
-                    })
-                    .count()
-                    .max(1);
-                // The line as shown (unsafe characters made visible, tabs kept), and a
-                // prefix of the same width under it.
-                let (mut shown, mut prefix) = (String::new(), String::new());
-                for (i, c) in line.chars().enumerate() {
-                    let before = shown.len();
-                    match c {
-                        '\t' => shown.push('\t'),
-                        c => shown.push_str(&one_line(c.encode_utf8(&mut [0; 4]))),
-                    }
-                    if i < caret_at {
-                        prefix.extend(shown[before..].chars().map(|p| if p == '\t' { '\t' } else { ' ' }));
-                    }
+        if let Some(line) = line {
+            let number = self.location.line.to_string();
+            let pad = " ".repeat(number.len());
+            let caret_at = (self.location.column as usize).saturating_sub(1);
+            // Underline the token: up to a space, a separator, or a key's `:`.
+            let rest: Vec<char> = line.chars().skip(caret_at).collect();
+            let underline_len = rest
+                .iter()
+                .enumerate()
+                .take_while(|(i, c)| {
+                    let key_colon = **c == ':' && rest.get(i + 1).is_none_or(|n| n.is_whitespace());
+                    !c.is_whitespace() && !matches!(c, ',' | ']' | '}') && !key_colon
+                })
+                .count()
+                .max(1);
+            // The line as shown (unsafe characters made visible, tabs kept), and a
+            // prefix of the same width under it.
+            let (mut shown, mut prefix) = (String::new(), String::new());
+            for (i, c) in line.chars().enumerate() {
+                let before = shown.len();
+                match c {
+                    '\t' => shown.push('\t'),
+                    c => shown.push_str(&one_line(c.encode_utf8(&mut [0; 4]))),
                 }
-                out.push_str(&format!(
-                    "{pad} |\n{number} | {shown}\n{pad} | {prefix}{}\n",
-                    "^".repeat(underline_len)
-                ));
+                if i < caret_at {
+                    prefix.extend(shown[before..].chars().map(|p| if p == '\t' { '\t' } else { ' ' }));
+                }
             }
+            out.push_str(&format!(
+                "{pad} |\n{number} | {shown}\n{pad} | {prefix}{}\n",
+                "^".repeat(underline_len)
+            ));
         }
         if let Some(help) = &self.help {
             out.push_str(&format!("  = help: {}\n", one_line(help)));

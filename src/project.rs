@@ -82,6 +82,39 @@ impl Sources {
             .find(|f| f.name == name)
             .map(|f| f.text.as_str())
     }
+
+    /// An index of every file's lines, for rendering many diagnostics: each
+    /// line is found without scanning its file again.
+    pub fn line_index(&self) -> LineIndex<'_> {
+        let files = self
+            .roles
+            .iter()
+            .chain(&self.policies)
+            .map(|f| {
+                let starts = std::iter::once(0).chain(f.text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+                (f.name.as_str(), (f.text.as_str(), starts))
+            })
+            .collect();
+        LineIndex { files }
+    }
+}
+
+/// The lines of the sources' files, by file name and 1-based line number.
+#[derive(Debug)]
+pub struct LineIndex<'a> {
+    files: std::collections::HashMap<&'a str, (&'a str, Vec<usize>)>,
+}
+
+impl<'a> LineIndex<'a> {
+    /// The text of line `line` (1-based) of `file`, without its line break.
+    pub fn line(&self, file: &str, line: u32) -> Option<&'a str> {
+        let (text, starts) = self.files.get(file)?;
+        let index = (line as usize).checked_sub(1)?;
+        let start = *starts.get(index)?;
+        let end = starts.get(index + 1).map_or(text.len(), |next| next - 1);
+        let line = text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
 }
 
 /// The error for a policies directory that does not exist, with the likeliest fix.
@@ -163,5 +196,35 @@ impl Project {
             compiled,
             warnings: diagnostics,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_index_finds_every_line() {
+        let sources = Sources {
+            roles: vec![SourceFile {
+                name: "a.yaml".into(),
+                text: "one\r\ntwo\n\nfour".into(),
+            }],
+            policies: vec![SourceFile {
+                name: "g.cedar".into(),
+                text: "forbid;\n".into(),
+            }],
+        };
+        let index = sources.line_index();
+        let lines: Vec<Option<&str>> = (0..=5).map(|n| index.line("a.yaml", n)).collect();
+        assert_eq!(lines, [None, Some("one"), Some("two"), Some(""), Some("four"), None]);
+        assert_eq!(index.line("g.cedar", 1), Some("forbid;"));
+        assert_eq!(index.line("g.cedar", 2), Some(""));
+        assert_eq!(index.line("missing.yaml", 1), None);
+        // The same lines `render` finds by scanning the text.
+        let text = &sources.roles[0].text;
+        for n in 1..=4u32 {
+            assert_eq!(index.line("a.yaml", n), text.lines().nth(n as usize - 1), "line {n}");
+        }
     }
 }

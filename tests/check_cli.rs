@@ -169,3 +169,33 @@ fn a_missing_policies_directory_fails_unless_no_policies_is_given() {
     let out = entitle(&sub, &[&["--no-policies", "--policies", "x"][..], &explain].concat());
     assert_eq!(out.status.code(), Some(2), "the two flags contradict each other");
 }
+
+/// Thousands of one warning would bury everything else: a person sees the
+/// first ten of each code and a count; JSON lists every one.
+#[test]
+fn many_warnings_of_one_code_are_summarised_for_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("roles"), &dir.path().join("roles"));
+    copy_dir(&root().join("policies"), &dir.path().join("policies"));
+    let mut yaml = String::from("packages:\n");
+    for i in 0..25 {
+        yaml.push_str(&format!("  - id: unused-{i:02}\n    entitlements: [slack:member]\n"));
+    }
+    std::fs::write(dir.path().join("roles/unused.yaml"), yaml).unwrap();
+    let out = entitle(dir.path(), &["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("warning[W003]: no role grants package `unused-").count(),
+        10,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning[W003]: … and 15 more `unreferenced` diagnostics"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("0 errors, 25 warnings"), "{stderr}");
+    let out = entitle(dir.path(), &["check", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["diagnostics"].as_array().unwrap().len(), 25);
+}

@@ -91,9 +91,34 @@ pub fn run() -> i32 {
     }
 }
 
-/// Prints diagnostics for a person on stderr, with source excerpts.
+/// Most diagnostics of one code printed in full for a person; the rest are counted.
+const MAX_SHOWN_PER_CODE: usize = 10;
+
+/// Prints diagnostics for a person on stderr, with source excerpts: the first
+/// [`MAX_SHOWN_PER_CODE`] of each code in full, then one line counting the
+/// rest (thousands of one warning bury everything else; `--format json` and
+/// `--format sarif` list them all).
 fn print_human(diagnostics: &[entitle::Diagnostic], sources: &entitle::project::Sources) {
+    use std::collections::BTreeMap;
+    use std::io::Write as _;
+    let lines = sources.line_index();
+    let mut shown: BTreeMap<entitle::Code, usize> = BTreeMap::new();
+    let mut out = std::io::BufWriter::new(std::io::stderr().lock());
     for d in diagnostics {
-        eprint!("{}", d.render(sources.text_of(&d.location.file)));
+        let count = shown.entry(d.code).or_default();
+        *count += 1;
+        if *count <= MAX_SHOWN_PER_CODE {
+            let _ = write!(out, "{}", d.render_with_line(lines.line(&d.location.file, d.location.line)));
+        }
     }
+    for (code, count) in shown.into_iter().filter(|(_, n)| *n > MAX_SHOWN_PER_CODE) {
+        let _ = writeln!(
+            out,
+            "{}[{code}]: … and {} more `{}` diagnostics (`entitle check --format json` lists them all)",
+            code.severity(),
+            count - MAX_SHOWN_PER_CODE,
+            code.title()
+        );
+    }
+    let _ = out.flush();
 }
