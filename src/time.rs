@@ -3,6 +3,20 @@
 //!
 //! An [`Instant`] is milliseconds since the Unix epoch, UTC, exactly Cedar's
 //! `datetime` value, so the fast path and the oracle compare the same numbers.
+//!
+//! # Range
+//!
+//! Instants reach Cedar as `datetime("YYYY-MM-DD...")` strings in UTC, and
+//! Cedar reads four-digit years only (its pattern is `^[0-9]{4}-[0-9]{2}-[0-9]{2}`,
+//! then an optional time, milliseconds and offset). So the instants entitle
+//! accepts are those whose UTC form has a four-digit year:
+//! [`Instant::MIN`] (`0000-01-01T00:00:00Z`) to [`Instant::MAX`]
+//! (`9999-12-31T23:59:59.999Z`). [`Instant::parse`] is the one place that
+//! checks it: `9999-12-31T23:00:00-05:00` is valid RFC 3339 but falls in year
+//! 10000 in UTC, and is refused with a sentence saying so, as is
+//! `0000-01-01T00:30:00+01:00` (year -1). Every instant parsed therefore
+//! prints ([`Instant::to_rfc3339`], [`Instant::to_cedar`]) as valid RFC 3339
+//! that Cedar reads back.
 
 use std::fmt;
 
@@ -13,10 +27,35 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 pub struct Instant(pub i64);
 
 impl Instant {
+    /// The earliest instant Cedar's `datetime` can hold as text: `0000-01-01T00:00:00Z`.
+    pub const MIN: Instant = Instant(-62_167_219_200_000);
+
+    /// The latest instant Cedar's `datetime` can hold as text: `9999-12-31T23:59:59.999Z`.
+    pub const MAX: Instant = Instant(253_402_300_799_999);
+
+    /// Whether the instant lies between [`Instant::MIN`] and [`Instant::MAX`].
+    pub fn is_in_range(self) -> bool {
+        (Instant::MIN..=Instant::MAX).contains(&self)
+    }
+
     /// Parses an RFC 3339 instant (`2026-11-21T09:30:00Z`, any offset) or a
-    /// date (`2026-11-21`, meaning its midnight UTC).
+    /// date (`2026-11-21`, meaning its midnight UTC). Surrounding whitespace
+    /// is ignored. An instant outside [`Instant::MIN`]..=[`Instant::MAX`] in
+    /// UTC is an error (see the module documentation).
     pub fn parse(text: &str) -> Result<Instant, String> {
         let text = text.trim();
+        let instant = Instant::parse_unchecked(text)?;
+        if !instant.is_in_range() {
+            return Err(format!(
+                "`{text}` is out of range: an instant must fall between {} and {} in UTC",
+                Instant::MIN.to_rfc3339(),
+                Instant::MAX.to_rfc3339()
+            ));
+        }
+        Ok(instant)
+    }
+
+    fn parse_unchecked(text: &str) -> Result<Instant, String> {
         // Years 0000-9999 only (four digits, no sign): the range Cedar's `datetime` reads.
         if !text
             .as_bytes()
@@ -132,6 +171,50 @@ mod tests {
         for bad in ["-001-01-01", "+2026-01-01", "12026-01-01", "-0001-01-01T00:00:00Z"] {
             assert!(Instant::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn instants_outside_cedars_range_are_refused() {
+        // Valid RFC 3339, but year 10000 and year -1 in UTC.
+        for bad in ["9999-12-31T23:00:00-05:00", "0000-01-01T00:30:00+01:00", "9999-12-31T23:59:59.999-00:01"] {
+            let err = Instant::parse(bad).unwrap_err();
+            assert_eq!(
+                err,
+                format!("`{bad}` is out of range: an instant must fall between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z in UTC")
+            );
+        }
+        assert_eq!(Instant::parse("0000-01-01").unwrap(), Instant::MIN);
+        assert_eq!(Instant::parse("0000-01-01T01:00:00+01:00").unwrap(), Instant::MIN);
+        assert_eq!(Instant::parse("9999-12-31T23:59:59.999Z").unwrap(), Instant::MAX);
+        assert_eq!(Instant::parse("9999-12-31T18:59:59.999-05:00").unwrap(), Instant::MAX);
+        assert!(!Instant(Instant::MIN.0 - 1).is_in_range() && !Instant(Instant::MAX.0 + 1).is_in_range());
+    }
+
+    #[test]
+    fn both_ends_of_the_range_print_as_rfc3339_and_cedar_reads_them() {
+        for (instant, rfc3339, cedar) in [
+            (Instant::MIN, "0000-01-01T00:00:00Z", "0000-01-01"),
+            (Instant::MAX, "9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.999Z"),
+            (Instant(Instant::MAX.0 - 999), "9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"),
+        ] {
+            assert_eq!(instant.to_rfc3339(), rfc3339);
+            assert_eq!(instant.to_cedar(), cedar);
+            assert_eq!(Instant::parse(&instant.to_rfc3339()).unwrap(), instant);
+            assert_eq!(Instant::parse(&instant.to_cedar()).unwrap(), instant);
+            assert!(chrono::DateTime::parse_from_rfc3339(rfc3339).is_ok(), "{rfc3339}");
+            let expr = cedar_policy::RestrictedExpression::new_datetime(cedar);
+            let context = cedar_policy::Context::from_pairs([("now".to_string(), expr)]);
+            assert!(context.is_ok(), "Cedar refuses `{cedar}`: {:?}", context.err());
+        }
+        // What the range keeps out: the text chrono would print one millisecond past either end.
+        for outside in ["+10000-01-01", "-0001-12-31T23:59:59.999Z"] {
+            let expr = cedar_policy::RestrictedExpression::new_datetime(outside);
+            assert!(cedar_policy::Context::from_pairs([("now".to_string(), expr)]).is_err(), "{outside}");
+        }
+        assert_eq!(
+            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(Instant::MAX.0 + 1).unwrap().format("%Y-%m-%d").to_string(),
+            "+10000-01-01"
+        );
     }
 
     #[test]
