@@ -4,6 +4,26 @@
 //! Invariant: an [`IdentityState`] that exists has passed validation; a record
 //! that fails is reported (never half-used), so a bad record cannot cause a
 //! revocation.
+//!
+//! # Ids and text values
+//!
+//! The same record must mean the same thing in every format (JSON, JSON
+//! Lines, CSV, SCIM), so the rules live here, where every reader ends:
+//!
+//! - **Ids are never trimmed or altered.** An id (`id`, `owner`, an
+//!   assignment's `role`; the live state's identity and entitlement) with
+//!   leading or trailing whitespace, a control character (C0, DEL, C1,
+//!   including NUL, CR, LF and ESC), a line or paragraph separator, or an
+//!   invisible Unicode formatting character (bidirectional controls,
+//!   zero-width characters, the byte-order mark) is invalid ([`check_id`]):
+//!   ` u-1` and `u-1` would otherwise be two people, one of whom looks absent.
+//! - **Attribute text is trimmed, in every format** ([`clean_text`]): a CSV
+//!   cell, a JSON string and a SCIM string lose surrounding whitespace, so
+//!   `"Engineering "` is `Engineering` (a trailing space must not revoke a
+//!   department's access). Text that is blank after trimming is absent, and
+//!   blank members of a set are dropped. A control or formatting character
+//!   inside the text makes the record invalid: it is damage, not data.
+//! - `kind` is compared exactly, like an id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -107,6 +127,94 @@ pub struct IdentityState {
 /// Most attributes, set members or assignments one record may carry.
 pub const MAX_RECORD_ITEMS: usize = 10_000;
 
+/// Is `c` a character no id or text value may hold: a control character
+/// (C0, DEL, C1), a line or paragraph separator, or an invisible formatting
+/// character (Unicode category Cf: bidirectional controls, zero-width
+/// characters, the byte-order mark, tags)?
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
+}
+
+/// `text` as a message shows it: forbidden characters (see [`is_forbidden_char`])
+/// written as `\u{..}` escapes, and cut after 80 characters, so a message
+/// can neither hide nor forge what it quotes.
+pub fn shown(text: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if is_forbidden_char(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Checks that `value` can be an id (see the module documentation); `what`
+/// names the field in the message (`` `id` ``, `` `owner` ``).
+pub fn check_id(what: &str, value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{what} is empty"));
+    }
+    if let Some(c) = value.chars().find(|c| is_forbidden_char(*c)) {
+        return Err(format!(
+            "{what} `{}` contains the invisible or control character U+{:04X} (ids must be written as they are meant)",
+            shown(value),
+            u32::from(c)
+        ));
+    }
+    if value.trim() != value {
+        return Err(format!(
+            "{what} `{}` has leading or trailing whitespace (ids are never trimmed: remove it)",
+            shown(value)
+        ));
+    }
+    Ok(())
+}
+
+/// `value` as an attribute text: trimmed, `None` when blank; a forbidden
+/// character inside is an error naming the attribute `name`.
+pub fn clean_text<'a>(name: &str, value: &'a str) -> Result<Option<&'a str>, String> {
+    let trimmed = value.trim();
+    if let Some(c) = trimmed.chars().find(|c| is_forbidden_char(*c)) {
+        return Err(format!(
+            "attribute `{name}` contains the invisible or control character U+{:04X}: `{}`",
+            u32::from(c),
+            shown(trimmed)
+        ));
+    }
+    Ok((!trimmed.is_empty()).then_some(trimmed))
+}
+
 impl IdentityState {
     /// Reads and validates a record in the JSON shape of spec §4. The error is
     /// one sentence naming the offending field.
@@ -117,12 +225,14 @@ impl IdentityState {
                 let help = did_you_mean(key, ["id", "kind", "owner", "attributes", "assignments"])
                     .map(|h| format!(" ({h})"))
                     .unwrap_or_default();
-                return Err(format!("unknown field `{key}`{help}"));
+                return Err(format!("unknown field `{}`{help}", shown(key)));
             }
         }
         let id = match obj.get("id") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(Value::String(_)) => return Err("`id` is empty".into()),
+            Some(Value::String(s)) => {
+                check_id("`id`", s)?;
+                s.clone()
+            }
             Some(_) => return Err("`id` is not a string".into()),
             None => return Err("record has no `id`".into()),
         };
@@ -132,17 +242,24 @@ impl IdentityState {
             None => return Err("record has no `kind`".into()),
         };
         if !defs.identity.kinds.contains(&kind) {
-            let help = did_you_mean(&kind, defs.identity.kinds.iter().map(String::as_str))
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
-            return Err(format!("unknown kind `{kind}`{help}"));
+            let help = if defs.identity.kinds.iter().any(|k| k == kind.trim()) {
+                " (kinds are never trimmed: remove the whitespace)".to_string()
+            } else {
+                did_you_mean(&kind, defs.identity.kinds.iter().map(String::as_str))
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default()
+            };
+            return Err(format!("unknown kind `{}`{help}", shown(&kind)));
         }
         let owner = match obj.get("owner") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if *s == id => {
-                return Err(format!("`{id}` names itself as its owner; an owner must be another identity"))
+            Some(Value::String(s)) => {
+                check_id("`owner`", s)?;
+                if *s == id {
+                    return Err(format!("`{id}` names itself as its owner; an owner must be another identity"));
+                }
+                Some(s.clone())
             }
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
             Some(_) => return Err("`owner` is not an identity id".into()),
         };
         let mut attributes = BTreeMap::new();
@@ -160,12 +277,14 @@ impl IdentityState {
                         let help = did_you_mean(name, defs.identity.attributes.keys().map(String::as_str))
                             .map(|h| format!(" ({h})"))
                             .unwrap_or_default();
-                        return Err(format!("unknown attribute `{name}`{help}"));
+                        return Err(format!("unknown attribute `{}`{help}", shown(name)));
                     };
                     if !def.applies_to(&kind) {
                         return Err(format!("attribute `{name}` does not apply to kind `{kind}`"));
                     }
-                    attributes.insert(name.clone(), typed_value(name, &def.ty, value)?);
+                    if let Some(value) = typed_value(name, &def.ty, value)? {
+                        attributes.insert(name.clone(), value);
+                    }
                 }
             }
             Some(_) => return Err("`attributes` is not an object".into()),
@@ -230,17 +349,22 @@ impl IdentityState {
     }
 }
 
-fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<AttrValue, String> {
-    let wrong = |expected: &str| format!("attribute `{name}` should be {expected}, found `{value}`");
-    Ok(match ty {
-        AttrType::String => AttrValue::Str(value.as_str().ok_or_else(|| wrong("a string"))?.to_string()),
+/// The typed value of attribute `name`; `None` for text that is blank once trimmed.
+fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<Option<AttrValue>, String> {
+    let wrong = |expected: &str| format!("attribute `{name}` should be {expected}, found `{}`", shown(&value.to_string()));
+    let text = || -> Result<Option<&str>, String> { clean_text(name, value.as_str().ok_or_else(|| wrong("a string"))?) };
+    Ok(Some(match ty {
+        AttrType::String => match text()? {
+            Some(s) => AttrValue::Str(s.to_string()),
+            None => return Ok(None),
+        },
         AttrType::Enum(values) => {
-            let s = value.as_str().ok_or_else(|| wrong("a string"))?;
+            let Some(s) = text()? else { return Ok(None) };
             if !values.iter().any(|v| v == s) {
                 let help = did_you_mean(s, values.iter().map(String::as_str))
                     .map(|h| format!(" ({h})"))
                     .unwrap_or_default();
-                return Err(format!("unknown value `{s}` for `{name}`{help}"));
+                return Err(format!("unknown value `{}` for `{name}`{help}", shown(s)));
             }
             AttrValue::Str(s.to_string())
         }
@@ -248,6 +372,7 @@ fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<AttrValue, St
         AttrType::Bool => AttrValue::Bool(value.as_bool().ok_or_else(|| wrong("true or false"))?),
         AttrType::Date => {
             let s = value.as_str().ok_or_else(|| wrong("a date"))?;
+            let Some(s) = clean_text(name, s)? else { return Ok(None) };
             AttrValue::Date(Instant::parse(s).map_err(|e| format!("attribute `{name}`: {e}"))?)
         }
         AttrType::Set => {
@@ -257,11 +382,14 @@ fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<AttrValue, St
             }
             let mut set = BTreeSet::new();
             for item in items {
-                set.insert(item.as_str().ok_or_else(|| wrong("a list of strings"))?.to_string());
+                let member = item.as_str().ok_or_else(|| wrong("a list of strings"))?;
+                if let Some(member) = clean_text(name, member)? {
+                    set.insert(member.to_string());
+                }
             }
             AttrValue::Set(set)
         }
-    })
+    }))
 }
 
 fn read_assignment(item: &Value, defs: &Definitions) -> Result<Assignment, String> {
@@ -270,16 +398,21 @@ fn read_assignment(item: &Value, defs: &Definitions) -> Result<Assignment, Strin
     for key in obj.keys() {
         if !KEYS.contains(&key.as_str()) {
             let help = did_you_mean(key, KEYS).map(|h| format!(" ({h})")).unwrap_or_default();
-            return Err(format!("unknown field `{key}`{help}"));
+            return Err(format!("unknown field `{}`{help}", shown(key)));
         }
     }
-    let role = obj.get("role").and_then(Value::as_str).ok_or("no `role`")?.to_string();
+    let role = match obj.get("role") {
+        None | Some(Value::Null) => return Err("no `role`".into()),
+        Some(Value::String(role)) => role.clone(),
+        Some(_) => return Err("`role` is not a string".into()),
+    };
+    check_id("`role`", &role)?;
     match defs.roles.get(&role) {
         None => {
             let help = did_you_mean(&role, defs.roles.keys().map(String::as_str))
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
-            return Err(format!("unknown role `{role}`{help}"));
+            return Err(format!("unknown role `{}`{help}", shown(&role)));
         }
         Some(r) if !r.assignable => return Err(format!("role `{role}` is not assignable")),
         Some(_) => {}
@@ -288,7 +421,10 @@ fn read_assignment(item: &Value, defs: &Definitions) -> Result<Assignment, Strin
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Instant::parse(s).map(Some).map_err(|e| format!("`{key}`: {e}")),
-            Some(other) => Err(format!("`{key}` should be an RFC 3339 instant, found `{other}`")),
+            Some(other) => Err(format!(
+                "`{key}` should be an RFC 3339 instant, found `{}`",
+                shown(&other.to_string())
+            )),
         }
     };
     let starts = instant("starts")?.ok_or("no `starts`")?;
@@ -296,12 +432,161 @@ fn read_assignment(item: &Value, defs: &Definitions) -> Result<Assignment, Strin
     if expires.is_some_and(|e| e <= starts) {
         return Err("`expires` is not after `starts`".into());
     }
-    let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_string);
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(clean_text(key, s).map_err(|e| e.replacen("attribute ", "", 1))?.map(str::to_string)),
+            Some(other) => Err(format!("`{key}` should be a string, found `{}`", shown(&other.to_string()))),
+        }
+    };
     Ok(Assignment {
         role,
         starts,
         expires,
-        approved_by: text("approved_by"),
-        ticket: text("ticket"),
+        approved_by: text("approved_by")?,
+        ticket: text("ticket")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{load, SourceFile};
+
+    fn defs() -> Definitions {
+        let text = "identity:\n  attributes:\n    status: { type: enum, values: [active, leave], required: true }\n    department: { type: string }\n    tags: { type: set }\n    end_date: { type: date }\napplications:\n  - id: app\n    entitlements: [{ id: read }]\nroles:\n  - id: oncall\n    assignable: true\n    grants: [app:read]\n";
+        let (defs, diags) = load(&[SourceFile {
+            name: "t.yaml".into(),
+            text: text.into(),
+        }]);
+        assert!(diags.is_empty(), "{diags:?}");
+        defs
+    }
+
+    fn read(record: Value) -> Result<IdentityState, String> {
+        IdentityState::from_json(&record, &defs())
+    }
+
+    #[test]
+    fn ids_are_never_trimmed_and_never_hold_invisible_characters() {
+        for (id, error) in [
+            (
+                " u-1",
+                "`id` ` u-1` has leading or trailing whitespace (ids are never trimmed: remove it)",
+            ),
+            (
+                "u-1\u{a0}",
+                "`id` `u-1\u{a0}` has leading or trailing whitespace (ids are never trimmed: remove it)",
+            ),
+            ("  ", "`id` is empty"),
+            (
+                "u-1\u{0}",
+                "`id` `u-1\\u{0000}` contains the invisible or control character U+0000 (ids must be written as they are meant)",
+            ),
+            (
+                "u\r-1",
+                "`id` `u\\u{000D}-1` contains the invisible or control character U+000D (ids must be written as they are meant)",
+            ),
+            (
+                "u-1\u{1b}[2J",
+                "`id` `u-1\\u{001B}[2J` contains the invisible or control character U+001B (ids must be written as they are meant)",
+            ),
+            (
+                "u-\u{7f}1",
+                "`id` `u-\\u{007F}1` contains the invisible or control character U+007F (ids must be written as they are meant)",
+            ),
+            (
+                "u-\u{85}1",
+                "`id` `u-\\u{0085}1` contains the invisible or control character U+0085 (ids must be written as they are meant)",
+            ),
+            (
+                "u-\u{202e}1",
+                "`id` `u-\\u{202E}1` contains the invisible or control character U+202E (ids must be written as they are meant)",
+            ),
+            (
+                "\u{feff}u-1",
+                "`id` `\\u{FEFF}u-1` contains the invisible or control character U+FEFF (ids must be written as they are meant)",
+            ),
+            (
+                "u\u{200b}-1",
+                "`id` `u\\u{200B}-1` contains the invisible or control character U+200B (ids must be written as they are meant)",
+            ),
+        ] {
+            let record = serde_json::json!({"id": id, "kind": "person", "attributes": {"status": "active"}});
+            assert_eq!(read(record).unwrap_err(), error, "{id:?}");
+        }
+        let owned =
+            |owner: &str| serde_json::json!({"id": "svc", "kind": "service_account", "owner": owner, "attributes": {"status": "active"}});
+        assert_eq!(
+            read(owned("u-1 ")).unwrap_err(),
+            "`owner` `u-1 ` has leading or trailing whitespace (ids are never trimmed: remove it)"
+        );
+        assert_eq!(read(owned("u-1")).unwrap().owner.as_deref(), Some("u-1"));
+        let assigned = |role: &str| {
+            serde_json::json!({"id": "u-1", "kind": "person", "attributes": {"status": "active"},
+                "assignments": [{"role": role, "starts": "2026-01-01"}]})
+        };
+        assert_eq!(
+            read(assigned("oncall\n")).unwrap_err(),
+            "assignment 1: `role` `oncall\\u{000A}` contains the invisible or control character U+000A (ids must be written as they are meant)"
+        );
+        assert_eq!(read(assigned("oncall")).unwrap().assignments[0].role, "oncall");
+        let kind = serde_json::json!({"id": "u-1", "kind": "person ", "attributes": {"status": "active"}});
+        assert_eq!(
+            read(kind).unwrap_err(),
+            "unknown kind `person ` (kinds are never trimmed: remove the whitespace)"
+        );
+    }
+
+    #[test]
+    fn attribute_text_is_trimmed_and_blank_text_is_absent() {
+        let record = serde_json::json!({"id": "u-1", "kind": "person", "attributes": {
+            "status": " active\t", "department": "Engineering ", "tags": [" a ", "", "  ", "b"], "end_date": " 2026-12-31 "}});
+        let state = read(record).unwrap();
+        assert_eq!(state.attributes["status"], AttrValue::Str("active".into()));
+        assert_eq!(state.attributes["department"], AttrValue::Str("Engineering".into()));
+        assert_eq!(state.attributes["tags"], AttrValue::Set(["a".to_string(), "b".to_string()].into()));
+        assert_eq!(state.attributes["end_date"], AttrValue::Date(Instant::parse("2026-12-31").unwrap()));
+        let blank = serde_json::json!({"id": "u-1", "kind": "person", "attributes": {"status": "active", "department": "  "}});
+        assert!(!read(blank).unwrap().attributes.contains_key("department"));
+        let missing = serde_json::json!({"id": "u-1", "kind": "person", "attributes": {"status": " "}});
+        assert_eq!(read(missing).unwrap_err(), "required attribute `status` is missing");
+    }
+
+    #[test]
+    fn control_characters_inside_attribute_text_make_the_record_invalid() {
+        for (attributes, error) in [
+            (
+                serde_json::json!({"status": "active", "department": "Engi\u{7}neering"}),
+                "attribute `department` contains the invisible or control character U+0007: `Engi\\u{0007}neering`",
+            ),
+            (
+                serde_json::json!({"status": "active", "department": "Research\nand Development"}),
+                "attribute `department` contains the invisible or control character U+000A: `Research\\u{000A}and Development`",
+            ),
+            (
+                serde_json::json!({"status": "act\u{200d}ive"}),
+                "attribute `status` contains the invisible or control character U+200D: `act\\u{200D}ive`",
+            ),
+            (
+                serde_json::json!({"status": "active", "tags": ["ok", "\u{202e}x"]}),
+                "attribute `tags` contains the invisible or control character U+202E: `\\u{202E}x`",
+            ),
+        ] {
+            let record = serde_json::json!({"id": "u-1", "kind": "person", "attributes": attributes});
+            assert_eq!(read(record).unwrap_err(), error);
+        }
+        let ticket = serde_json::json!({"id": "u-1", "kind": "person", "attributes": {"status": "active"},
+            "assignments": [{"role": "oncall", "starts": "2026-01-01", "ticket": "CHG-1\u{1b}]0;x\u{7}"}]});
+        assert_eq!(
+            read(ticket).unwrap_err(),
+            "assignment 1: `ticket` contains the invisible or control character U+001B: `CHG-1\\u{001B}]0;x\\u{0007}`"
+        );
+    }
+
+    #[test]
+    fn shown_escapes_and_bounds_what_messages_quote() {
+        assert_eq!(shown("a\u{1b}b"), "a\\u{001B}b");
+        assert_eq!(shown(&"x".repeat(100)), format!("{}…", "x".repeat(80)));
+    }
 }
