@@ -176,7 +176,11 @@ mod tests {
     #[test]
     fn instants_outside_cedars_range_are_refused() {
         // Valid RFC 3339, but year 10000 and year -1 in UTC.
-        for bad in ["9999-12-31T23:00:00-05:00", "0000-01-01T00:30:00+01:00", "9999-12-31T23:59:59.999-00:01"] {
+        for bad in [
+            "9999-12-31T23:00:00-05:00",
+            "0000-01-01T00:30:00+01:00",
+            "9999-12-31T23:59:59.999-00:01",
+        ] {
             let err = Instant::parse(bad).unwrap_err();
             assert_eq!(
                 err,
@@ -212,7 +216,10 @@ mod tests {
             assert!(cedar_policy::Context::from_pairs([("now".to_string(), expr)]).is_err(), "{outside}");
         }
         assert_eq!(
-            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(Instant::MAX.0 + 1).unwrap().format("%Y-%m-%d").to_string(),
+            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(Instant::MAX.0 + 1)
+                .unwrap()
+                .format("%Y-%m-%d")
+                .to_string(),
             "+10000-01-01"
         );
     }

@@ -1,54 +1,93 @@
 //! Live state: the grants the target systems actually hold, read from an
-//! export, each kept with the file and line it came from.
+//! export, each kept with the line it came from.
 //!
-//! This module owns reading live state. Unlike an identity feed, a live state
-//! that cannot be read completely is refused as a whole ([`InputError`]
-//! naming the file and line): a plan computed against half a live state would
-//! grant what is already held and miss what must be revoked. It never decides
-//! whether a grant is justified.
+//! This module owns reading live state (the contract is in [`crate::io`]).
+//! Unlike an identity feed, a live state that cannot be read completely is
+//! refused as a whole ([`InputError`] naming the file and line): a plan
+//! computed against half a live state would grant what is already held and
+//! miss what must be revoked, and a malformed line read as something else
+//! could drop or merge grants. It never decides whether a grant is justified.
 //!
 //! # Formats
 //!
 //! | format | detected by | grants |
 //! |---|---|---|
-//! | JSON Lines | `.jsonl`, `.ndjson`; content starting with `{` | `{"identity": "u-1", "entitlement": "github:org-member"}` per line; other keys (`granted_at`, `source`, ...) are ignored; blank lines are skipped |
-//! | CSV | `.csv`; any other content | `identity,entitlement`; the header is optional (a first row naming both columns, in any case and order, is the header, and then extra columns are ignored); quoted fields are fine |
+//! | JSON Lines | `.jsonl`, `.ndjson`; content starting with `{` | exactly one `{"identity": "u-1", "entitlement": "github:org-member"}` object per line; other keys (`granted_at`, `source`, ...) are ignored; blank lines are skipped |
+//! | CSV | `.csv`; any other content | `identity,entitlement`; the header is optional (a first row naming both columns, in any case and order, is the header, and then extra columns are ignored); cells are read strictly (RFC 4180), quoted cells are fine |
 //! | SCIM 2.0 groups | a JSON object whose `schemas` hold `urn:ietf:params:scim:api:messages:2.0:ListResponse` | each Group resource's `displayName` is the entitlement `APP:displayName` (verbatim, with `APP` from `--app`); each of its `members[].value` is an identity holding it |
+//!
+//! Each of these is an error naming its line: a line that is not one JSON
+//! object, a key written twice in it, a CSV quoting fault (a quote never
+//! closed would otherwise swallow every row after it), a CSV record spanning
+//! several lines, a row with the wrong number of cells, a last CSV line
+//! without a line break (it may have been cut short), an identity or
+//! entitlement that is empty, has surrounding whitespace or holds an
+//! invisible or control character (ids are never trimmed: see
+//! [`crate::state`]).
 //!
 //! SCIM group members are SCIM user ids (`members[].value`, RFC 7643 §4.2);
 //! the identity feed names users by `externalId` when they have one (see
 //! [`crate::io::identities`]), so both exports must agree on ids for the plan
 //! to match them. A member whose `type` is `Group` (a nested group) is an
-//! error: its members cannot be known from the export. A ListResponse whose
-//! `totalResults` exceeds the resources it holds is one page of a paged export
-//! and is refused.
+//! error: its members cannot be known from the export. SCIM attribute names
+//! are case-insensitive, and a group export is read only when it proves it
+//! is complete (see `io/scim.rs`).
 //!
 //! The same grant listed twice is kept once, at its first occurrence.
+//!
+//! # Memory
+//!
+//! A [`LiveFile`] names its file once and keeps each distinct identity and
+//! entitlement string once; a grant is two string numbers and a line (12
+//! bytes). Reading a live file takes about 2–3× its size at the peak (the
+//! text itself, the grants, and the set that finds repeated grants).
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::identities::{
-    array_spans, check_line_lengths, csv_error, decode_utf8, json_stream, json_syntax, object_spans, parse_value_at, read_bounded,
-    scim_document, sha256_hex, skip_ws, syntax, InputError, LineCounter, Span,
-};
+use super::csv::{lines_phrase, CsvReader};
+use super::intern::{Interner, Sym};
+use super::json::{array_spans, json_syntax, object_spans, parse_record, skip_ws, Keys, Span};
+use super::scim::{list_response, lists_schema, member};
+use super::text::{check_line_lengths, decode_utf8, line_number, read_bounded, sha256_hex, syntax, LineCounter, ReadBudget};
+use super::InputError;
+use crate::state::{check_id, shown};
 
-/// The SCIM 2.0 core Group schema.
-pub const SCIM_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub use super::scim::SCIM_GROUP;
 
-/// One grant held in a target system.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LiveGrant {
+/// One grant held in a target system, borrowed from its [`LiveFile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LiveGrant<'a> {
+    identity: &'a str,
+    entitlement: &'a str,
+    line: u32,
+}
+
+impl<'a> LiveGrant<'a> {
     /// The identity holding it.
-    pub identity: String,
+    pub fn identity(&self) -> &'a str {
+        self.identity
+    }
+
     /// The full entitlement id (`github:org-member`).
-    pub entitlement: String,
-    /// The file it was read from.
-    pub file: String,
-    /// The 1-based line where it is written.
-    pub line: u32,
+    pub fn entitlement(&self) -> &'a str {
+        self.entitlement
+    }
+
+    /// The 1-based line where it is written in its file.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+}
+
+/// A grant as stored: interned strings and a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GrantRow {
+    identity: Sym,
+    entitlement: Sym,
+    line: u32,
 }
 
 /// The format of a live state export.
@@ -80,23 +119,110 @@ impl LiveFormat {
     }
 }
 
-/// A live state export, read completely.
+/// A live state export, read completely: its grants in input order, each once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveFile {
     /// The file, as the user named it (`<stdin>` for standard input).
     pub file: String,
     /// The SHA-256 of the raw bytes, in lowercase hex.
     pub sha256: String,
+    strings: Interner,
+    rows: Vec<GrantRow>,
+}
+
+impl LiveFile {
     /// The grants, in input order, each once.
-    pub grants: Vec<LiveGrant>,
+    pub fn grants(&self) -> impl ExactSizeIterator<Item = LiveGrant<'_>> + Clone + '_ {
+        self.rows.iter().map(|row| LiveGrant {
+            identity: self.strings.resolve(row.identity),
+            entitlement: self.strings.resolve(row.entitlement),
+            line: row.line,
+        })
+    }
+
+    /// How many grants it holds.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Does it hold no grant?
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// Builds a [`LiveFile`] grant by grant, for callers that have live state
+/// without a file to read (a generator, a service, a connector): the same
+/// validation and the same compact form as the readers.
+#[derive(Debug)]
+pub struct LiveFileBuilder {
+    file: String,
+    strings: Interner,
+    rows: Vec<GrantRow>,
+    seen: HashSet<(Sym, Sym)>,
+}
+
+impl LiveFileBuilder {
+    /// An empty live state named `file` in messages and output.
+    pub fn new(file: impl Into<String>) -> LiveFileBuilder {
+        LiveFileBuilder {
+            file: file.into(),
+            strings: Interner::default(),
+            rows: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Room for about `grants` grants, allocated once.
+    pub fn reserve(&mut self, grants: usize) {
+        self.rows.reserve(grants);
+        self.seen.reserve(grants);
+    }
+
+    /// Adds a grant written at `line`; a grant already added is kept once.
+    /// The error is one sentence: an id that is empty, has surrounding
+    /// whitespace or holds an invisible or control character.
+    pub fn add(&mut self, identity: &str, entitlement: &str, line: u32) -> Result<(), String> {
+        check_id("`identity`", identity)?;
+        check_id("`entitlement`", entitlement)?;
+        let too_many = || "more distinct identities and entitlements than entitle can hold in one live file".to_string();
+        let identity = self.strings.intern(identity).ok_or_else(too_many)?;
+        let entitlement = self.strings.intern(entitlement).ok_or_else(too_many)?;
+        if self.seen.insert((identity, entitlement)) {
+            self.rows.push(GrantRow {
+                identity,
+                entitlement,
+                line,
+            });
+        }
+        Ok(())
+    }
+
+    /// The live state, with the SHA-256 of what it was read from (or any fingerprint the caller keeps).
+    pub fn finish(mut self, sha256: impl Into<String>) -> LiveFile {
+        self.rows.shrink_to_fit();
+        LiveFile {
+            file: self.file,
+            sha256: sha256.into(),
+            strings: self.strings,
+            rows: self.rows,
+        }
+    }
 }
 
 /// Reads a live state export from `path` (`-` for standard input).
 ///
 /// `format` overrides detection; `app` names the application of a SCIM group
-/// export when the format is detected (it is required then, and otherwise unused).
+/// export when the format is detected (it is required then, and otherwise
+/// unused). The file may be up to [`super::MAX_INPUT_BYTES`]; to bound several
+/// inputs of one command together, use [`read_live_within`].
 pub fn read_live(path: &Path, format: Option<LiveFormat>, app: Option<&str>) -> Result<LiveFile, InputError> {
-    let (file, bytes) = read_bounded(path)?;
+    read_live_within(path, format, app, &ReadBudget::per_run())
+}
+
+/// [`read_live`], charging the bytes read to `budget` (the run's inputs together).
+pub fn read_live_within(path: &Path, format: Option<LiveFormat>, app: Option<&str>, budget: &ReadBudget) -> Result<LiveFile, InputError> {
+    let (file, bytes) = read_bounded(path, budget)?;
     parse_live(&file, &bytes, format, app)
 }
 
@@ -107,14 +233,17 @@ pub fn parse_live(file: &str, bytes: &[u8], format: Option<LiveFormat>, app: Opt
     let text = decode_utf8(file, bytes)?;
     let mut grants = Grants {
         file,
-        seen: HashSet::new(),
-        grants: Vec::new(),
+        builder: LiveFileBuilder::new(file),
     };
+    // One grant per line at most: reserving once avoids doubling the list while it grows.
+    grants
+        .builder
+        .reserve(text.bytes().filter(|b| *b == b'\n').count().saturating_add(1));
     let mut lines = LineCounter::new(text);
     let start = skip_ws(text, 0);
     match format.or_else(|| LiveFormat::from_extension(file)) {
-        Some(LiveFormat::Csv) => read_csv(file, text, &mut grants)?,
-        Some(LiveFormat::ScimGroups { app }) => match scim_document(file, text, start, &mut lines, true)? {
+        Some(LiveFormat::Csv) => read_csv(text, &mut grants)?,
+        Some(LiveFormat::ScimGroups { app }) => match list_response(file, text, start, &mut lines, true)? {
             Some(groups) => read_scim_groups(file, text, &groups, &app, &mut lines, &mut grants)?,
             None => {
                 return Err(InputError::NotScimListResponse {
@@ -136,33 +265,21 @@ pub fn parse_live(file: &str, bytes: &[u8], format: Option<LiveFormat>, app: Opt
                     "a JSON array is not a live state (write one grant per line as JSON Lines, or export SCIM groups)".into(),
                 ))
             }
-            Some(_) => read_csv(file, text, &mut grants)?,
+            Some(_) => read_csv(text, &mut grants)?,
         },
     }
-    Ok(LiveFile {
-        file: file.to_string(),
-        sha256,
-        grants: grants.grants,
-    })
+    Ok(grants.builder.finish(sha256))
 }
 
-/// Collects grants, each once.
+/// Collects grants, each once, and words errors.
 struct Grants<'a> {
     file: &'a str,
-    seen: HashSet<(String, String)>,
-    grants: Vec<LiveGrant>,
+    builder: LiveFileBuilder,
 }
 
 impl Grants<'_> {
-    fn add(&mut self, identity: &str, entitlement: String, line: u32) {
-        if self.seen.insert((identity.to_string(), entitlement.clone())) {
-            self.grants.push(LiveGrant {
-                identity: identity.to_string(),
-                entitlement,
-                file: self.file.to_string(),
-                line,
-            });
-        }
+    fn add(&mut self, identity: &str, entitlement: &str, line: u32) -> Result<(), InputError> {
+        self.builder.add(identity, entitlement, line).map_err(|e| self.error(line, e))
     }
 
     fn error(&self, line: u32, message: impl Into<String>) -> InputError {
@@ -183,58 +300,78 @@ fn read_objects(
     lines: &mut LineCounter<'_>,
     grants: &mut Grants<'_>,
 ) -> Result<(), InputError> {
-    if let Some(groups) = scim_document(file, text, start, lines, false)? {
+    if let Some(groups) = list_response(file, text, start, lines, false)? {
         let app = app
             .filter(|a| !a.trim().is_empty())
             .ok_or_else(|| InputError::ScimGroupsNeedApp { file: file.to_string() })?;
         return read_scim_groups(file, text, &groups, app, lines, grants);
     }
     check_line_lengths(file, text)?;
-    json_stream(text, start, lines, |line, _, value| {
-        let value = value.map_err(|e| grants.error(line, format!("grant is not valid JSON ({})", e.message)))?;
+    for (index, physical) in text.split('\n').enumerate() {
+        let line = line_number(index).saturating_add(1);
+        if physical.trim().is_empty() {
+            continue;
+        }
+        // Exactly one object per line: a record is never read across lines.
+        let (value, repeated, end) =
+            parse_record(physical, 0, Keys::Exact).map_err(|e| grants.error(line, format!("grant is not valid JSON ({})", e.message)))?;
+        if skip_ws(physical, end) < physical.len() {
+            return Err(grants.error(line, "the line holds more than one JSON value (write one grant per line)"));
+        }
+        if let Some(first) = repeated.first() {
+            return Err(grants.error(line, first.sentence("grant")));
+        }
         let obj = value.as_object().ok_or_else(|| grants.error(line, "grant is not a JSON object"))?;
         let field = |key: &str| match obj.get(key) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-            Some(Value::String(_)) => Err(grants.error(line, format!("`{key}` is empty"))),
+            Some(Value::String(s)) => Ok(s.as_str()),
             Some(_) => Err(grants.error(line, format!("`{key}` is not a string"))),
             None => Err(grants.error(line, format!("grant has no `{key}`"))),
         };
         let identity = field("identity")?;
         let entitlement = field("entitlement")?;
-        grants.add(&identity, entitlement, line);
-        Ok(())
-    })
+        grants.add(identity, entitlement, line)?;
+    }
+    Ok(())
 }
 
-fn read_csv(file: &str, text: &str, grants: &mut Grants<'_>) -> Result<(), InputError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut columns: Option<(usize, usize)> = None;
-    for (index, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| csv_error(file, &e))?;
-        let line = row.position().map_or(1, |p| u32::try_from(p.line()).unwrap_or(u32::MAX));
+fn read_csv(text: &str, grants: &mut Grants<'_>) -> Result<(), InputError> {
+    let mut columns: Option<(usize, usize, usize)> = None;
+    for (index, row) in CsvReader::new(text).enumerate() {
+        let line = row.first_line;
+        if let Some(fault) = &row.fault {
+            return Err(grants.error(line, fault.clone()));
+        }
+        if row.is_multiline() {
+            return Err(grants.error(
+                line,
+                format!(
+                    "the record spans {} (a quoted cell holds a line break)",
+                    lines_phrase(row.first_line, row.last_line)
+                ),
+            ));
+        }
         if index == 0 {
-            let find = |name: &str| row.iter().position(|cell| cell.eq_ignore_ascii_case(name));
+            let find = |name: &str| row.cells.iter().position(|cell| cell.trim().eq_ignore_ascii_case(name));
             if let (Some(identity), Some(entitlement)) = (find("identity"), find("entitlement")) {
-                columns = Some((identity, entitlement));
+                columns = Some((identity, entitlement, row.cells.len()));
                 continue;
             }
         }
+        if !row.terminated {
+            return Err(grants.error(
+                line,
+                "the last line does not end with a line break, so the grant may have been cut short (end the file with a line break)",
+            ));
+        }
         let (identity, entitlement) = match columns {
-            Some((i, e)) => (row.get(i), row.get(e)),
-            None if row.len() == 2 => (row.get(0), row.get(1)),
-            None => return Err(grants.error(line, format!("expected 2 fields `identity,entitlement`, found {}", row.len()))),
+            Some((i, e, n)) if row.cells.len() == n => (&row.cells[i], &row.cells[e]),
+            Some((_, _, n)) => {
+                return Err(grants.error(line, format!("expected {n} fields as in the header, found {}", row.cells.len())));
+            }
+            None if row.cells.len() == 2 => (&row.cells[0], &row.cells[1]),
+            None => return Err(grants.error(line, format!("expected 2 fields `identity,entitlement`, found {}", row.cells.len()))),
         };
-        let identity = identity
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| grants.error(line, "`identity` is empty"))?;
-        let entitlement = entitlement
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| grants.error(line, "`entitlement` is empty"))?;
-        grants.add(identity, entitlement.to_string(), line);
+        grants.add(identity, entitlement, line)?;
     }
     Ok(())
 }
@@ -252,46 +389,65 @@ fn read_scim_groups(
         if text.as_bytes().get(group.start) != Some(&b'{') {
             return Err(grants.error(group_line, "resource is not a JSON object"));
         }
-        let (entries, _) = object_spans(text, group.start).map_err(|e| json_syntax(file, lines, e))?;
-        let entry = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, span)| *span);
-        let value_of = |span: Span| serde_json::from_str::<Value>(&text[span.start..span.end]).unwrap_or(Value::Null);
-        if let Some(schemas) = entry("schemas").map(value_of) {
-            if !schemas.as_array().is_some_and(|s| s.iter().any(|s| s.as_str() == Some(SCIM_GROUP))) {
+        let (value, repeated, _) = parse_record(text, group.start, Keys::CaseInsensitive).map_err(|e| json_syntax(file, lines, e))?;
+        if let Some(first) = repeated.first() {
+            return Err(grants.error(group_line, first.sentence("group") + " (SCIM attribute names ignore letter case)"));
+        }
+        let Some(obj) = value.as_object() else {
+            return Err(grants.error(group_line, "resource is not a JSON object"));
+        };
+        if let Some(schemas) = member(obj, "schemas") {
+            if !lists_schema(Some(schemas), SCIM_GROUP) {
                 return Err(grants.error(
                     group_line,
                     format!("resource is not a SCIM Group (its `schemas` do not include `{SCIM_GROUP}`)"),
                 ));
             }
         }
-        let name = match entry("displayName").map(value_of) {
-            Some(Value::String(name)) if !name.trim().is_empty() => name,
+        let name = match member(obj, "displayName") {
+            Some(Value::String(name)) => {
+                check_id("group `displayName`", name).map_err(|e| grants.error(group_line, e))?;
+                name.as_str()
+            }
             Some(_) => return Err(grants.error(group_line, "group `displayName` is not a name")),
             None => return Err(grants.error(group_line, "group has no `displayName`")),
         };
-        let Some(members) = entry("members") else { continue };
-        let members = match text.as_bytes().get(members.start) {
-            Some(b'[') => array_spans(text, members.start).map_err(|e| json_syntax(file, lines, e))?.0,
-            _ if value_of(members).is_null() => continue,
-            _ => return Err(grants.error(lines.line_at(members.start), format!("`members` of group `{name}` is not a list"))),
+        let members = match member(obj, "members") {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(members)) => members,
+            Some(_) => return Err(grants.error(group_line, format!("`members` of group `{}` is not a list", shown(name)))),
+        };
+        // The members' lines, from their place in the text.
+        let (entries, _) = object_spans(text, group.start).map_err(|e| json_syntax(file, lines, e))?;
+        let spans = match entries.iter().find(|(k, _)| k.eq_ignore_ascii_case("members")) {
+            Some((_, span)) => array_spans(text, span.start).map_err(|e| json_syntax(file, lines, e))?.0,
+            None => Vec::new(),
         };
         let entitlement = format!("{app}:{name}");
-        for member in members {
-            let line = lines.line_at(member.start);
-            let (member, _) = parse_value_at::<Value>(text, member.start).map_err(|e| json_syntax(file, lines, e))?;
-            if member
-                .get("type")
+        for (i, member_value) in members.iter().enumerate() {
+            let line = spans.get(i).map_or(group_line, |s| lines.line_at(s.start));
+            let Some(member_obj) = member_value.as_object() else {
+                return Err(grants.error(line, format!("member of group `{}` is not a JSON object", shown(name))));
+            };
+            if member(member_obj, "type")
                 .and_then(Value::as_str)
                 .is_some_and(|t| t.eq_ignore_ascii_case("group"))
             {
                 return Err(grants.error(
                     line,
-                    format!("member of group `{name}` is itself a group; nested groups are not supported (flatten the export)"),
+                    format!(
+                        "member of group `{}` is itself a group; nested groups are not supported (flatten the export)",
+                        shown(name)
+                    ),
                 ));
             }
-            match member.get("value") {
-                Some(Value::String(id)) if !id.trim().is_empty() => grants.add(id, entitlement.clone(), line),
-                Some(_) => return Err(grants.error(line, format!("member `value` of group `{name}` is not an identity id"))),
-                None => return Err(grants.error(line, format!("member of group `{name}` has no `value`"))),
+            match member(member_obj, "value") {
+                Some(Value::String(id)) => {
+                    check_id("member `value`", id).map_err(|e| grants.error(line, format!("group `{}`: {e}", shown(name))))?;
+                    grants.add(id, &entitlement, line)?;
+                }
+                Some(_) => return Err(grants.error(line, format!("member `value` of group `{}` is not an identity id", shown(name)))),
+                None => return Err(grants.error(line, format!("member of group `{}` has no `value`", shown(name)))),
             }
         }
     }
@@ -312,10 +468,7 @@ mod tests {
     }
 
     fn pairs(live: &LiveFile) -> Vec<(&str, &str, u32)> {
-        live.grants
-            .iter()
-            .map(|g| (g.identity.as_str(), g.entitlement.as_str(), g.line))
-            .collect()
+        live.grants().map(|g| (g.identity(), g.entitlement(), g.line())).collect()
     }
 
     #[test]
@@ -335,7 +488,7 @@ mod tests {
         for file in ["live.jsonl", "-", "live.json"] {
             let live = parse(file, text, None);
             assert_eq!(pairs(&live), [("u-1", "github:org-member", 1), ("u-2", "okta:sso", 3)], "{file}");
-            assert_eq!(live.grants[0].file, file);
+            assert_eq!(live.file, file);
             assert_eq!(live.sha256, sha256_hex(text.as_bytes()));
         }
     }
@@ -373,7 +526,7 @@ mod tests {
             pairs(&parse("live.csv", with, None)),
             [("u-1", "github:org-member", 2), ("u-2", "slack:office, London", 3)]
         );
-        let without = "u-1,github:org-member\n u-2 , okta:sso \n";
+        let without = "u-1,github:org-member\n\"u-2\" ,  \"okta:sso\"\n";
         assert_eq!(
             pairs(&parse("live.csv", without, None)),
             [("u-1", "github:org-member", 1), ("u-2", "okta:sso", 2)]
@@ -381,6 +534,11 @@ mod tests {
         assert_eq!(
             pairs(&parse("-", without, None)),
             [("u-1", "github:org-member", 1), ("u-2", "okta:sso", 2)]
+        );
+        // Ids are never trimmed: a cell with spaces around an id is an error, not another id.
+        assert_eq!(
+            parse_err("live.csv", "u-1,github:org-member\n u-2 , okta:sso \n", None),
+            "live.csv:2: `identity` ` u-2 ` has leading or trailing whitespace (ids are never trimmed: remove it)"
         );
         let reordered = "granted_at,entitlement,identity\n2024-01-01,okta:sso,u-1\n";
         assert_eq!(pairs(&parse("live.csv", reordered, None)), [("u-1", "okta:sso", 2)]);
@@ -403,7 +561,8 @@ mod tests {
     }
 
     fn groups(resources: &str) -> String {
-        format!("{{\"schemas\": [\"{SCIM_LIST_RESPONSE}\"],\n \"Resources\": [\n{resources}\n]}}\n")
+        let total = serde_json::from_str::<Vec<Value>>(&format!("[{resources}]")).map_or(0, |r| r.len());
+        format!("{{\"schemas\": [\"{SCIM_LIST_RESPONSE}\"], \"totalResults\": {total},\n \"Resources\": [\n{resources}\n]}}\n")
     }
 
     #[test]
@@ -490,7 +649,7 @@ mod tests {
         let err = parse_live("live.csv", b"u-1,a:b\nu-\xc3(,a:b\n", None, None).unwrap_err();
         assert_eq!(err.to_string(), "live.csv:2: the input is not valid UTF-8 (save it as UTF-8)");
         for file in ["-", "live.jsonl", "live.csv"] {
-            assert!(parse(file, "", None).grants.is_empty(), "{file}");
+            assert!(parse(file, "", None).is_empty(), "{file}");
         }
     }
 
@@ -498,8 +657,8 @@ mod tests {
     fn reads_the_example_live_state() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/live.jsonl");
         let live = read_live(&path, None, None).unwrap();
-        assert!(!live.grants.is_empty());
-        assert!(live.grants.iter().all(|g| g.line >= 1 && !g.identity.is_empty()));
+        assert!(!live.is_empty());
+        assert!(live.grants().all(|g| g.line() >= 1 && !g.identity().is_empty()));
     }
 
     #[test]
@@ -508,7 +667,7 @@ mod tests {
         let path = dir.path().join("live.csv");
         std::fs::write(&path, "identity,entitlement\nu-1,okta:sso\n").unwrap();
         let live = read_live(&path, None, None).unwrap();
-        assert_eq!(live.grants[0].file, path.display().to_string());
+        assert_eq!(live.file, path.display().to_string());
         assert_eq!(pairs(&live), [("u-1", "okta:sso", 2)]);
         assert!(matches!(
             read_live(&dir.path().join("nope.csv"), None, None),

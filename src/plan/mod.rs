@@ -3,7 +3,8 @@
 //!
 //! Invariants: an invalid identity record, or an identity whose owner's
 //! record is invalid, never produces a change; orphaned-account revocations
-//! are held back while any record's id could not be read; a plan that trips
+//! are held back while the feed has uncertain stretches (ids it could not
+//! read with certainty, see [`crate::io`]); a plan that trips
 //! a guard carries no changes unless forced. Output order is deterministic.
 
 pub mod guards;
@@ -262,6 +263,9 @@ pub struct Plan {
 pub struct InvalidRecordOut {
     /// The id, when it could be read.
     pub identity: Option<String>,
+    /// The id is a guess read from a damaged record (see [`InvalidRecord::id_uncertain`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub identity_uncertain: bool,
     /// The file.
     pub file: String,
     /// The line where the record starts.
@@ -324,14 +328,14 @@ pub fn plan(
     let mut live_identities: BTreeSet<&str> = BTreeSet::new();
     let mut unmanaged = BTreeMap::new();
     for file in live {
-        for g in &file.grants {
-            live_identities.insert(&g.identity);
-            if defs.entitlements.contains_key(&g.entitlement) {
-                live_pairs.entry(&g.identity).or_default().insert(&g.entitlement);
+        for g in file.grants() {
+            live_identities.insert(g.identity());
+            if defs.entitlements.contains_key(g.entitlement()) {
+                live_pairs.entry(g.identity()).or_default().insert(g.entitlement());
             } else {
                 unmanaged
-                    .entry((g.identity.as_str(), g.entitlement.as_str()))
-                    .or_insert_with(|| format!("{}:{}", g.file, g.line));
+                    .entry((g.identity(), g.entitlement()))
+                    .or_insert_with(|| format!("{}:{}", file.file, g.line()));
             }
         }
     }
@@ -354,6 +358,7 @@ pub fn plan(
     let mut accuracy_union = 0usize;
     let empty = BTreeSet::new();
 
+    let uncertainty = feed.uncertainty();
     let mut order: Vec<usize> = (0..feed.identities.len()).collect();
     order.sort_by(|a, b| feed.identities[*a].id.cmp(&feed.identities[*b].id));
     for index in order {
@@ -383,11 +388,11 @@ pub fn plan(
 
         // An owner whose record is broken — or may be one of the records whose id
         // could not be read — leaves this identity's desired state unknown.
-        let owner_doubt = match owner {
-            OwnerRecord::Invalid => Some("has an invalid record"),
-            OwnerRecord::Unknown if feed.unreadable_ids() > 0 => {
-                Some("is not in the feed, but may be one of the records whose id could not be read")
-            }
+        let owner_doubt = match (owner, &uncertainty) {
+            (OwnerRecord::Invalid, _) => Some("has an invalid record".to_string()),
+            (OwnerRecord::Unknown, Some(uncertainty)) => Some(format!(
+                "is not in the feed, but may be one of the records whose id could not be read ({uncertainty})"
+            )),
             _ => None,
         };
         if let Some(doubt) = owner_doubt {
@@ -422,7 +427,6 @@ pub fn plan(
 
     // Live identities that the feed does not have.
     let mut orphaned_accounts = Vec::new();
-    let unreadable = feed.unreadable_ids();
     for id in &live_identities {
         if population.get(id).is_some() || population.is_invalid(id) {
             continue;
@@ -435,10 +439,10 @@ pub fn plan(
         sod_violations.extend(sod_for(project, id, held, StateKind::Live));
         live_count += held.len();
         accuracy_union += held.len();
-        if unreadable > 0 {
+        if let Some(uncertainty) = &uncertainty {
             held_back.push(HeldBack {
                 identity: id.to_string(),
-                reason: format!("{unreadable} identity record(s) could not be read far enough to know their id; one may be this identity"),
+                reason: format!("{uncertainty}; one of those records may be this identity"),
             });
             continue;
         }
@@ -460,6 +464,7 @@ pub fn plan(
         .iter()
         .map(|r: &InvalidRecord| InvalidRecordOut {
             identity: r.id.clone(),
+            identity_uncertain: r.id_uncertain,
             file: feed.file.clone(),
             line: r.line,
             error: r.error.clone(),
