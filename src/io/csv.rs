@@ -138,6 +138,10 @@ impl<'a> Iterator for CsvReader<'a> {
                 }
                 let Some(close) = closed else {
                     note(&mut fault, format!("a quoted cell opened at line {open_line} is never closed"));
+                    // The record ends with the text, not on the empty line after a final line break.
+                    if text.ends_with('\n') && line > open_line {
+                        line -= 1;
+                    }
                     let content = &text[lead + 1..];
                     cells.push(unescape(content, doubled));
                     pos = bytes.len();
@@ -319,7 +323,7 @@ mod tests {
         let mut reader = CsvReader::new(text);
         assert_eq!(reader.next().unwrap().cells, ["id", "kind"]);
         let broken = reader.next().unwrap();
-        assert_eq!((broken.first_line, broken.last_line), (2, 5));
+        assert_eq!((broken.first_line, broken.last_line), (2, 4));
         assert_eq!(broken.fault.as_deref(), Some("a quoted cell opened at line 2 is never closed"));
         reader.resume_after_first_line(&broken);
         let rest: Vec<(u32, Vec<Cow<'_, str>>)> = reader.map(|r| (r.first_line, r.cells)).collect();

@@ -1259,7 +1259,7 @@ roles:
         let feed = parse("-", text);
         assert_eq!(ids(&feed), ["u-2"]);
         assert_eq!(invalid(&feed), [(2, Some("u-1"), "a quoted cell opened at line 2 is never closed")]);
-        assert_eq!((feed.uncertain[0].first_line, feed.uncertain[0].last_line), (2, 4));
+        assert_eq!((feed.uncertain[0].first_line, feed.uncertain[0].last_line), (2, 3));
     }
 
     #[test]
