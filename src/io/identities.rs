@@ -256,9 +256,18 @@ pub struct IdentityFeed {
     pub invalid: Vec<InvalidRecord>,
     /// The stretches whose ids are not certain, by line (see [`UncertainStretch`]).
     pub uncertain: Vec<UncertainStretch>,
+    /// The format it was read as.
+    pub format: IdentityFormat,
+    /// The line where each valid record starts, parallel to `identities`.
+    lines: Vec<u32>,
 }
 
 impl IdentityFeed {
+    /// The line where the valid record `identities[index]` starts.
+    pub fn line_of(&self, index: usize) -> Option<u32> {
+        self.lines.get(index).copied()
+    }
+
     /// Can the reader vouch for every id in the feed? While it cannot, nobody
     /// may be treated as missing from the feed.
     pub fn is_certain(&self) -> bool {
@@ -314,6 +323,7 @@ pub fn parse_identities(file: &str, bytes: &[u8], format: Option<IdentityFormat>
     let mut lines = LineCounter::new(text);
     let start = skip_ws(text, 0);
     let first = text.as_bytes().get(start).copied();
+    let detected = format.unwrap_or_else(|| IdentityFormat::detect(file, text));
     match format.or_else(|| IdentityFormat::from_extension(file)) {
         Some(IdentityFormat::Csv) => read_csv(file, text, &mut feed)?,
         Some(IdentityFormat::Scim) => match list_response(file, text, start, &mut lines, true)? {
@@ -341,7 +351,7 @@ pub fn parse_identities(file: &str, bytes: &[u8], format: Option<IdentityFormat>
             Some(_) => read_csv(file, text, &mut feed)?,
         },
     }
-    Ok(feed.finish(file, sha256))
+    Ok(feed.finish(file, sha256, detected))
 }
 
 /// `list_response(.., required: true)` never answers "not SCIM"; kept total without a panic.
@@ -481,7 +491,7 @@ impl<'a> Collector<'a> {
 
     /// Spec §8: two records with the same id are both invalid, since either
     /// could be the truth (a guessed id counts: it may be the same person).
-    fn finish(mut self, file: &str, sha256: String) -> IdentityFeed {
+    fn finish(mut self, file: &str, sha256: String, format: IdentityFormat) -> IdentityFeed {
         // Every id with its record's place, sorted by id then input order.
         let mut by_id: Vec<(&str, u32, u32)> = self
             .identities
@@ -510,6 +520,7 @@ impl<'a> Collector<'a> {
         // Valid records whose id is repeated become invalid, in place.
         let mut index = 0;
         let mut moved = Vec::new();
+        let mut kept_lines = Vec::with_capacity(self.places.len());
         let places = &self.places;
         self.identities.retain(|state| {
             let (seq, line) = places[index];
@@ -527,7 +538,10 @@ impl<'a> Collector<'a> {
                     });
                     false
                 }
-                None => true,
+                None => {
+                    kept_lines.push(line);
+                    true
+                }
             }
         });
         // A record already invalid keeps its own error: the duplicate changes nothing for it.
@@ -567,6 +581,8 @@ impl<'a> Collector<'a> {
             identities: self.identities,
             invalid,
             uncertain,
+            format,
+            lines: kept_lines,
         }
     }
 }

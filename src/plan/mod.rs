@@ -358,7 +358,9 @@ pub fn plan(
     let mut accuracy_union = 0usize;
     let empty = BTreeSet::new();
 
-    let uncertainty = feed.uncertainty();
+    // A CSV row that may be two records glued together makes the feed as uncertain as a broken one.
+    let glued = population.glued_records(live_identities.iter().copied());
+    let uncertainty = feed.uncertainty().or_else(|| glued.first().map(|g| g.reason(&feed.file)));
     let mut order: Vec<usize> = (0..feed.identities.len()).collect();
     order.sort_by(|a, b| feed.identities[*a].id.cmp(&feed.identities[*b].id));
     for index in order {
@@ -386,6 +388,13 @@ pub fn plan(
         sod_violations.extend(sod_for(project, &identity.id, &desired_set, StateKind::Desired));
         sod_violations.extend(sod_for(project, &identity.id, held, StateKind::Live));
 
+        if let Some(g) = glued.iter().find(|g| g.id == identity.id) {
+            held_back.push(HeldBack {
+                identity: identity.id.clone(),
+                reason: g.reason(&feed.file),
+            });
+            continue;
+        }
         // An owner whose record is broken — or may be one of the records whose id
         // could not be read — leaves this identity's desired state unknown.
         let owner_doubt = match (owner, &uncertainty) {
