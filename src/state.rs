@@ -25,7 +25,8 @@
 //!   inside the text makes the record invalid: it is damage, not data.
 //! - `kind` is compared exactly, like an id.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -34,30 +35,190 @@ use crate::model::{AttrType, Definitions};
 use crate::time::Instant;
 
 /// A typed attribute value.
+///
+/// Text is shared (`Arc<str>`): a feed's records repeat the same departments,
+/// statuses and locations, and a [`StringPool`] keeps each once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttrValue {
     /// A string or enum value.
-    Str(String),
+    Str(Arc<str>),
     /// An integer.
     Int(i64),
     /// A boolean.
     Bool(bool),
     /// A date or instant.
     Date(Instant),
-    /// A set of strings.
-    Set(BTreeSet<String>),
+    /// A set of strings, sorted, each once (build it with [`AttrValue::set`]).
+    Set(Box<[Arc<str>]>),
 }
 
 impl AttrValue {
+    /// A string value.
+    pub fn str(text: &str) -> AttrValue {
+        AttrValue::Str(Arc::from(text))
+    }
+
+    /// A set value: the members sorted, each once.
+    pub fn set<S: Into<Arc<str>>>(members: impl IntoIterator<Item = S>) -> AttrValue {
+        let mut members: Vec<Arc<str>> = members.into_iter().map(Into::into).collect();
+        members.sort();
+        members.dedup();
+        AttrValue::Set(members.into_boxed_slice())
+    }
+
+    /// For a set: does it hold `member`? (False for any other value.)
+    pub fn set_contains(&self, member: &str) -> bool {
+        match self {
+            AttrValue::Set(members) => members.binary_search_by(|m| (**m).cmp(member)).is_ok(),
+            _ => false,
+        }
+    }
+
     /// The value as JSON, as a record would carry it.
     pub fn to_json(&self) -> Value {
         match self {
-            AttrValue::Str(s) => Value::String(s.clone()),
+            AttrValue::Str(s) => Value::from(&**s),
             AttrValue::Int(n) => Value::from(*n),
             AttrValue::Bool(b) => Value::Bool(*b),
             AttrValue::Date(t) => Value::String(t.to_cedar()),
-            AttrValue::Set(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+            AttrValue::Set(items) => Value::Array(items.iter().map(|s| Value::from(&**s)).collect()),
         }
+    }
+}
+
+/// The attribute names records share: the declared names, sorted.
+#[derive(Debug, PartialEq, Eq)]
+struct Names(Box<[Arc<str>]>);
+
+impl Names {
+    fn index(&self, name: &str) -> Option<u32> {
+        self.0
+            .binary_search_by(|n| (**n).cmp(name))
+            .ok()
+            .and_then(|i| u32::try_from(i).ok())
+    }
+}
+
+/// An identity's attributes by name, in name order.
+///
+/// Compact: the names live once in a table the records of a feed share, and
+/// each record holds one allocation of (name number, value) pairs.
+#[derive(Debug, Clone)]
+pub struct Attributes {
+    names: Arc<Names>,
+    /// Sorted by name number, each once.
+    values: Box<[(u32, AttrValue)]>,
+}
+
+impl Attributes {
+    /// Attributes over the shared `names`, from (name number, value) pairs; of two pairs with one name, the last wins.
+    fn from_parts(names: Arc<Names>, mut values: Vec<(u32, AttrValue)>) -> Attributes {
+        values.reverse();
+        values.sort_by_key(|(i, _)| *i);
+        values.dedup_by_key(|(i, _)| *i);
+        Attributes {
+            names,
+            values: values.into_boxed_slice(),
+        }
+    }
+
+    /// The value of attribute `name`.
+    pub fn get(&self, name: &str) -> Option<&AttrValue> {
+        let index = self.names.index(name)?;
+        self.values
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .ok()
+            .map(|found| &self.values[found].1)
+    }
+
+    /// Does it carry attribute `name`?
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The attributes in name order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &AttrValue)> + '_ {
+        self.values.iter().map(|(i, v)| (self.name(*i), v))
+    }
+
+    /// The names, in order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.values.iter().map(|(i, _)| self.name(*i))
+    }
+
+    /// How many attributes it carries.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Does it carry none?
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn name(&self, index: u32) -> &str {
+        self.names.0.get(index as usize).map_or("", |n| n)
+    }
+}
+
+impl PartialEq for Attributes {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Attributes {}
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Attributes::from_parts(Arc::new(Names(Box::new([]))), Vec::new())
+    }
+}
+
+impl<K: Into<Arc<str>>> FromIterator<(K, AttrValue)> for Attributes {
+    /// Attributes from pairs in any order; of two pairs with one name, the last wins.
+    fn from_iter<I: IntoIterator<Item = (K, AttrValue)>>(pairs: I) -> Self {
+        let pairs: Vec<(Arc<str>, AttrValue)> = pairs.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        let mut names: Vec<Arc<str>> = pairs.iter().map(|(k, _)| k.clone()).collect();
+        names.sort();
+        names.dedup();
+        let names = Arc::new(Names(names.into_boxed_slice()));
+        let values = pairs.into_iter().filter_map(|(k, v)| names.index(&k).map(|i| (i, v))).collect();
+        Attributes::from_parts(names, values)
+    }
+}
+
+/// Equal strings shared while a feed is read: attribute names, kinds and
+/// text values repeat from record to record, and are kept once each.
+#[derive(Debug, Default)]
+pub struct StringPool {
+    strings: HashSet<Arc<str>>,
+    names: Option<Arc<Names>>,
+}
+
+impl StringPool {
+    /// The table of the declared attribute names of `defs` (built once per pool,
+    /// again only if the pool meets other definitions).
+    fn names(&mut self, defs: &Definitions) -> Arc<Names> {
+        let declared = &defs.identity.attributes;
+        if let Some(names) = &self.names {
+            if names.0.len() == declared.len() && names.0.iter().zip(declared.keys()).all(|(a, b)| **a == **b) {
+                return names.clone();
+            }
+        }
+        let names = Arc::new(Names(declared.keys().map(|k| self.share(k)).collect()));
+        self.names = Some(names.clone());
+        names
+    }
+
+    /// `text`, shared with every equal string given before.
+    pub fn share(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.strings.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(shared.clone());
+        shared
     }
 }
 
@@ -115,11 +276,11 @@ pub struct IdentityState {
     /// The identity id (`u-1042`, `svc-deploy`).
     pub id: String,
     /// Its kind (`person`, `service_account`, `agent`).
-    pub kind: String,
+    pub kind: Arc<str>,
     /// The owner's identity id (non-human identities).
     pub owner: Option<String>,
     /// Declared attributes it carries.
-    pub attributes: BTreeMap<String, AttrValue>,
+    pub attributes: Attributes,
     /// Role assignments.
     pub assignments: Vec<Assignment>,
 }
@@ -219,6 +380,12 @@ impl IdentityState {
     /// Reads and validates a record in the JSON shape of spec §4. The error is
     /// one sentence naming the offending field.
     pub fn from_json(record: &Value, defs: &Definitions) -> Result<IdentityState, String> {
+        IdentityState::from_json_pooled(record, defs, &mut StringPool::default())
+    }
+
+    /// [`IdentityState::from_json`], sharing names and text values through
+    /// `pool` (a reader passes one pool for a whole feed).
+    pub fn from_json_pooled(record: &Value, defs: &Definitions, pool: &mut StringPool) -> Result<IdentityState, String> {
         let obj = record.as_object().ok_or("record is not a JSON object")?;
         for key in obj.keys() {
             if !["id", "kind", "owner", "attributes", "assignments"].contains(&key.as_str()) {
@@ -237,20 +404,21 @@ impl IdentityState {
             None => return Err("record has no `id`".into()),
         };
         let kind = match obj.get("kind") {
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => s.as_str(),
             Some(_) => return Err("`kind` is not a string".into()),
             None => return Err("record has no `kind`".into()),
         };
-        if !defs.identity.kinds.contains(&kind) {
+        if !defs.identity.kinds.iter().any(|k| k == kind) {
             let help = if defs.identity.kinds.iter().any(|k| k == kind.trim()) {
                 " (kinds are never trimmed: remove the whitespace)".to_string()
             } else {
-                did_you_mean(&kind, defs.identity.kinds.iter().map(String::as_str))
+                did_you_mean(kind, defs.identity.kinds.iter().map(String::as_str))
                     .map(|h| format!(" ({h})"))
                     .unwrap_or_default()
             };
-            return Err(format!("unknown kind `{}`{help}", shown(&kind)));
+            return Err(format!("unknown kind `{}`{help}", shown(kind)));
         }
+        let kind = pool.share(kind);
         let owner = match obj.get("owner") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => {
@@ -262,7 +430,8 @@ impl IdentityState {
             }
             Some(_) => return Err("`owner` is not an identity id".into()),
         };
-        let mut attributes = BTreeMap::new();
+        let mut attributes = Vec::new();
+        let names = pool.names(defs);
         match obj.get("attributes") {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
@@ -282,13 +451,15 @@ impl IdentityState {
                     if !def.applies_to(&kind) {
                         return Err(format!("attribute `{name}` does not apply to kind `{kind}`"));
                     }
-                    if let Some(value) = typed_value(name, &def.ty, value)? {
-                        attributes.insert(name.clone(), value);
+                    if let Some(value) = typed_value(name, &def.ty, value, pool)? {
+                        let index = names.index(name).ok_or_else(|| format!("unknown attribute `{}`", shown(name)))?;
+                        attributes.push((index, value));
                     }
                 }
             }
             Some(_) => return Err("`attributes` is not an object".into()),
         }
+        let attributes = Attributes::from_parts(names, attributes);
         for def in defs.identity.attributes.values() {
             if def.required && def.applies_to(&kind) && !attributes.contains_key(&def.name) {
                 return Err(format!("required attribute `{}` is missing", def.name));
@@ -321,7 +492,7 @@ impl IdentityState {
         let mut v = serde_json::json!({
             "id": self.id,
             "kind": self.kind,
-            "attributes": self.attributes.iter().map(|(k, v)| (k.clone(), v.to_json())).collect::<serde_json::Map<_, _>>(),
+            "attributes": self.attributes.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect::<serde_json::Map<_, _>>(),
         });
         if let Some(owner) = &self.owner {
             v["owner"] = owner.clone().into();
@@ -350,12 +521,12 @@ impl IdentityState {
 }
 
 /// The typed value of attribute `name`; `None` for text that is blank once trimmed.
-fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<Option<AttrValue>, String> {
+fn typed_value(name: &str, ty: &AttrType, value: &Value, pool: &mut StringPool) -> Result<Option<AttrValue>, String> {
     let wrong = |expected: &str| format!("attribute `{name}` should be {expected}, found `{}`", shown(&value.to_string()));
     let text = || -> Result<Option<&str>, String> { clean_text(name, value.as_str().ok_or_else(|| wrong("a string"))?) };
     Ok(Some(match ty {
         AttrType::String => match text()? {
-            Some(s) => AttrValue::Str(s.to_string()),
+            Some(s) => AttrValue::Str(pool.share(s)),
             None => return Ok(None),
         },
         AttrType::Enum(values) => {
@@ -366,7 +537,7 @@ fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<Option<AttrVa
                     .unwrap_or_default();
                 return Err(format!("unknown value `{}` for `{name}`{help}", shown(s)));
             }
-            AttrValue::Str(s.to_string())
+            AttrValue::Str(pool.share(s))
         }
         AttrType::Int => AttrValue::Int(value.as_i64().ok_or_else(|| wrong("a whole number"))?),
         AttrType::Bool => AttrValue::Bool(value.as_bool().ok_or_else(|| wrong("true or false"))?),
@@ -380,14 +551,14 @@ fn typed_value(name: &str, ty: &AttrType, value: &Value) -> Result<Option<AttrVa
             if items.len() > MAX_RECORD_ITEMS {
                 return Err(format!("attribute `{name}` has more than {MAX_RECORD_ITEMS} members"));
             }
-            let mut set = BTreeSet::new();
+            let mut set = Vec::with_capacity(items.len());
             for item in items {
                 let member = item.as_str().ok_or_else(|| wrong("a list of strings"))?;
                 if let Some(member) = clean_text(name, member)? {
-                    set.insert(member.to_string());
+                    set.push(pool.share(member));
                 }
             }
-            AttrValue::Set(set)
+            AttrValue::set(set)
         }
     }))
 }
@@ -543,10 +714,13 @@ mod tests {
         let record = serde_json::json!({"id": "u-1", "kind": "person", "attributes": {
             "status": " active\t", "department": "Engineering ", "tags": [" a ", "", "  ", "b"], "end_date": " 2026-12-31 "}});
         let state = read(record).unwrap();
-        assert_eq!(state.attributes["status"], AttrValue::Str("active".into()));
-        assert_eq!(state.attributes["department"], AttrValue::Str("Engineering".into()));
-        assert_eq!(state.attributes["tags"], AttrValue::Set(["a".to_string(), "b".to_string()].into()));
-        assert_eq!(state.attributes["end_date"], AttrValue::Date(Instant::parse("2026-12-31").unwrap()));
+        assert_eq!(*state.attributes.get("status").unwrap(), AttrValue::str("active"));
+        assert_eq!(*state.attributes.get("department").unwrap(), AttrValue::Str("Engineering".into()));
+        assert_eq!(*state.attributes.get("tags").unwrap(), AttrValue::set(["a", "b"]));
+        assert_eq!(
+            *state.attributes.get("end_date").unwrap(),
+            AttrValue::Date(Instant::parse("2026-12-31").unwrap())
+        );
         let blank = serde_json::json!({"id": "u-1", "kind": "person", "attributes": {"status": "active", "department": "  "}});
         assert!(!read(blank).unwrap().attributes.contains_key("department"));
         let missing = serde_json::json!({"id": "u-1", "kind": "person", "attributes": {"status": " "}});
@@ -582,6 +756,26 @@ mod tests {
             read(ticket).unwrap_err(),
             "assignment 1: `ticket` contains the invisible or control character U+001B: `CHG-1\\u{001B}]0;x\\u{0007}`"
         );
+    }
+
+    #[test]
+    fn records_are_compact() {
+        // What a feed of a million people costs per attribute: a name number and a 24-byte value.
+        assert_eq!(std::mem::size_of::<AttrValue>(), 24);
+        assert_eq!(std::mem::size_of::<Attributes>(), 24);
+        assert_eq!(std::mem::size_of::<(u32, AttrValue)>(), 32);
+        let mut pool = StringPool::default();
+        let a = pool.share("Engineering");
+        let b = pool.share("Engineering");
+        assert!(Arc::ptr_eq(&a, &b));
+        let attributes: Attributes = [("b", AttrValue::Int(1)), ("a", AttrValue::Int(2)), ("b", AttrValue::Int(3))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            attributes.iter().collect::<Vec<_>>(),
+            [("a", &AttrValue::Int(2)), ("b", &AttrValue::Int(3))]
+        );
+        assert!(AttrValue::set(["b", "a", "b"]).set_contains("a") && !AttrValue::set(["b"]).set_contains("a"));
     }
 
     #[test]

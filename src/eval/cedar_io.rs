@@ -43,11 +43,11 @@ pub fn assigned_roles(defs: &Definitions, identity: &IdentityState, at: Instant)
 
 fn value_expr(v: &AttrValue) -> RestrictedExpression {
     match v {
-        AttrValue::Str(s) => RestrictedExpression::new_string(s.clone()),
+        AttrValue::Str(s) => RestrictedExpression::new_string(s.to_string()),
         AttrValue::Int(n) => RestrictedExpression::new_long(*n),
         AttrValue::Bool(b) => RestrictedExpression::new_bool(*b),
         AttrValue::Date(t) => datetime_expr(*t),
-        AttrValue::Set(items) => RestrictedExpression::new_set(items.iter().map(|s| RestrictedExpression::new_string(s.clone()))),
+        AttrValue::Set(items) => RestrictedExpression::new_set(items.iter().map(|s| RestrictedExpression::new_string(s.to_string()))),
     }
 }
 
@@ -60,8 +60,9 @@ fn value_expr(v: &AttrValue) -> RestrictedExpression {
 /// and no policy can trip over a reference to a missing entity — the unknown
 /// owner counts as no owner, as spec §2 says of `owner.<attr>`.
 pub fn identity_entity(defs: &Definitions, identity: &IdentityState, at: Instant, owner_known: bool) -> Result<Entity, EvalError> {
-    let mut attrs: HashMap<String, RestrictedExpression> = identity.attributes.iter().map(|(k, v)| (k.clone(), value_expr(v))).collect();
-    attrs.insert("kind".into(), RestrictedExpression::new_string(identity.kind.clone()));
+    let mut attrs: HashMap<String, RestrictedExpression> =
+        identity.attributes.iter().map(|(k, v)| (k.to_string(), value_expr(v))).collect();
+    attrs.insert("kind".into(), RestrictedExpression::new_string(identity.kind.to_string()));
     if let Some(owner) = identity.owner.as_ref().filter(|_| owner_known) {
         attrs.insert(
             "owner".into(),

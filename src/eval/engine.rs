@@ -227,7 +227,7 @@ impl Engine {
 
     /// Is the role held? (kinds, assignment, condition; errors mean no, as in Cedar.)
     fn holds(&self, role: &crate::model::Role, ctx: &mut EvalContext<'_>) -> bool {
-        if !role.kinds.contains(&ctx.identity.kind) {
+        if !role.kinds.iter().any(|k| **k == *ctx.identity.kind) {
             return false;
         }
         if role.assignable {
@@ -259,8 +259,8 @@ impl Engine {
             }
             Condition::Not(inner) => self.eval(inner, ctx).map(|b| !b),
             Condition::Kind { subject, kinds, .. } => Ok(match subject {
-                Subject::Identity => kinds.contains(&ctx.identity.kind),
-                Subject::Owner => ctx.owner.is_some_and(|o| kinds.contains(&o.kind)),
+                Subject::Identity => kinds.iter().any(|k| **k == *ctx.identity.kind),
+                Subject::Owner => ctx.owner.is_some_and(|o| kinds.iter().any(|k| **k == *o.kind)),
             }),
             Condition::Attr { subject, attr, test, .. } => Ok(match subject {
                 Subject::Identity => attr_test(ctx.identity.attributes.get(attr), test, ctx.at),
@@ -531,13 +531,13 @@ pub(crate) fn attr_test(value: Option<&AttrValue>, test: &AttrTest, at: Instant)
     }
 }
 
-fn set_contains(items: &BTreeSet<String>, l: &Literal) -> bool {
-    matches!(l, Literal::Str(s) if items.contains(s))
+fn set_contains(items: &[std::sync::Arc<str>], l: &Literal) -> bool {
+    matches!(l, Literal::Str(s) if items.binary_search_by(|m| (**m).cmp(s.as_str())).is_ok())
 }
 
 fn equals(v: &AttrValue, l: &Literal) -> bool {
     match (v, l) {
-        (AttrValue::Str(a), Literal::Str(b)) => a == b,
+        (AttrValue::Str(a), Literal::Str(b)) => **a == **b,
         (AttrValue::Int(a), Literal::Int(b)) => a == b,
         (AttrValue::Bool(a), Literal::Bool(b)) => a == b,
         (AttrValue::Date(a), Literal::Date(b)) => a == b,

@@ -112,7 +112,7 @@ fn role_miss_reasons(
         ));
         return reasons;
     }
-    if !role.kinds.contains(&identity.kind) {
+    if !role.kinds.iter().any(|k| **k == *identity.kind) {
         reasons.push(format!(
             "kind is `{}`, but the role applies to {}",
             identity.kind,
@@ -192,8 +192,8 @@ fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&Identi
         Condition::Cedar { .. } => true,
         Condition::Kind { subject, kinds, source } => {
             let actual = match subject {
-                Subject::Identity => Some(identity.kind.as_str()),
-                Subject::Owner => owner.map(|o| o.kind.as_str()),
+                Subject::Identity => Some(&*identity.kind),
+                Subject::Owner => owner.map(|o| &*o.kind),
             };
             let ok = actual.is_some_and(|k| kinds.iter().any(|x| x == k));
             if !ok {
@@ -250,7 +250,7 @@ fn show(v: &AttrValue) -> String {
         AttrValue::Int(n) => format!("`{n}`"),
         AttrValue::Bool(b) => format!("`{b}`"),
         AttrValue::Date(t) => format!("`{}`", t.to_cedar()),
-        AttrValue::Set(items) => format!("`[{}]`", items.iter().cloned().collect::<Vec<_>>().join(", ")),
+        AttrValue::Set(items) => format!("`[{}]`", items.iter().map(|s| &**s).collect::<Vec<&str>>().join(", ")),
     }
 }
 

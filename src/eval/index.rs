@@ -117,7 +117,7 @@ impl RoleIndex {
         let mut out = self.unindexed.clone();
         if let Some(attr) = &self.attribute {
             if let Some(AttrValue::Str(v)) = identity.attributes.get(attr) {
-                out.extend(self.by_value.get(v).into_iter().flatten());
+                out.extend(self.by_value.get(&**v).into_iter().flatten());
             }
         }
         out.sort_unstable();
@@ -142,7 +142,7 @@ mod tests {
             id: "u".into(),
             kind: "person".into(),
             owner: None,
-            attributes: BTreeMap::from([("department".to_string(), AttrValue::Str(dept.into()))]),
+            attributes: [("department", AttrValue::str(dept))].into_iter().collect(),
             assignments: Vec::new(),
         };
         let ids = |dept: &str| {

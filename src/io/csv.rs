@@ -263,7 +263,10 @@ pub(super) fn lines_phrase(first: u32, last: u32) -> String {
 mod tests {
     use super::*;
 
-    fn read(text: &str) -> Vec<(u32, u32, Vec<String>, Option<String>, bool)> {
+    /// First line, last line, cells, fault, terminated.
+    type Read = (u32, u32, Vec<String>, Option<String>, bool);
+
+    fn read(text: &str) -> Vec<Read> {
         CsvReader::new(text)
             .map(|r| {
                 (

@@ -116,7 +116,7 @@ use super::scim::{has_schemas_key, list_response, lists_schema, member};
 use super::text::{check_line_lengths, decode_utf8, read_bounded, sha256_hex, syntax, LineCounter};
 use crate::diag::did_you_mean;
 use crate::model::{AttrType, AttributeDef, Definitions};
-use crate::state::{check_id, is_forbidden_char, shown, IdentityState};
+use crate::state::{check_id, is_forbidden_char, shown, IdentityState, StringPool};
 
 pub use super::scim::{SCIM_ENTERPRISE_USER, SCIM_ENTITLE_USER, SCIM_LIST_RESPONSE, SCIM_USER};
 pub use super::text::{ReadBudget, MAX_INPUT_BYTES, MAX_LINE_BYTES, MAX_RUN_INPUT_BYTES};
@@ -324,6 +324,10 @@ pub fn parse_identities(file: &str, bytes: &[u8], format: Option<IdentityFormat>
     let start = skip_ws(text, 0);
     let first = text.as_bytes().get(start).copied();
     let detected = format.unwrap_or_else(|| IdentityFormat::detect(file, text));
+    if matches!(detected, IdentityFormat::JsonLines | IdentityFormat::Csv) {
+        // About one record per line: the list of identities is allocated once, not doubled as it grows.
+        feed.reserve(text.bytes().filter(|b| *b == b'\n').count().saturating_add(1));
+    }
     match format.or_else(|| IdentityFormat::from_extension(file)) {
         Some(IdentityFormat::Csv) => read_csv(file, text, &mut feed)?,
         Some(IdentityFormat::Scim) => match list_response(file, text, start, &mut lines, true)? {
@@ -419,7 +423,8 @@ impl Failure {
 
 /// An invalid record while reading: its place in the input, its lines, what failed.
 struct Rejected {
-    seq: u32,
+    /// How many valid records came before it (its place among them).
+    valid_before: u32,
     first_line: u32,
     last_line: u32,
     failure: Failure,
@@ -427,14 +432,15 @@ struct Rejected {
 
 /// Collects records in input order, then applies the duplicate-id rule.
 ///
-/// Valid records go straight into the list the feed keeps (no second copy of
-/// the population while reading).
+/// Valid records go straight into the list the feed keeps, with only their
+/// line beside them (4 bytes each): no second copy of the population, and no
+/// per-record bookkeeping beyond what the feed keeps, while reading.
 struct Collector<'a> {
     defs: &'a Definitions,
-    seq: u32,
+    pool: StringPool,
     identities: Vec<IdentityState>,
-    /// (input sequence number, first line) of each valid record.
-    places: Vec<(u32, u32)>,
+    /// The first line of each valid record.
+    lines: Vec<u32>,
     rejected: Vec<Rejected>,
 }
 
@@ -442,26 +448,24 @@ impl<'a> Collector<'a> {
     fn new(defs: &'a Definitions) -> Self {
         Collector {
             defs,
-            seq: 0,
+            pool: StringPool::default(),
             identities: Vec::new(),
-            places: Vec::new(),
+            lines: Vec::new(),
             rejected: Vec::new(),
         }
     }
 
-    fn next_seq(&mut self) -> u32 {
-        let seq = self.seq;
-        self.seq = self.seq.saturating_add(1);
-        seq
+    fn reserve(&mut self, records: usize) {
+        self.identities.reserve(records);
+        self.lines.reserve(records);
     }
 
     /// A record in the JSON shape of spec §4, validated.
     fn record(&mut self, first_line: u32, last_line: u32, value: &Value) {
-        match IdentityState::from_json(value, self.defs) {
+        match IdentityState::from_json_pooled(value, self.defs, &mut self.pool) {
             Ok(state) => {
-                let seq = self.next_seq();
                 self.identities.push(state);
-                self.places.push((seq, first_line));
+                self.lines.push(first_line);
             }
             Err(error) => self.invalid(first_line, last_line, Failure::new(RecordId::of(value), error)),
         }
@@ -480,9 +484,8 @@ impl<'a> Collector<'a> {
     }
 
     fn invalid(&mut self, first_line: u32, last_line: u32, failure: Failure) {
-        let seq = self.next_seq();
         self.rejected.push(Rejected {
-            seq,
+            valid_before: u32::try_from(self.identities.len()).unwrap_or(u32::MAX),
             first_line,
             last_line,
             failure,
@@ -491,69 +494,54 @@ impl<'a> Collector<'a> {
 
     /// Spec §8: two records with the same id are both invalid, since either
     /// could be the truth (a guessed id counts: it may be the same person).
+    /// A record already invalid keeps its own error.
     fn finish(mut self, file: &str, sha256: String, format: IdentityFormat) -> IdentityFeed {
-        // Every id with its record's place, sorted by id then input order.
-        let mut by_id: Vec<(&str, u32, u32)> = self
-            .identities
-            .iter()
-            .zip(&self.places)
-            .map(|(state, (seq, line))| (state.id.as_str(), *seq, *line))
-            .chain(
-                self.rejected
-                    .iter()
-                    .filter_map(|r| r.failure.id.id().map(|id| (id, r.seq, r.first_line))),
-            )
-            .collect();
-        by_id.sort_unstable();
-        // For each record sharing its id: the line of the first other record with that id.
-        let mut also_at: Vec<(u32, u32)> = Vec::new();
-        for group in by_id.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-            for (i, (_, seq, _)) in group.iter().enumerate() {
-                let other = if i == 0 { group[1].2 } else { group[0].2 };
-                also_at.push((*seq, other));
-            }
-        }
-        drop(by_id);
-        also_at.sort_unstable();
-        let duplicate_of = |seq: u32| also_at.binary_search_by_key(&seq, |(s, _)| *s).ok().map(|i| also_at[i].1);
-
+        let also_at = self.duplicates();
         // Valid records whose id is repeated become invalid, in place.
         let mut index = 0;
-        let mut moved = Vec::new();
-        let mut kept_lines = Vec::with_capacity(self.places.len());
-        let places = &self.places;
+        let mut moved: Vec<(u32, Rejected)> = Vec::new();
+        let mut kept_lines = Vec::with_capacity(self.lines.len());
+        let lines = &self.lines;
         self.identities.retain(|state| {
-            let (seq, line) = places[index];
+            let i = index;
             index += 1;
-            match duplicate_of(seq) {
-                Some(other) => {
-                    moved.push(Rejected {
-                        seq,
+            let line = lines[i];
+            match also_at.binary_search_by_key(&(i as u32), |(j, _)| *j) {
+                Ok(found) => {
+                    let other = also_at[found].1;
+                    let rejected = Rejected {
+                        valid_before: i as u32,
                         first_line: line,
                         last_line: line,
                         failure: Failure::new(
                             RecordId::Known(state.id.clone()),
                             format!("duplicate id `{}`, also at line {other}", state.id),
                         ),
-                    });
+                    };
+                    moved.push((i as u32, rejected));
                     false
                 }
-                None => {
+                Err(_) => {
                     kept_lines.push(line);
                     true
                 }
             }
         });
-        // A record already invalid keeps its own error: the duplicate changes nothing for it.
-        self.rejected.extend(moved);
-        self.rejected.sort_by_key(|r| r.seq);
-        self.identities.shrink_to_fit();
-
-        let mut uncertain = Vec::new();
-        let invalid = self
+        drop(also_at);
+        // Input order: an invalid record read when `valid_before` valid ones were, comes before valid record `valid_before`.
+        let mut all: Vec<((u32, u8, usize), Rejected)> = self
             .rejected
             .into_iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(j, r)| ((r.valid_before, 0, j), r))
+            .chain(moved.into_iter().map(|(i, r)| ((i, 1, 0), r)))
+            .collect();
+        all.sort_by_key(|(key, _)| *key);
+
+        let mut uncertain = Vec::new();
+        let invalid = all
+            .into_iter()
+            .map(|(_, r)| {
                 let (id, id_uncertain) = match r.failure.id {
                     RecordId::Known(id) => (Some(id), false),
                     RecordId::Guessed(id) => (Some(id), true),
@@ -584,6 +572,44 @@ impl<'a> Collector<'a> {
             format,
             lines: kept_lines,
         }
+    }
+
+    /// The valid records whose id another record also has, by index, each with
+    /// the line of the first other record with that id (in input order).
+    fn duplicates(&self) -> Vec<(u32, u32)> {
+        let id = |i: u32| self.identities[i as usize].id.as_str();
+        // The first invalid record of each id (invalid records are few, and already in input order).
+        let mut rejected: std::collections::HashMap<&str, (u32, u32)> = std::collections::HashMap::new();
+        for r in &self.rejected {
+            if let Some(id) = r.failure.id.id() {
+                rejected.entry(id).or_insert((r.valid_before, r.first_line));
+            }
+        }
+        // Valid records sorted by id, then input order: 4 bytes each.
+        let mut order: Vec<u32> = (0..u32::try_from(self.identities.len()).unwrap_or(u32::MAX)).collect();
+        order.sort_unstable_by(|a, b| id(*a).cmp(id(*b)).then(a.cmp(b)));
+        let mut also_at = Vec::new();
+        for group in order.chunk_by(|a, b| id(*a) == id(*b)) {
+            let invalid = rejected.get(id(group[0])).copied();
+            if group.len() == 1 && invalid.is_none() {
+                continue;
+            }
+            for (k, &i) in group.iter().enumerate() {
+                let valid = if k == 0 { group.get(1).copied() } else { Some(group[0]) }.map(|j| (j, self.lines[j as usize]));
+                let other = match (valid, invalid) {
+                    // The invalid one comes first when it was read before valid record `j`.
+                    (Some((j, line)), Some((before, invalid_line))) => Some(if before <= j { invalid_line } else { line }),
+                    (Some((_, line)), None) => Some(line),
+                    (None, Some((_, invalid_line))) => Some(invalid_line),
+                    (None, None) => None,
+                };
+                if let Some(other) = other {
+                    also_at.push((i, other));
+                }
+            }
+        }
+        also_at.sort_unstable();
+        also_at
     }
 }
 
@@ -1223,16 +1249,13 @@ roles:
         let feed = parse("people.csv", text);
         assert_eq!(ids(&feed), ["u-1", "u-2", "u-6"]);
         let u1 = &feed.identities[0];
-        assert_eq!(u1.attributes["clearance"], AttrValue::Int(2));
-        assert_eq!(u1.attributes["remote"], AttrValue::Bool(true));
-        assert_eq!(
-            u1.attributes["tags"],
-            AttrValue::Set(["oncall".to_string(), "people-manager".to_string()].into())
-        );
-        assert_eq!(u1.attributes["department"], AttrValue::Str("Finance".into()));
-        assert!(matches!(u1.attributes["start_date"], AttrValue::Date(_)));
+        assert_eq!(*u1.attributes.get("clearance").unwrap(), AttrValue::Int(2));
+        assert_eq!(*u1.attributes.get("remote").unwrap(), AttrValue::Bool(true));
+        assert_eq!(*u1.attributes.get("tags").unwrap(), AttrValue::set(["oncall", "people-manager"]));
+        assert_eq!(*u1.attributes.get("department").unwrap(), AttrValue::Str("Finance".into()));
+        assert!(matches!(u1.attributes.get("start_date").unwrap(), AttrValue::Date(_)));
         assert_eq!(feed.identities[1].attributes.keys().collect::<Vec<_>>(), ["status"]);
-        assert_eq!(feed.identities[2].attributes["tags"], AttrValue::Set(Default::default()));
+        assert_eq!(feed.identities[2].attributes.get("tags"), Some(&AttrValue::set(Vec::<&str>::new())));
         assert_eq!(
             invalid(&feed),
             [
@@ -1335,21 +1358,25 @@ roles:
         let feed = parse("users.json", &text);
         assert_eq!(ids(&feed), ["u-1", "u-2", "agent-1", "u-5"], "{:?}", feed.invalid);
         let u1 = &feed.identities[0];
-        assert_eq!(u1.kind, "person");
-        assert_eq!(u1.attributes["status"], AttrValue::Str("active".into()));
-        assert_eq!(u1.attributes["worker_type"], AttrValue::Str("employee".into()));
-        assert_eq!(u1.attributes["job_title"], AttrValue::Str("Tour Guide".into()));
-        assert_eq!(u1.attributes["department"], AttrValue::Str("Tour Operations".into()));
-        assert_eq!(u1.attributes["employee_number"], AttrValue::Int(701_984));
-        assert_eq!(u1.attributes["manager"], AttrValue::Str("u-9".into()));
+        assert_eq!(&*u1.kind, "person");
+        assert_eq!(*u1.attributes.get("status").unwrap(), AttrValue::Str("active".into()));
+        assert_eq!(*u1.attributes.get("worker_type").unwrap(), AttrValue::Str("employee".into()));
+        assert_eq!(*u1.attributes.get("job_title").unwrap(), AttrValue::Str("Tour Guide".into()));
+        assert_eq!(*u1.attributes.get("department").unwrap(), AttrValue::Str("Tour Operations".into()));
+        assert_eq!(*u1.attributes.get("employee_number").unwrap(), AttrValue::Int(701_984));
+        assert_eq!(*u1.attributes.get("manager").unwrap(), AttrValue::Str("u-9".into()));
         assert_eq!(u1.attributes.len(), 6, "undeclared SCIM attributes are skipped");
         let u2 = &feed.identities[1];
-        assert_eq!(u2.attributes["status"], AttrValue::Str("terminated".into()));
-        assert_eq!(u2.attributes["worker_type"], AttrValue::Str("contractor".into()));
+        assert_eq!(*u2.attributes.get("status").unwrap(), AttrValue::Str("terminated".into()));
+        assert_eq!(*u2.attributes.get("worker_type").unwrap(), AttrValue::Str("contractor".into()));
         let agent = &feed.identities[2];
-        assert_eq!((agent.kind.as_str(), agent.owner.as_deref()), ("agent", Some("u-1")));
+        assert_eq!((&*agent.kind, agent.owner.as_deref()), ("agent", Some("u-1")));
         let u5 = &feed.identities[3];
-        assert_eq!(u5.attributes["status"], AttrValue::Str("leave".into()), "explicit attributes win");
+        assert_eq!(
+            *u5.attributes.get("status").unwrap(),
+            AttrValue::Str("leave".into()),
+            "explicit attributes win"
+        );
         assert_eq!(u5.assignments.len(), 1);
         assert_eq!(invalid(&feed), [(11, Some("u-3"), "unknown value `Vendor` for `worker_type`")]);
         assert_eq!(ids(&parse("-", &text)), ["u-1", "u-2", "agent-1", "u-5"]);
@@ -1488,6 +1515,26 @@ roles:
         let feed = parse("x.jsonl", &format!("{one} {one}\n"));
         assert!(feed.identities.is_empty());
         assert_eq!(invalid(&feed), [(1, Some("u-1"), "duplicate id `u-1`, also at line 1"); 2]);
+    }
+
+    #[test]
+    fn duplicates_name_the_first_other_record_in_input_order() {
+        let ok = |id: &str| format!("{{\"id\": \"{id}\", \"kind\": \"person\", \"attributes\": {{\"status\": \"active\"}}}}\n");
+        let bad = |id: &str| format!("{{\"id\": \"{id}\", \"kind\": \"person\", \"attributes\": {{\"status\": \"actve\"}}}}\n");
+        let text = [bad("u-1"), ok("u-2"), ok("u-1"), ok("u-1"), ok("u-3"), ok("u-2")].concat();
+        let feed = parse("x.jsonl", &text);
+        assert_eq!(ids(&feed), ["u-3"]);
+        assert_eq!(feed.line_of(0), Some(5));
+        assert_eq!(
+            invalid(&feed),
+            [
+                (1, Some("u-1"), "unknown value `actve` for `status` (did you mean `active`?)"),
+                (2, Some("u-2"), "duplicate id `u-2`, also at line 6"),
+                (3, Some("u-1"), "duplicate id `u-1`, also at line 1"),
+                (4, Some("u-1"), "duplicate id `u-1`, also at line 1"),
+                (6, Some("u-2"), "duplicate id `u-2`, also at line 2"),
+            ]
+        );
     }
 
     #[test]
