@@ -24,28 +24,29 @@ use entitle::io::live::read_live;
 use entitle::project::Project;
 
 const DEPARTMENTS: [&str; 6] = ["Engineering", "Finance", "Sales", "Support", "People", "Legal"];
+/// Catalog entitlements of the example organisation, birthright and not, so a plan has work to do.
 const ENTITLEMENTS: [&str; 21] = [
-    "github:org-member",
     "okta:sso",
-    "slack:member",
-    "aws:dev-readonly",
-    "jira:software",
     "google:mail",
+    "google:drive",
+    "google:all-staff-list",
+    "slack:member",
+    "slack:office-london",
     "1password:personal",
-    "workday:self-service",
-    "zoom:basic",
-    "notion:member",
-    "datadog:viewer",
-    "aws:billing-viewer",
-    "salesforce:user",
-    "netsuite:viewer",
-    "snowflake:reader",
-    "vault:dev",
-    "ci:runner",
+    "1password:engineering-vault",
+    "github:org-member",
+    "github:repo-write",
+    "github:copilot",
+    "jenkins:viewer",
+    "jenkins:build",
+    "aws:dev-readonly",
+    "aws:dev-deploy",
+    "aws:staging-readonly",
+    "aws:prod-readonly",
     "pagerduty:responder",
-    "figma:viewer",
-    "miro:member",
-    "box:user",
+    "jira:software",
+    "servicenow:requester",
+    "workday:self-service",
 ];
 
 fn main() -> std::io::Result<()> {

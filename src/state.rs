@@ -424,7 +424,10 @@ impl IdentityState {
             Some(Value::String(s)) => {
                 check_id("`owner`", s)?;
                 if *s == id {
-                    return Err(format!("`{id}` names itself as its owner; an owner must be another identity"));
+                    return Err(format!(
+                        "`{}` names itself as its owner; an owner must be another identity",
+                        shown(&id)
+                    ));
                 }
                 Some(s.clone())
             }

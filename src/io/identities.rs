@@ -515,7 +515,7 @@ impl<'a> Collector<'a> {
                         last_line: line,
                         failure: Failure::new(
                             RecordId::Known(state.id.clone()),
-                            format!("duplicate id `{}`, also at line {other}", state.id),
+                            format!("duplicate id `{}`, also at line {other}", shown(&state.id)),
                         ),
                     };
                     moved.push((i as u32, rejected));
@@ -966,15 +966,22 @@ fn read_csv(file: &str, text: &str, feed: &mut Collector<'_>) -> Result<(), Inpu
             }
         }
     }
+    // Rows a faulty record swallowed are read again once: a faulty record inside a stretch
+    // already being read again does not start another, so no byte is read more than twice.
+    let mut reread_until = 0;
+    let mut resume = |reader: &mut CsvReader<'_>, row: &super::csv::CsvRecord<'_>| {
+        if row.is_multiline() && row.first_line > reread_until {
+            reread_until = row.last_line;
+            reader.resume_after_first_line(row);
+        }
+    };
     while let Some(row) = reader.next() {
         let (first, last) = (row.first_line, row.last_line);
         let id_cell = row.cells.get(id_column).map(|c| c.as_ref());
         let guessed = || RecordId::guess(id_cell);
         if let Some(fault) = &row.fault {
             feed.invalid(first, last, Failure::new(guessed(), fault.clone()));
-            if row.is_multiline() {
-                reader.resume_after_first_line(&row);
-            }
+            resume(&mut reader, &row);
             continue;
         }
         if row.cells.len() != columns.len() {
@@ -991,9 +998,7 @@ fn read_csv(file: &str, text: &str, feed: &mut Collector<'_>) -> Result<(), Inpu
                     format!("record has {} fields, the header has {} ({why})", row.cells.len(), columns.len()),
                 ),
             );
-            if row.is_multiline() {
-                reader.resume_after_first_line(&row);
-            }
+            resume(&mut reader, &row);
             continue;
         }
         if row.is_multiline() {
@@ -1515,6 +1520,19 @@ roles:
         let feed = parse("x.jsonl", &format!("{one} {one}\n"));
         assert!(feed.identities.is_empty());
         assert_eq!(invalid(&feed), [(1, Some("u-1"), "duplicate id `u-1`, also at line 1"); 2]);
+    }
+
+    #[test]
+    fn faulty_csv_records_are_read_again_at_most_once() {
+        // Each of these would cost a scan to the end of the file per line if every faulty
+        // record started a new reading-again: 50,000 lines must read in linear time.
+        const N: usize = 50_000;
+        for line in ["u-1,\"person,active\n", "u-1,person,\"a\"b\n", "\"u-1,person,active\n", "x\"\n\"\n"] {
+            let text = format!("id,kind,status\n{}", line.repeat(N));
+            // Not a timing assertion: a quadratic reader would simply not finish.
+            let feed = parse("p.csv", &text);
+            assert!(feed.identities.is_empty() && !feed.invalid.is_empty(), "{line:?}");
+        }
     }
 
     #[test]
