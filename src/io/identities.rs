@@ -256,7 +256,7 @@ pub struct IdentityFeed {
     pub invalid: Vec<InvalidRecord>,
     /// The stretches whose ids are not certain, by line (see [`UncertainStretch`]).
     pub uncertain: Vec<UncertainStretch>,
-    /// The format it was read as.
+    /// The format its records were read in (a single JSON object reads as JSON Lines).
     pub format: IdentityFormat,
     /// The line where each valid record starts, parallel to `identities`.
     lines: Vec<u32>,
@@ -332,7 +332,13 @@ pub fn parse_identities(file: &str, bytes: &[u8], format: Option<IdentityFormat>
         Some(IdentityFormat::Csv) => read_csv(file, text, &mut feed)?,
         Some(IdentityFormat::Scim) => match list_response(file, text, start, &mut lines, true)? {
             Some(resources) => read_scim_users(text, &resources, &mut lines, &mut feed),
-            None => unreachable_scim(file, &mut lines, start)?,
+            None => {
+                return Err(InputError::NotScimListResponse {
+                    file: file.to_string(),
+                    line: lines.line_at(start),
+                    detail: "it has no `schemas`".into(),
+                })
+            }
         },
         Some(IdentityFormat::Json) => match first {
             None => {}
@@ -355,16 +361,7 @@ pub fn parse_identities(file: &str, bytes: &[u8], format: Option<IdentityFormat>
             Some(_) => read_csv(file, text, &mut feed)?,
         },
     }
-    Ok(feed.finish(file, sha256, detected))
-}
-
-/// `list_response(.., required: true)` never answers "not SCIM"; kept total without a panic.
-fn unreachable_scim(file: &str, lines: &mut LineCounter<'_>, start: usize) -> Result<(), InputError> {
-    Err(InputError::NotScimListResponse {
-        file: file.to_string(),
-        line: lines.line_at(start),
-        detail: "it has no `schemas`".into(),
-    })
+    Ok(feed.finish(file, sha256))
 }
 
 /// What is known of the id of a record that cannot be used.
@@ -437,6 +434,8 @@ struct Rejected {
 /// per-record bookkeeping beyond what the feed keeps, while reading.
 struct Collector<'a> {
     defs: &'a Definitions,
+    /// The format the records were read in (set by the reader that runs).
+    format: IdentityFormat,
     pool: StringPool,
     identities: Vec<IdentityState>,
     /// The first line of each valid record.
@@ -448,6 +447,7 @@ impl<'a> Collector<'a> {
     fn new(defs: &'a Definitions) -> Self {
         Collector {
             defs,
+            format: IdentityFormat::JsonLines,
             pool: StringPool::default(),
             identities: Vec::new(),
             lines: Vec::new(),
@@ -495,7 +495,7 @@ impl<'a> Collector<'a> {
     /// Spec §8: two records with the same id are both invalid, since either
     /// could be the truth (a guessed id counts: it may be the same person).
     /// A record already invalid keeps its own error.
-    fn finish(mut self, file: &str, sha256: String, format: IdentityFormat) -> IdentityFeed {
+    fn finish(mut self, file: &str, sha256: String) -> IdentityFeed {
         let also_at = self.duplicates();
         // Valid records whose id is repeated become invalid, in place.
         let mut index = 0;
@@ -569,7 +569,7 @@ impl<'a> Collector<'a> {
             identities: self.identities,
             invalid,
             uncertain,
-            format,
+            format: self.format,
             lines: kept_lines,
         }
     }
@@ -615,6 +615,7 @@ impl<'a> Collector<'a> {
 
 /// JSON Lines, a single object, or a SCIM document (an object with `schemas`).
 fn read_objects(file: &str, text: &str, start: usize, lines: &mut LineCounter<'_>, feed: &mut Collector<'_>) -> Result<(), InputError> {
+    feed.format = IdentityFormat::JsonLines;
     if let Some(resources) = list_response(file, text, start, lines, false)? {
         read_scim_users(text, &resources, lines, feed);
         return Ok(());
@@ -664,6 +665,7 @@ fn next_record_start(text: &str, pos: usize) -> usize {
 }
 
 fn read_json_array(file: &str, text: &str, start: usize, lines: &mut LineCounter<'_>, feed: &mut Collector<'_>) -> Result<(), InputError> {
+    feed.format = IdentityFormat::Json;
     let (elements, end) = array_spans(text, start).map_err(|e| json_syntax(file, lines, e))?;
     trailing_text(file, text, end, lines, "the JSON array")?;
     for span in elements {
@@ -683,6 +685,7 @@ fn read_json_array(file: &str, text: &str, start: usize, lines: &mut LineCounter
 }
 
 fn read_scim_users(text: &str, resources: &[Span], lines: &mut LineCounter<'_>, feed: &mut Collector<'_>) {
+    feed.format = IdentityFormat::Scim;
     for span in resources {
         let first_line = lines.line_at(span.start);
         let last_line = lines.line_at(span.end.saturating_sub(1).max(span.start));
@@ -887,6 +890,7 @@ enum Column<'a> {
 }
 
 fn read_csv(file: &str, text: &str, feed: &mut Collector<'_>) -> Result<(), InputError> {
+    feed.format = IdentityFormat::Csv;
     let mut reader = CsvReader::new(text);
     let Some(header) = reader.next() else {
         return Err(InputError::CsvNoHeader { file: file.to_string() });
@@ -1134,6 +1138,21 @@ roles:
             "scm".parse::<IdentityFormat>().unwrap_err(),
             "unknown identity format `scm` (did you mean `scim`?)"
         );
+    }
+
+    #[test]
+    fn the_feed_says_which_format_its_records_were_read_in() {
+        let scim = format!(r#"{{"schemas": ["{SCIM_LIST_RESPONSE}"], "totalResults": 0}}"#);
+        for (file, text, format) in [
+            ("p.csv", "id,kind,status\n", IdentityFormat::Csv),
+            ("-", "id,kind,status\n", IdentityFormat::Csv),
+            ("p.jsonl", "", IdentityFormat::JsonLines),
+            ("p.json", "[]", IdentityFormat::Json),
+            ("p.json", scim.as_str(), IdentityFormat::Scim),
+            ("p.jsonl", scim.as_str(), IdentityFormat::Scim),
+        ] {
+            assert_eq!(parse(file, text).format, format, "{file}: {text}");
+        }
     }
 
     #[test]
