@@ -111,7 +111,7 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 
 use super::csv::{lines_phrase, CsvReader};
-use super::json::{array_spans, json_syntax, line_text, parse_record, scan_id, skip_ws, trailing_text, Keys, RepeatedKey, Span};
+use super::json::{array_spans, json_syntax, line_text, parse_record, scan_id, skip_ws, trailing_text, KeyFault, Keys, Span};
 use super::scim::{has_schemas_key, list_response, lists_schema, member};
 use super::text::{check_line_lengths, decode_utf8, read_bounded, sha256_hex, syntax, LineCounter};
 use crate::diag::did_you_mean;
@@ -471,8 +471,8 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// A record parsed strictly: invalid when a key is repeated.
-    fn strict_record(&mut self, first_line: u32, last_line: u32, value: &Value, repeated: &[RepeatedKey], keys: Keys) {
+    /// A record parsed strictly: invalid when a key is repeated or damaged.
+    fn strict_record(&mut self, first_line: u32, last_line: u32, value: &Value, repeated: &[KeyFault], keys: Keys) {
         match repeated.first() {
             None => self.record(first_line, last_line, value),
             Some(first) => {
@@ -701,14 +701,20 @@ fn read_scim_users(text: &str, resources: &[Span], lines: &mut LineCounter<'_>, 
             }
         };
         if let Some(first) = repeated.first() {
-            let id_repeated = repeated
-                .iter()
-                .any(|r| r.is_top_level("externalId", Keys::CaseInsensitive) || r.is_top_level("id", Keys::CaseInsensitive));
+            // A damaged key of the resource could have been its `externalId`: then its id is unknown.
+            let id_repeated = repeated.iter().any(|r| {
+                r.is_top_level("externalId", Keys::CaseInsensitive)
+                    || r.is_top_level("id", Keys::CaseInsensitive)
+                    || r.is_damaged_top_level()
+            });
             let id = match resource.as_object() {
                 Some(obj) if !id_repeated => scim_id(obj).unwrap_or_else(|f| f.id),
                 _ => RecordId::Unknown,
             };
-            let sentence = first.sentence("resource") + " (SCIM attribute names ignore letter case)";
+            let mut sentence = first.sentence("resource");
+            if first.kind == super::json::KeyFaultKind::Repeated {
+                sentence.push_str(" (SCIM attribute names ignore letter case)");
+            }
             feed.invalid(first_line, last_line, Failure::new(id, sentence));
             continue;
         }

@@ -4,8 +4,11 @@
 //!
 //! serde_json's `Value` keeps the last of two equal keys without a word, so
 //! `{"id": "u-1", "id": "u-2"}` would read as `u-2` alone. [`parse_record`]
-//! builds the same `Value` but lists every repeated key; the readers make
-//! such a record invalid. SCIM attribute names are case-insensitive (RFC 7643
+//! builds the same `Value` but lists every repeated key, and every key
+//! holding a control or invisible character (JSON allows DEL, C1 controls
+//! and bidi overrides raw in strings: a key `external\u{7f}Id` is damage, and
+//! SCIM, which skips attributes it does not know, would otherwise read past
+//! it); the readers make such a record invalid. SCIM attribute names are case-insensitive (RFC 7643
 //! §2.1), so SCIM documents are checked with [`Keys::CaseInsensitive`]:
 //! `externalId` and `externalid` are the same attribute written twice.
 
@@ -45,33 +48,58 @@ pub(super) enum Keys {
     CaseInsensitive,
 }
 
-/// A key written twice in one object.
+/// A key that makes its record invalid: written twice in one object, or
+/// holding a control or invisible character (damage: no attribute is named so).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct RepeatedKey {
+pub(super) struct KeyFault {
     /// Where the object is: empty at the top, else like `attributes` or `assignments[2]`.
     pub(super) path: String,
-    /// The key (as written the second time).
+    /// The key (as written the second time, for a repeated one).
     pub(super) key: String,
+    /// What is wrong with it.
+    pub(super) kind: KeyFaultKind,
 }
 
-impl RepeatedKey {
-    /// One sentence: "key `id` appears twice" (with the object's path when nested).
+/// What is wrong with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyFaultKind {
+    /// Written twice in one object.
+    Repeated,
+    /// Holding this forbidden character (see [`crate::state::is_forbidden_char`]).
+    Damaged(char),
+}
+
+impl KeyFault {
+    /// One sentence: "key `id` appears twice in the record" (with the object's path when nested).
     pub(super) fn sentence(&self, what: &str) -> String {
         let key = crate::state::shown(&self.key);
-        if self.path.is_empty() {
-            format!("key `{key}` appears twice in the {what}")
+        let place = if self.path.is_empty() {
+            format!("the {what}")
         } else {
-            format!("key `{key}` appears twice in `{}` of the {what}", crate::state::shown(&self.path))
+            format!("`{}` of the {what}", crate::state::shown(&self.path))
+        };
+        match self.kind {
+            KeyFaultKind::Repeated => format!("key `{key}` appears twice in {place}"),
+            KeyFaultKind::Damaged(c) => format!(
+                "key `{key}` in {place} holds the invisible or control character U+{:04X}",
+                u32::from(c)
+            ),
         }
     }
 
-    /// Is it a top-level key equal to `key` (under `keys`)?
+    /// Is it about the record's own key `key` (repeated at the top, under `keys`)?
     pub(super) fn is_top_level(&self, key: &str, keys: Keys) -> bool {
         self.path.is_empty()
+            && self.kind == KeyFaultKind::Repeated
             && match keys {
                 Keys::Exact => self.key == key,
                 Keys::CaseInsensitive => self.key.eq_ignore_ascii_case(key),
             }
+    }
+
+    /// Is it a damaged key of the record itself (which could have been any of its keys)?
+    pub(super) fn is_damaged_top_level(&self) -> bool {
+        self.path.is_empty() && matches!(self.kind, KeyFaultKind::Damaged(_))
     }
 }
 
@@ -99,9 +127,9 @@ pub(super) fn parse_value_at<'de, T: serde::Deserialize<'de>>(text: &'de str, po
 }
 
 /// Parses the JSON value at `pos` strictly: the value (a repeated key keeps
-/// its last value, as serde_json does), every repeated key, and the offset
-/// just after it.
-pub(super) fn parse_record(text: &str, pos: usize, keys: Keys) -> Result<(Value, Vec<RepeatedKey>, usize), JsonError> {
+/// its last value, as serde_json does), every faulty key (repeated, or
+/// holding a control or invisible character), and the offset just after it.
+pub(super) fn parse_record(text: &str, pos: usize, keys: Keys) -> Result<(Value, Vec<KeyFault>, usize), JsonError> {
     match keys {
         Keys::Exact => parse_value_at::<StrictValue<false>>(text, pos).map(|(v, end)| (v.value, v.repeated, end)),
         Keys::CaseInsensitive => parse_value_at::<StrictValue<true>>(text, pos).map(|(v, end)| (v.value, v.repeated, end)),
@@ -111,7 +139,7 @@ pub(super) fn parse_record(text: &str, pos: usize, keys: Keys) -> Result<(Value,
 /// A value and the keys repeated in it; `FOLD` compares keys case-insensitively.
 struct StrictValue<const FOLD: bool> {
     value: Value,
-    repeated: Vec<RepeatedKey>,
+    repeated: Vec<KeyFault>,
 }
 
 impl<'de, const FOLD: bool> serde::Deserialize<'de> for StrictValue<FOLD> {
@@ -167,7 +195,7 @@ fn render_path(node: Option<&PathNode<'_>>) -> String {
 /// A `Value` deserializer that records repeated keys.
 #[derive(Clone, Copy)]
 struct Strict<'a> {
-    repeated: &'a RefCell<Vec<RepeatedKey>>,
+    repeated: &'a RefCell<Vec<KeyFault>>,
     path: Option<&'a PathNode<'a>>,
     keys: Keys,
 }
@@ -257,10 +285,15 @@ impl<'de> Visitor<'de> for Strict<'_> {
                 Keys::Exact => map.contains_key(&key),
                 Keys::CaseInsensitive => !folded.insert(key.to_ascii_lowercase()),
             };
-            if seen {
-                self.repeated.borrow_mut().push(RepeatedKey {
+            let damaged = key.chars().find(|c| crate::state::is_forbidden_char(*c));
+            for kind in [seen.then_some(KeyFaultKind::Repeated), damaged.map(KeyFaultKind::Damaged)]
+                .into_iter()
+                .flatten()
+            {
+                self.repeated.borrow_mut().push(KeyFault {
                     path: render_path(self.path),
                     key: key.clone(),
+                    kind,
                 });
             }
             map.insert(key, value);
@@ -460,7 +493,11 @@ mod tests {
     fn repeated(text: &str, keys: Keys) -> Vec<(String, String)> {
         let (_, repeated, end) = parse_record(text, 0, keys).unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(end, text.trim_end().len());
-        repeated.into_iter().map(|r| (r.path, r.key)).collect()
+        repeated
+            .into_iter()
+            .filter(|r| r.kind == KeyFaultKind::Repeated)
+            .map(|r| (r.path, r.key))
+            .collect()
     }
 
     #[test]
@@ -485,6 +522,25 @@ mod tests {
             repeated(r#"{"totalResults": 1, "totalresults": 9}"#, Keys::CaseInsensitive),
             [(String::new(), "totalresults".to_string())]
         );
+    }
+
+    #[test]
+    fn keys_with_control_or_invisible_characters_are_damage() {
+        let (_, faults, _) = parse_record(
+            "{\"id\": \"u-1\", \"a\": {\"depart\u{85}ment\": 1}, \"ex\u{7f}ternalId\": 2}",
+            0,
+            Keys::CaseInsensitive,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.message));
+        let sentences: Vec<String> = faults.iter().map(|f| f.sentence("resource")).collect();
+        assert_eq!(
+            sentences,
+            [
+                "key `depart\\u{0085}ment` in `a` of the resource holds the invisible or control character U+0085",
+                "key `ex\\u{007F}ternalId` in the resource holds the invisible or control character U+007F",
+            ]
+        );
+        assert!(!faults[0].is_damaged_top_level() && faults[1].is_damaged_top_level());
     }
 
     #[test]

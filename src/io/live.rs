@@ -391,7 +391,11 @@ fn read_scim_groups(
         }
         let (value, repeated, _) = parse_record(text, group.start, Keys::CaseInsensitive).map_err(|e| json_syntax(file, lines, e))?;
         if let Some(first) = repeated.first() {
-            return Err(grants.error(group_line, first.sentence("group") + " (SCIM attribute names ignore letter case)"));
+            let mut sentence = first.sentence("group");
+            if first.kind == super::json::KeyFaultKind::Repeated {
+                sentence.push_str(" (SCIM attribute names ignore letter case)");
+            }
+            return Err(grants.error(group_line, sentence));
         }
         let Some(obj) = value.as_object() else {
             return Err(grants.error(group_line, "resource is not a JSON object"));
