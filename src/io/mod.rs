@@ -37,9 +37,10 @@
 //! 5. **Live state is all or nothing.** A live export with any malformed
 //!    grant is an [`InputError`] naming the line: a grant silently dropped
 //!    would never be revoked, two grants merged would hide one.
-//! 6. **Keys once.** A JSON object with a key written twice, at any depth, is
-//!    invalid (serde_json would silently keep the last); SCIM keys compare
-//!    case-insensitively (RFC 7643 §2.1).
+//! 6. **Keys once, and whole.** A JSON object with a key written twice, or a
+//!    key holding a control or invisible character, at any depth, is invalid
+//!    (serde_json would silently keep the last; SCIM would skip a damaged
+//!    `externalId`); SCIM keys compare case-insensitively (RFC 7643 §2.1).
 //! 7. **No panic, no hang.** Every input, however mangled, ends in a value
 //!    or a located error (`tests/no_panic.rs`, `tests/feed_properties.rs`).
 //!
