@@ -92,7 +92,10 @@ proptest! {
         let project = Project::from_sources(&sources(ROLES.into())).map_err(|f| TestCaseError::fail(format!("{:?}", f.diagnostics)))?;
         let _ = parse_identities("x.jsonl", &bytes, None, &project.defs);
         let _ = parse_identities("x.csv", &bytes, None, &project.defs);
+        let _ = parse_identities("x.json", &bytes, Some(entitle::io::identities::IdentityFormat::Scim), &project.defs);
         let _ = parse_live("x.jsonl", &bytes, None, None);
+        let _ = parse_live("x.csv", &bytes, None, None);
+        let _ = parse_live("x.json", &bytes, Some(entitle::io::live::LiveFormat::ScimGroups { app: "app".into() }), None);
         load(&sources(String::from_utf8_lossy(&bytes).into_owned()))?;
     }
 }
