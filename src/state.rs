@@ -321,8 +321,9 @@ pub fn is_forbidden_char(c: char) -> bool {
 }
 
 /// `text` as a message shows it: forbidden characters (see [`is_forbidden_char`])
-/// written as `\u{..}` escapes, and cut after 80 characters, so a message
-/// can neither hide nor forge what it quotes.
+/// written as `\u{..}` escapes (`\u{1b}`, as [`crate::term::one_line`] writes
+/// them), and cut after 80 characters, so a message can neither hide nor
+/// forge what it quotes.
 pub fn shown(text: &str) -> String {
     const MAX_CHARS: usize = 80;
     let mut out = String::new();
@@ -331,8 +332,9 @@ pub fn shown(text: &str) -> String {
             out.push('…');
             break;
         }
-        if is_forbidden_char(c) {
-            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        if is_forbidden_char(c) || crate::term::is_unsafe(c) {
+            // The escape human output uses too (`crate::term::one_line`): `\u{1b}`.
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
         } else {
             out.push(c);
         }
@@ -655,35 +657,35 @@ mod tests {
             ("  ", "`id` is empty"),
             (
                 "u-1\u{0}",
-                "`id` `u-1\\u{0000}` contains the invisible or control character U+0000 (ids must be written as they are meant)",
+                "`id` `u-1\\u{0}` contains the invisible or control character U+0000 (ids must be written as they are meant)",
             ),
             (
                 "u\r-1",
-                "`id` `u\\u{000D}-1` contains the invisible or control character U+000D (ids must be written as they are meant)",
+                "`id` `u\\u{d}-1` contains the invisible or control character U+000D (ids must be written as they are meant)",
             ),
             (
                 "u-1\u{1b}[2J",
-                "`id` `u-1\\u{001B}[2J` contains the invisible or control character U+001B (ids must be written as they are meant)",
+                "`id` `u-1\\u{1b}[2J` contains the invisible or control character U+001B (ids must be written as they are meant)",
             ),
             (
                 "u-\u{7f}1",
-                "`id` `u-\\u{007F}1` contains the invisible or control character U+007F (ids must be written as they are meant)",
+                "`id` `u-\\u{7f}1` contains the invisible or control character U+007F (ids must be written as they are meant)",
             ),
             (
                 "u-\u{85}1",
-                "`id` `u-\\u{0085}1` contains the invisible or control character U+0085 (ids must be written as they are meant)",
+                "`id` `u-\\u{85}1` contains the invisible or control character U+0085 (ids must be written as they are meant)",
             ),
             (
                 "u-\u{202e}1",
-                "`id` `u-\\u{202E}1` contains the invisible or control character U+202E (ids must be written as they are meant)",
+                "`id` `u-\\u{202e}1` contains the invisible or control character U+202E (ids must be written as they are meant)",
             ),
             (
                 "\u{feff}u-1",
-                "`id` `\\u{FEFF}u-1` contains the invisible or control character U+FEFF (ids must be written as they are meant)",
+                "`id` `\\u{feff}u-1` contains the invisible or control character U+FEFF (ids must be written as they are meant)",
             ),
             (
                 "u\u{200b}-1",
-                "`id` `u\\u{200B}-1` contains the invisible or control character U+200B (ids must be written as they are meant)",
+                "`id` `u\\u{200b}-1` contains the invisible or control character U+200B (ids must be written as they are meant)",
             ),
         ] {
             let record = serde_json::json!({"id": id, "kind": "person", "attributes": {"status": "active"}});
@@ -702,7 +704,7 @@ mod tests {
         };
         assert_eq!(
             read(assigned("oncall\n")).unwrap_err(),
-            "assignment 1: `role` `oncall\\u{000A}` contains the invisible or control character U+000A (ids must be written as they are meant)"
+            "assignment 1: `role` `oncall\\u{a}` contains the invisible or control character U+000A (ids must be written as they are meant)"
         );
         assert_eq!(read(assigned("oncall")).unwrap().assignments[0].role, "oncall");
         let kind = serde_json::json!({"id": "u-1", "kind": "person ", "attributes": {"status": "active"}});
@@ -735,19 +737,19 @@ mod tests {
         for (attributes, error) in [
             (
                 serde_json::json!({"status": "active", "department": "Engi\u{7}neering"}),
-                "attribute `department` contains the invisible or control character U+0007: `Engi\\u{0007}neering`",
+                "attribute `department` contains the invisible or control character U+0007: `Engi\\u{7}neering`",
             ),
             (
                 serde_json::json!({"status": "active", "department": "Research\nand Development"}),
-                "attribute `department` contains the invisible or control character U+000A: `Research\\u{000A}and Development`",
+                "attribute `department` contains the invisible or control character U+000A: `Research\\u{a}and Development`",
             ),
             (
                 serde_json::json!({"status": "act\u{200d}ive"}),
-                "attribute `status` contains the invisible or control character U+200D: `act\\u{200D}ive`",
+                "attribute `status` contains the invisible or control character U+200D: `act\\u{200d}ive`",
             ),
             (
                 serde_json::json!({"status": "active", "tags": ["ok", "\u{202e}x"]}),
-                "attribute `tags` contains the invisible or control character U+202E: `\\u{202E}x`",
+                "attribute `tags` contains the invisible or control character U+202E: `\\u{202e}x`",
             ),
         ] {
             let record = serde_json::json!({"id": "u-1", "kind": "person", "attributes": attributes});
@@ -757,7 +759,7 @@ mod tests {
             "assignments": [{"role": "oncall", "starts": "2026-01-01", "ticket": "CHG-1\u{1b}]0;x\u{7}"}]});
         assert_eq!(
             read(ticket).unwrap_err(),
-            "assignment 1: `ticket` contains the invisible or control character U+001B: `CHG-1\\u{001B}]0;x\\u{0007}`"
+            "assignment 1: `ticket` contains the invisible or control character U+001B: `CHG-1\\u{1b}]0;x\\u{7}`"
         );
     }
 
@@ -783,7 +785,7 @@ mod tests {
 
     #[test]
     fn shown_escapes_and_bounds_what_messages_quote() {
-        assert_eq!(shown("a\u{1b}b"), "a\\u{001B}b");
+        assert_eq!(shown("a\u{1b}b"), "a\\u{1b}b");
         assert_eq!(shown(&"x".repeat(100)), format!("{}…", "x".repeat(80)));
     }
 }

@@ -36,12 +36,9 @@ fn hostile_feed(dir: &Path) -> std::path::PathBuf {
             "attributes": {"status": status, "worker_type": "employee", "department": department}})
         .to_string()
     };
-    let text = [
-        record("u-7001", "active", HOSTILE),
-        // An invalid record whose error message quotes the hostile value.
-        record("u-7002", HOSTILE, "Engineering"),
-    ]
-    .join("\n");
+    // Control characters inside attribute text make a record invalid (docs/decisions.md,
+    // "Reading inputs"): both records are invalid, and their error messages quote the value.
+    let text = [record("u-7001", "active", HOSTILE), record("u-7002", HOSTILE, "Engineering")].join("\n");
     let path = dir.join("hr.jsonl");
     std::fs::write(&path, text + "\n").unwrap();
     path
@@ -85,11 +82,13 @@ fn plan_eval_and_explain_show_hostile_values_as_escapes() {
             "{what}: a forged line:\n{stdout}"
         );
     }
-    // The invalid record is listed with the hostile value visible on one line.
+    // The invalid records are listed with the hostile value visible on one line.
     let out = entitle(root(), &runs[0].1);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("unknown value `Eng\\u{a}  + grant    aws:prod-admin\\u{1b}[2J\\u{202e}` for `status`"),
+        stdout.contains(
+            "attribute `status` contains the invisible or control character U+000A: `Eng\\u{a}  + grant    aws:prod-admin\\u{1b}[2J\\u{202e}`"
+        ),
         "{stdout}"
     );
 }

@@ -536,8 +536,8 @@ mod tests {
         assert_eq!(
             sentences,
             [
-                "key `depart\\u{0085}ment` in `a` of the resource holds the invisible or control character U+0085",
-                "key `ex\\u{007F}ternalId` in the resource holds the invisible or control character U+007F",
+                "key `depart\\u{85}ment` in `a` of the resource holds the invisible or control character U+0085",
+                "key `ex\\u{7f}ternalId` in the resource holds the invisible or control character U+007F",
             ]
         );
         assert!(!faults[0].is_damaged_top_level() && faults[1].is_damaged_top_level());
