@@ -291,33 +291,10 @@ pub const MAX_RECORD_ITEMS: usize = 10_000;
 /// Is `c` a character no id or text value may hold: a control character
 /// (C0, DEL, C1), a line or paragraph separator, or an invisible formatting
 /// character (Unicode category Cf: bidirectional controls, zero-width
-/// characters, the byte-order mark, tags)?
+/// characters, the byte-order mark, tags)? The same characters human output
+/// shows as escapes ([`crate::term::is_unsafe`]): one list for both.
 pub fn is_forbidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{0600}'..='\u{0605}'
-                | '\u{061C}'
-                | '\u{06DD}'
-                | '\u{070F}'
-                | '\u{0890}'..='\u{0891}'
-                | '\u{08E2}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206F}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-                | '\u{110BD}'
-                | '\u{110CD}'
-                | '\u{13430}'..='\u{1343F}'
-                | '\u{1BCA0}'..='\u{1BCA3}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0001}'
-                | '\u{E0020}'..='\u{E007F}'
-        )
+    crate::term::is_unsafe(c)
 }
 
 /// `text` as a message shows it: forbidden characters (see [`is_forbidden_char`])
@@ -326,20 +303,10 @@ pub fn is_forbidden_char(c: char) -> bool {
 /// forge what it quotes.
 pub fn shown(text: &str) -> String {
     const MAX_CHARS: usize = 80;
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == MAX_CHARS {
-            out.push('…');
-            break;
-        }
-        if is_forbidden_char(c) || crate::term::is_unsafe(c) {
-            // The escape human output uses too (`crate::term::one_line`): `\u{1b}`.
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", crate::term::one_line(&text[..cut])),
+        None => crate::term::one_line(text).into_owned(),
     }
-    out
 }
 
 /// Checks that `value` can be an id (see the module documentation); `what`

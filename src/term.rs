@@ -15,14 +15,35 @@
 use std::borrow::Cow;
 
 /// Is `c` a character that changes how a terminal shows text rather than
-/// being shown: a C0 or C1 control (newline and tab included), DEL, or a
-/// Unicode format character that reorders or hides text (bidi embeddings,
-/// overrides and isolates, zero-width characters, the byte-order mark)?
+/// being shown: a C0 or C1 control (newline and tab included), DEL, a line or
+/// paragraph separator, or an invisible Unicode format character (category
+/// Cf: bidi embeddings, overrides and isolates, zero-width characters, the
+/// byte-order mark, the soft hyphen, tags)? Readers refuse ids holding one
+/// ([`crate::state::is_forbidden_char`] is this list).
 pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}'
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
         )
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use entitle::diag::Code;
 use entitle::eval::{Engine, Evaluator, Oracle};
-use entitle::io::identities::read_identities;
+use entitle::io::identities::read_identities_within;
+use entitle::io::ReadBudget;
 use entitle::population::Population;
 use entitle::term::one_line;
 use entitle::{Instant, Project};
@@ -75,8 +76,8 @@ pub fn evaluator(project: &Arc<Project>, choice: EngineChoice) -> anyhow::Result
 }
 
 /// Reads an identity feed (`-` for stdin).
-pub fn read_population(path: &Path, project: &Project) -> anyhow::Result<Population> {
-    match read_identities(path, None, &project.defs) {
+pub fn read_population(path: &Path, project: &Project, budget: &ReadBudget) -> anyhow::Result<Population> {
+    match read_identities_within(path, None, &project.defs, budget) {
         Ok(feed) => Ok(Population::new(feed)),
         Err(e) => {
             print_error(e);

@@ -11,6 +11,7 @@ use entitle::population::OwnerRecord;
 
 use super::common::{as_of, evaluator, load_project, read_population, EvalArgs};
 use super::{EXIT_FINDINGS, EXIT_OK};
+use entitle::io::ReadBudget;
 
 /// Output formats of `eval`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
@@ -41,7 +42,7 @@ pub struct Args {
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
     let project = load_project(roles, policies)?;
     let at = as_of(args.eval.as_of.as_deref())?;
-    let population = read_population(&args.identity, &project)?;
+    let population = read_population(&args.identity, &project, &ReadBudget::per_run())?;
     let evaluator = evaluator(&project, args.eval.engine)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -8,6 +8,7 @@ use entitle::population::OwnerRecord;
 
 use super::common::{as_of, evaluator, load_project, print_error, read_population, EvalArgs};
 use super::{EXIT_OK, EXIT_USAGE};
+use entitle::io::ReadBudget;
 use entitle::term::one_line;
 
 /// Arguments of `explain`.
@@ -27,7 +28,7 @@ pub struct Args {
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
     let project = load_project(roles, policies)?;
     let at = as_of(args.eval.as_of.as_deref())?;
-    let population = read_population(&args.identities, &project)?;
+    let population = read_population(&args.identities, &project, &ReadBudget::per_run())?;
     if !project.defs.entitlements.contains_key(&args.entitlement) {
         let help = did_you_mean(&args.entitlement, project.defs.entitlements.keys().map(String::as_str)).unwrap_or_default();
         print_error(format_args!("unknown entitlement `{}` {help}", args.entitlement));

@@ -4,7 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use entitle::io::live::read_live;
+use entitle::io::live::read_live_within;
+use entitle::io::ReadBudget;
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
 use entitle::plan::render::{human, scim_patches, Style};
 use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
@@ -70,10 +71,12 @@ pub struct Args {
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
     let project = load_project(roles, policies)?;
     let at = as_of(args.eval.as_of.as_deref())?;
-    let population = read_population(&args.identities, &project)?;
+    // One budget for every input of the run: the identity feed and each live file together.
+    let budget = ReadBudget::per_run();
+    let population = read_population(&args.identities, &project, &budget)?;
     let mut live = Vec::new();
     for path in &args.live {
-        match read_live(path, None, args.app.as_deref()) {
+        match read_live_within(path, None, args.app.as_deref(), &budget) {
             Ok(f) => live.push(f),
             Err(e) => {
                 print_error(e);
