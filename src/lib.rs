@@ -103,6 +103,7 @@ pub mod check;
 pub mod compile;
 pub mod diag;
 pub mod eval;
+pub mod gen;
 pub mod graph;
 pub mod io;
 pub mod model;

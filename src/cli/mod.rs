@@ -7,6 +7,7 @@ mod common;
 mod compile;
 mod eval;
 mod explain;
+mod gen;
 mod plan;
 
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ enum Command {
     Explain(explain::Args),
     /// Desired against live: grants and revocations with reasons, metrics, violations.
     Plan(plan::Args),
+    /// A deterministic synthetic organisation with its identity feed and drifted live state.
+    Gen(gen::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -71,6 +74,7 @@ pub fn run() -> i32 {
         Command::Eval(args) => eval::run(&cli.roles, policies, args),
         Command::Explain(args) => explain::run(&cli.roles, policies, args),
         Command::Plan(args) => plan::run(&cli.roles, policies, args),
+        Command::Gen(args) => gen::run(args),
     };
     match result {
         Ok(code) => code,
