@@ -1,17 +1,18 @@
 //! Roles, the packages they grant, separation-of-duties rules and invariants.
 //!
-//! The mix, as shares of `--roles` after the fixed ones (birthright per
-//! population, one per location, one per department): non-human identity
-//! roles 7%, assignable privileged roles 16%, job-band roles 10% (globs such
-//! as `ENG-2*`), job-code roles 25%, team roles 27% (`cost_center`), and
-//! narrower cross-cutting roles the rest (tags, clearance, regions, `any`,
-//! `all`, `not`, `not_in`, dates, `exists`, a few `cedar:` escape hatches).
-//! The attribute a role keys on is spread on purpose: department, job code,
-//! cost centre, location, worker type, kind, purpose.
+//! The mix, as shares of `--roles` after the fixed ones (12 birthright, one
+//! per location, one per department): non-human identity roles 7%,
+//! assignable administration roles 16%, job-band roles 10% (globs such as
+//! `ENG-2*`), job-code roles 22%, narrow cross-cutting "initiative" roles 13%
+//! (tags, clearance, regions, `any`, `all`, `not`, `not_in`, dates, `exists`,
+//! a few `cedar:` escape hatches), team roles (`cost_center`) the rest; what
+//! a department cannot use (more band or job roles than it has bands or job
+//! codes, more team roles than teams) moves on to the next kind. The
+//! attribute a role keys on is spread on purpose: department, job code, cost
+//! centre, location, worker type, kind, purpose.
 //!
-//! Must never: emit a role that grants nothing, a package no role reaches
-//! (beyond the few planted on purpose), or a reference to an id that does
-//! not exist.
+//! Must never: emit a role that grants nothing, a package nothing reaches,
+//! or a reference to an id not defined before it.
 
 use std::collections::BTreeSet;
 
