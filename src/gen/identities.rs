@@ -4,9 +4,9 @@
 //!
 //! Shares, per person: employees 86%, contractors 11% (with end dates, 12%
 //! of active ones already past), interns 3%; active 90%, terminated 5%,
-//! on leave 3%, pre-hire 2%; about 10% of active people hold time-bound
-//! assignments (valid, expired, not yet started, or longer than the role
-//! allows). Per NHI: service accounts and agents by purpose; active 93%;
+//! on leave 3%, pre-hire 2%; about 10% of active people with four months'
+//! tenure or more hold time-bound assignments (valid, expired, not yet
+//! started, or longer than the role allows). Per NHI: service accounts and agents by purpose; active 93%;
 //! owners mostly active people of the purpose's department, some
 //! terminated or on leave (as their owners are), 4% absent from the feed,
 //! and a few agents owned by a service account.
@@ -212,10 +212,16 @@ fn person(options: &GenOptions, catalog: &Catalog, blueprint: &Blueprint, i: usi
         put("tags", AttrValue::Set(tags));
     }
 
-    // Assignments: mostly to the department's own assignable roles.
+    // Assignments: mostly to the department's own assignable roles, for
+    // people who have been here a few months (nobody asks for admin rights
+    // in their first weeks, and an assignment never predates the start).
     let mut assignments = Vec::new();
-    let p_assigned = if status == "active" { 0.10 } else { 0.05 };
-    if rng.chance(p_assigned) {
+    let p_assigned = match status {
+        "active" => 0.10,
+        "pre_hire" => 0.0,
+        _ => 0.05,
+    };
+    if today - start >= 120 && rng.chance(p_assigned) {
         let own: Vec<&super::roles::AssignableRole> = blueprint.assignable.iter().filter(|a| a.department == Some(d)).collect();
         let clearance = match attributes.get("clearance") {
             Some(AttrValue::Int(c)) => *c,

@@ -5,7 +5,7 @@
 //! Drift, per identity (each draw from the identity's own stream):
 //! - **joiners not provisioned**: active people who started in the last 14
 //!   days lack all (40%) or half (30%) of their access; everyone else misses
-//!   each grant with probability 0.5%;
+//!   each grant with probability 0.5% (0.2% for privileged ones);
 //! - **movers keeping old access**: 4% of active people still hold what a
 //!   previous job code and team (half of them in another department) gave them;
 //! - **leavers not removed**: 25% of terminated people, and 40% of people on
@@ -262,9 +262,15 @@ impl Context<'_> {
                 drift.assignment_leftovers += keep_old(&mut live, granted);
             }
         }
-        // Provisioning failures.
+        // Provisioning failures (rarer for administrator access, which an
+        // approval workflow provisions and checks).
         if status == "active" && !live.is_empty() {
-            let missing: Vec<u32> = live.iter().copied().filter(|_| rng.chance(0.005)).collect();
+            let ents = &self.catalog.ents;
+            let missing: Vec<u32> = live
+                .iter()
+                .copied()
+                .filter(|e| rng.chance(if ents[*e as usize].privileged { 0.002 } else { 0.005 }))
+                .collect();
             for e in &missing {
                 live.remove(e);
             }
