@@ -5,8 +5,8 @@
 //! entitlements to them.
 //!
 //! Must never: nest a package in one created after it (that is what keeps
-//! the nesting acyclic), or put a privileged entitlement in a package a
-//! birthright role grants unless asked to.
+//! the nesting acyclic), or hand out a privileged entitlement except for
+//! an administration package (`Drawer::take` with `privileged`).
 
 use std::collections::BTreeSet;
 
