@@ -21,7 +21,7 @@ use super::rng::{Rng, Stream};
 use super::roles::{Blueprint, TAGS};
 use super::text::json_str;
 use super::GenOptions;
-use crate::state::{Assignment, AttrValue, IdentityState};
+use crate::state::{Assignment, AttrValue, Attributes, IdentityState};
 use crate::time::Instant;
 
 const DAY: i64 = 86_400_000;
@@ -82,7 +82,7 @@ pub(crate) fn build(options: &GenOptions, catalog: &Catalog, blueprint: &Bluepri
     let mut by_department: Vec<Vec<usize>> = vec![Vec::new(); catalog.departments.len()];
     for (i, s) in states.iter().enumerate() {
         if let Some(AttrValue::Str(d)) = s.attributes.get("department") {
-            if let Some(k) = catalog.departments.iter().position(|x| x.name == d) {
+            if let Some(k) = catalog.departments.iter().position(|x| x.name == &**d) {
                 by_department[k].push(i);
             }
         }
@@ -91,7 +91,7 @@ pub(crate) fn build(options: &GenOptions, catalog: &Catalog, blueprint: &Bluepri
     let mut service_accounts: Vec<usize> = Vec::new();
     for j in 0..options.nhis {
         let (state, owner) = nhi(options, blueprint, &by_department, &service_accounts, &states, j, today);
-        if state.kind == "service_account" {
+        if &*state.kind == "service_account" {
             service_accounts.push(states.len());
         }
         owner_of.push(owner);
@@ -171,12 +171,12 @@ fn person(options: &GenOptions, catalog: &Catalog, blueprint: &Blueprint, i: usi
     let mut put = |k: &str, v: AttrValue| {
         attributes.insert(k.to_string(), v);
     };
-    put("status", AttrValue::Str(status.into()));
-    put("department", AttrValue::Str(dept.name.into()));
-    put("job_code", AttrValue::Str(job_code));
-    put("cost_center", AttrValue::Str(team));
-    put("location", AttrValue::Str(location.into()));
-    put("worker_type", AttrValue::Str(worker_type.into()));
+    put("status", AttrValue::str(status));
+    put("department", AttrValue::str(dept.name));
+    put("job_code", AttrValue::str(&job_code));
+    put("cost_center", AttrValue::str(&team));
+    put("location", AttrValue::str(location));
+    put("worker_type", AttrValue::str(worker_type));
     put("start_date", date(start));
     if let Some(end) = end {
         put("end_date", date(end));
@@ -209,7 +209,7 @@ fn person(options: &GenOptions, catalog: &Catalog, blueprint: &Blueprint, i: usi
         tags.insert("offboarding".to_string());
     }
     if !tags.is_empty() {
-        put("tags", AttrValue::Set(tags));
+        put("tags", AttrValue::set(tags));
     }
 
     // Assignments: mostly to the department's own assignable roles, for
@@ -251,7 +251,7 @@ fn person(options: &GenOptions, catalog: &Catalog, blueprint: &Blueprint, i: usi
         id: person_id(i),
         kind: "person".into(),
         owner: None,
-        attributes,
+        attributes: attributes.into_iter().collect::<Attributes>(),
         assignments,
     }
 }
@@ -339,11 +339,14 @@ fn nhi(
             (i.map(person_id), i)
         }
     };
-    let mut attributes = BTreeMap::new();
-    attributes.insert("status".to_string(), AttrValue::Str(status.into()));
-    attributes.insert("start_date".to_string(), date(today - rng.range(1, 1500)));
-    attributes.insert("environment".to_string(), AttrValue::Str(environment.into()));
-    attributes.insert("purpose".to_string(), AttrValue::Str(name.into()));
+    let attributes: Attributes = [
+        ("status", AttrValue::str(status)),
+        ("start_date", date(today - rng.range(1, 1500))),
+        ("environment", AttrValue::str(environment)),
+        ("purpose", AttrValue::str(name)),
+    ]
+    .into_iter()
+    .collect();
     let mut assignments = Vec::new();
     // Production workloads ask for privileged credentials; agents more often
     // than they should (the guardrails refuse them).

@@ -31,7 +31,7 @@ use std::collections::{BTreeSet, HashMap};
 use rayon::prelude::*;
 
 use super::catalog::Catalog;
-use super::identities::{absent_person_id, People};
+use super::identities::absent_person_id;
 use super::rng::{Rng, Stream};
 use super::roles::Blueprint;
 use super::text::json_str;
@@ -62,7 +62,11 @@ struct Context<'a> {
     blueprint: &'a Blueprint,
     project: &'a Project,
     engine: &'a Engine,
-    people: &'a People,
+    /// The feed's records, and for each the position of its owner when the owner is in the feed.
+    states: &'a [IdentityState],
+    owner_of: &'a [Option<usize>],
+    /// How many of the records (the first ones) are people.
+    people: usize,
     index: HashMap<&'a str, u32>,
 }
 
@@ -81,7 +85,9 @@ pub(crate) fn build(
     blueprint: &Blueprint,
     project: &Project,
     engine: &Engine,
-    people: &People,
+    states: &[IdentityState],
+    owner_of: &[Option<usize>],
+    people: usize,
 ) -> Result<Live, GenError> {
     let index: HashMap<&str, u32> = catalog.ents.iter().enumerate().map(|(i, e)| (e.id.as_str(), i as u32)).collect();
     let cx = Context {
@@ -90,10 +96,12 @@ pub(crate) fn build(
         blueprint,
         project,
         engine,
+        states,
+        owner_of,
         people,
         index,
     };
-    let n = people.states.len();
+    let n = states.len();
     let chunks: Vec<Result<Chunk, GenError>> = (0..n.div_ceil(512))
         .into_par_iter()
         .map(|c| {
@@ -132,6 +140,23 @@ pub(crate) fn build(
     Ok(out)
 }
 
+/// `state` with some attributes replaced (`Some`) or removed (`None`).
+fn changed(state: &IdentityState, changes: &[(&str, Option<AttrValue>)]) -> IdentityState {
+    let mut out = state.clone();
+    out.attributes = state
+        .attributes
+        .iter()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .chain(changes.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))))
+        .collect();
+    out
+}
+
+fn active() -> Option<AttrValue> {
+    Some(AttrValue::str("active"))
+}
+
 fn attr<'s>(state: &'s IdentityState, name: &str) -> Option<&'s str> {
     match state.attributes.get(name) {
         Some(AttrValue::Str(s)) => Some(s),
@@ -154,8 +179,8 @@ impl Context<'_> {
     }
 
     fn identity(&self, i: usize, chunk: &mut Chunk) -> Result<(), GenError> {
-        let state = &self.people.states[i];
-        let owner = self.people.owner_of[i].map(|o| &self.people.states[o]);
+        let state = &self.states[i];
+        let owner = self.owner_of[i].map(|o| &self.states[o]);
         let at = self.options.as_of;
         let today = at.0.div_euclid(DAY);
         let desired = self.engine.desired(state, owner, at).map_err(GenError::Eval)?;
@@ -176,16 +201,14 @@ impl Context<'_> {
             live.len() - before
         };
 
-        if state.kind == "person" {
+        if &*state.kind == "person" {
             let started = date_of(state, "start_date").map_or(i64::MIN, |t| t.0.div_euclid(DAY));
             match status {
                 "active" if ended && attr(state, "worker_type") == Some("contractor") => {
                     // (Drawn here, not in the guard: a miss must not fall through to the joiners.)
                     let kept = rng.chance(0.6);
                     if kept {
-                        let mut then = state.clone();
-                        then.attributes
-                            .insert("end_date".into(), AttrValue::Date(Instant((today + 90) * DAY)));
+                        let then = changed(state, &[("end_date", Some(AttrValue::Date(Instant((today + 90) * DAY))))]);
                         drift.lapsed_contracts += keep_old(&mut live, self.desired_ents(&then, None)?);
                     }
                 }
@@ -219,9 +242,7 @@ impl Context<'_> {
                 "terminated" | "leave" => {
                     let p = if status == "terminated" { 0.25 } else { 0.4 };
                     if rng.chance(p) {
-                        let mut then = state.clone();
-                        then.attributes.insert("status".into(), AttrValue::Str("active".into()));
-                        then.attributes.remove("end_date");
+                        let then = changed(state, &[("status", active()), ("end_date", None)]);
                         drift.leavers_not_removed += keep_old(&mut live, self.desired_ents(&then, None)?);
                     }
                 }
@@ -230,8 +251,7 @@ impl Context<'_> {
         } else {
             let owner_active = owner.is_some_and(|o| attr(o, "status") == Some("active"));
             if status != "active" && rng.chance(0.4) {
-                let mut then = state.clone();
-                then.attributes.insert("status".into(), AttrValue::Str("active".into()));
+                let then = changed(state, &[("status", active())]);
                 let o = self.active_owner(&then, owner);
                 drift.orphaned_nhi_grants += keep_old(&mut live, self.desired_ents(&then, o.as_ref())?);
             } else if !owner_active && rng.chance(0.6) {
@@ -308,7 +328,6 @@ impl Context<'_> {
     /// team in the same department (a promotion, a transfer), else another
     /// department altogether.
     fn mover(&self, state: &IdentityState, rng: &mut Rng) -> IdentityState {
-        let mut then = state.clone();
         let weights: Vec<u32> = self.catalog.departments.iter().map(|d| d.weight).collect();
         let own = attr(state, "department").and_then(|d| self.catalog.department_named(d));
         let d = match own {
@@ -316,22 +335,24 @@ impl Context<'_> {
             _ => rng.weighted(&weights),
         };
         let dept = &self.catalog.departments[d];
-        then.attributes.insert("department".into(), AttrValue::Str(dept.name.into()));
-        if let Some((code, _)) = rng.pick(&dept.job_codes) {
-            then.attributes.insert("job_code".into(), AttrValue::Str(code.clone()));
+        let code = rng.pick(&dept.job_codes).map(|(code, _)| AttrValue::str(code));
+        let team = rng.pick(&dept.teams).map(|team| AttrValue::str(team));
+        let mut changes = vec![("department", Some(AttrValue::str(dept.name)))];
+        if code.is_some() {
+            changes.push(("job_code", code));
         }
-        if let Some(team) = rng.pick(&dept.teams) {
-            then.attributes.insert("cost_center".into(), AttrValue::Str(team.clone()));
+        if team.is_some() {
+            changes.push(("cost_center", team));
         }
-        then
+        changed(state, &changes)
     }
 
     /// An active owner for a workload, as it had before its owner left: the
     /// owner's record made active, or a stand-in for an owner not in the feed.
     fn active_owner(&self, state: &IdentityState, owner: Option<&IdentityState>) -> Option<IdentityState> {
         let id = state.owner.clone()?;
-        let mut o = match owner {
-            Some(o) => o.clone(),
+        let o = match owner {
+            Some(o) => changed(o, &[("status", active())]),
             None => {
                 let purpose = attr(state, "purpose").unwrap_or_default();
                 let department = self
@@ -340,19 +361,17 @@ impl Context<'_> {
                     .iter()
                     .find(|p| p.name == purpose)
                     .map_or(self.catalog.departments[0].name, |p| self.catalog.departments[p.department].name);
-                let mut attributes = std::collections::BTreeMap::new();
-                attributes.insert("department".into(), AttrValue::Str(department.into()));
                 IdentityState {
                     id: id.clone(),
                     kind: "person".into(),
                     owner: None,
-                    attributes,
+                    attributes: [("status", AttrValue::str("active")), ("department", AttrValue::str(department))]
+                        .into_iter()
+                        .collect(),
                     assignments: Vec::new(),
                 }
             }
         };
-        o.attributes.insert("status".into(), AttrValue::Str("active".into()));
-        o.id = id;
         Some(o)
     }
 
@@ -363,13 +382,11 @@ impl Context<'_> {
         let mut live = BTreeSet::new();
         let id = if rng.chance(0.8) {
             // Someone who was in the feed once: a real record, the id of a former person.
-            let template = &self.people.states[rng.below(self.people.people.max(1)).min(self.people.states.len().saturating_sub(1))];
-            let mut former = template.clone();
+            let template = &self.states[rng.below(self.people.max(1)).min(self.states.len().saturating_sub(1))];
+            let mut former = changed(template, &[("status", active()), ("end_date", None)]);
             former.id = absent_person_id(k);
-            former.attributes.insert("status".into(), AttrValue::Str("active".into()));
-            former.attributes.remove("end_date");
             former.assignments.clear();
-            if former.kind == "person" {
+            if &*former.kind == "person" {
                 live.extend(self.desired_ents(&former, None)?);
             }
             former.id

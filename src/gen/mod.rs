@@ -42,13 +42,12 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 pub use guardrails::{guardrails, Guardrail, GUARDRAILS, LITERAL_ENTITY_GUARDRAIL};
 
 use crate::diag::Diagnostic;
 use crate::eval::{Engine, EvalError};
-use crate::io::identities::IdentityFeed;
+use crate::io::identities::{parse_identities, IdentityFeed, IdentityFormat};
 use crate::model::SourceFile;
 use crate::project::{Project, Sources};
 use crate::time::Instant;
@@ -161,6 +160,9 @@ pub enum GenError {
     /// The generated definitions do not load: a bug of the generator.
     #[error("the generated definitions do not load ({} diagnostics, first: {}); this is a bug of `entitle gen`", .0.len(), .0.first().map_or(String::new(), |d| format!("{}: {}", d.location, d.message)))]
     Definitions(Vec<Diagnostic>),
+    /// The generated identity feed does not read back: a bug of the generator.
+    #[error("the generated identity feed does not read back ({0}); this is a bug of `entitle gen`")]
+    Feed(String),
     /// The engine could not evaluate a generated identity.
     #[error("evaluating the generated population: {0}")]
     Eval(EvalError),
@@ -299,7 +301,7 @@ pub struct GeneratedOrg {
     pub sources: Sources,
     /// The definitions, loaded (the generator needs them to compute the live state).
     pub project: Arc<Project>,
-    /// The identity feed, as [`crate::io::identities::parse_identities`] reads `identities`.
+    /// The identity feed, read from `identities` by [`crate::io::identities::parse_identities`].
     pub feed: IdentityFeed,
     /// The identity feed as JSON Lines (`identities.jsonl`).
     pub identities: String,
@@ -392,10 +394,6 @@ fn previous_files(manifest: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Generates the organisation `options` describe.
 pub fn generate(options: &GenOptions) -> Result<GeneratedOrg, GenError> {
     options.validate()?;
@@ -440,10 +438,38 @@ pub fn generate(options: &GenOptions) -> Result<GeneratedOrg, GenError> {
         .collect::<Vec<String>>()
         .concat();
 
-    let engine = Engine::new(project.clone()).map_err(GenError::Eval)?;
-    let live = live::build(options, &catalog, &blueprint, &project, &engine, &people)?;
+    // The feed as every command reads it: the records the engine evaluates
+    // below are the ones `plan` will read, and a record the reader refuses
+    // is the generator's bug, reported rather than written.
+    let feed = parse_identities(
+        "identities.jsonl",
+        identities.as_bytes(),
+        Some(IdentityFormat::JsonLines),
+        &project.defs,
+    )
+    .map_err(|e| GenError::Feed(e.to_string()))?;
+    if let Some(bad) = feed.invalid.first() {
+        return Err(GenError::Feed(format!("line {}: {}", bad.line, bad.error)));
+    }
+    let identities::People {
+        owner_of,
+        people: n_people,
+        ..
+    } = people;
 
-    let n = people.states.len().max(1) as f64;
+    let engine = Engine::new(project.clone()).map_err(GenError::Eval)?;
+    let live = live::build(
+        options,
+        &catalog,
+        &blueprint,
+        &project,
+        &engine,
+        &feed.identities,
+        &owner_of,
+        n_people,
+    )?;
+
+    let n = feed.identities.len().max(1) as f64;
     let totals = Totals {
         applications: catalog.apps.len(),
         entitlements: catalog.ents.len(),
@@ -454,19 +480,13 @@ pub fn generate(options: &GenOptions) -> Result<GeneratedOrg, GenError> {
         sod_rules: blueprint.sod_rules,
         invariants: 3,
         guardrails: guardrails::guardrails(options).len(),
-        people: people.people,
-        nhis: people.states.len() - people.people,
-        assignments: people.states.iter().map(|s| s.assignments.len()).sum(),
+        people: n_people,
+        nhis: feed.identities.len() - n_people,
+        assignments: feed.identities.iter().map(|s| s.assignments.len()).sum(),
         desired_grants: live.desired,
         mean_roles: round2(live.roles_held as f64 / n),
         mean_entitlements: round2(live.desired as f64 / n),
         drift: live.drift,
-    };
-    let feed = IdentityFeed {
-        file: "identities.jsonl".into(),
-        sha256: sha256_hex(identities.as_bytes()),
-        identities: people.states,
-        invalid: Vec::new(),
     };
     let mut org = GeneratedOrg {
         options: options.clone(),
@@ -582,6 +602,30 @@ mod tests {
             }
         }
         assert!(checked >= 12, "{checked}");
+    }
+
+    /// The records written are the records generated: reading the feed
+    /// back loses and changes nothing.
+    #[test]
+    fn the_feed_reads_back_as_the_records_generated() {
+        let options = GenOptions {
+            people: 400,
+            nhis: 80,
+            roles: 60,
+            entitlements: 400,
+            ..GenOptions::reference()
+        };
+        let catalog = catalog::build(&options);
+        let blueprint = roles::build(&options, &catalog);
+        let people = identities::build(&options, &catalog, &blueprint);
+        let org = generate(&options).expect("generates");
+        let read = &org.feed.identities;
+        assert_eq!(read.len(), people.states.len());
+        for (written, generated) in read.iter().zip(&people.states) {
+            assert_eq!(written, generated);
+        }
+        assert!(people.states.iter().any(|s| !s.assignments.is_empty()));
+        assert!(people.states.iter().any(|s| s.attributes.contains_key("tags")));
     }
 
     #[test]
