@@ -380,7 +380,7 @@ pub(crate) fn write_json(state: &IdentityState, out: &mut String) {
     out.push_str(", \"attributes\": {");
     let mut first = true;
     for key in ATTRIBUTE_ORDER {
-        let Some(value) = state.attributes.get(*key) else { continue };
+        let Some(value) = state.attributes.get(key) else { continue };
         if !first {
             out.push_str(", ");
         }

@@ -56,6 +56,15 @@ pub(crate) struct Live {
     pub roles_held: usize,
 }
 
+/// The feed's records (people first), and for each the position of its
+/// owner when the owner is in the feed.
+pub(crate) struct Records<'a> {
+    pub states: &'a [IdentityState],
+    pub owner_of: &'a [Option<usize>],
+    /// How many of the records are people.
+    pub people: usize,
+}
+
 struct Context<'a> {
     options: &'a GenOptions,
     catalog: &'a Catalog,
@@ -85,10 +94,9 @@ pub(crate) fn build(
     blueprint: &Blueprint,
     project: &Project,
     engine: &Engine,
-    states: &[IdentityState],
-    owner_of: &[Option<usize>],
-    people: usize,
+    records: Records<'_>,
 ) -> Result<Live, GenError> {
+    let Records { states, owner_of, people } = records;
     let index: HashMap<&str, u32> = catalog.ents.iter().enumerate().map(|(i, e)| (e.id.as_str(), i as u32)).collect();
     let cx = Context {
         options,

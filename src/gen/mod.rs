@@ -458,16 +458,12 @@ pub fn generate(options: &GenOptions) -> Result<GeneratedOrg, GenError> {
     } = people;
 
     let engine = Engine::new(project.clone()).map_err(GenError::Eval)?;
-    let live = live::build(
-        options,
-        &catalog,
-        &blueprint,
-        &project,
-        &engine,
-        &feed.identities,
-        &owner_of,
-        n_people,
-    )?;
+    let records = live::Records {
+        states: &feed.identities,
+        owner_of: &owner_of,
+        people: n_people,
+    };
+    let live = live::build(options, &catalog, &blueprint, &project, &engine, records)?;
 
     let n = feed.identities.len().max(1) as f64;
     let totals = Totals {
