@@ -118,6 +118,9 @@ fn the_definitions_load_without_errors_and_the_feed_and_live_state_read_cleanly(
         "unexpected warnings: {codes:?}"
     );
     assert!(codes.contains("W002"), "part of the catalog is granted by no role");
+    // Built on first use, not at load: the static entities still fit the schema.
+    let entities = project.compiled.entities().expect("the static entities fit the schema");
+    assert!(entities.iter().count() >= org.totals.entitlements, "every entitlement is an entity");
 
     let feed = parse_identities("identities.jsonl", org.identities.as_bytes(), None, &project.defs).expect("the feed reads");
     assert!(

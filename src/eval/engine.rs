@@ -201,7 +201,8 @@ impl Engine {
             return self
                 .project
                 .compiled
-                .entities
+                .entities()
+                .map_err(EvalError::Cedar)?
                 .clone()
                 .add_entities(extra, None)
                 .map_err(|e| EvalError::Cedar(e.to_string()));

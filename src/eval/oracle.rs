@@ -48,7 +48,8 @@ impl Oracle {
         }
         self.project
             .compiled
-            .entities
+            .entities()
+            .map_err(EvalError::Cedar)?
             .clone()
             .add_entities(extra, None)
             .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
@@ -70,7 +71,7 @@ impl Evaluator for Oracle {
         let probe_resource = p.defs.entitlements.keys().next().map_or("entitle:probe", String::as_str);
         let probe = authorizer.is_authorized(
             &hold_request(&identity.id, probe_resource, context_at(at)?)?,
-            &p.compiled.role_probes,
+            p.compiled.role_probes().map_err(EvalError::Cedar)?,
             &entities,
         );
         for id in probe.diagnostics().reason() {
