@@ -6,6 +6,9 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
+use crate::catalog::Catalog;
 use crate::check;
 use crate::compile::{self, Compiled};
 use crate::diag::{self, Code, Diagnostic, Location, Severity};
@@ -21,6 +24,8 @@ pub struct Project {
     pub graph: RoleGraph,
     /// The Cedar artefacts.
     pub compiled: Compiled,
+    /// Every name as a dense id, with the numbered closures (shared with the desired sets it numbers).
+    pub catalog: Arc<Catalog>,
     /// Warnings found on the way (lints included).
     pub warnings: Vec<Diagnostic>,
 }
@@ -190,10 +195,12 @@ impl Project {
         };
         diagnostics.extend(check::lint(&defs, &graph));
         diag::sort(&mut diagnostics);
+        let catalog = Arc::new(Catalog::new(&defs, &graph, &compiled));
         Ok(Project {
             defs,
             graph,
             compiled,
+            catalog,
             warnings: diagnostics,
         })
     }
