@@ -308,7 +308,8 @@ impl Catalog {
         // Every justification once: a role's (inherited, via) paths, and each permit guardrail.
         let row_of = |role: RoleId, path: &crate::graph::GrantPath| JustificationRow {
             role: Some(role),
-            inherited: role_ids(&mut path.inherited.iter()),
+            // A chain, nearest first: order kept.
+            inherited: path.inherited.iter().filter_map(|r| roles.id(r)).collect(),
             via: path.via.iter().filter_map(|p| packages.id(p)).collect(),
             guardrail: None,
         };
@@ -594,6 +595,7 @@ mod tests {
         sorted.sort();
         assert_eq!(rendered, sorted);
         // alpha reaches b:x directly (via inner) and through zeta (via outer → inner).
+        // (`inherited` is a chain and keeps its order: see the example's three-level chain in tests/.)
         let alpha = c.roles.id("alpha").unwrap();
         let x = c.entitlements.id("b:x").unwrap();
         let why: Vec<Justification> = c.role_justifications(alpha, x).iter().map(|j| c.justification(*j)).collect();

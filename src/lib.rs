@@ -50,8 +50,8 @@
 //! let identity = IdentityState::from_json(&record, &project.defs).expect("valid record");
 //! let desired = engine.desired(&identity, None, Instant::parse("2026-11-21").unwrap()).unwrap();
 //!
-//! assert!(desired.roles.contains("engineer"));
-//! let why = &desired.entitlements["github:org-member"][0];
+//! assert!(desired.holds_role("engineer"));
+//! let why = &desired.justifications("github:org-member").unwrap()[0];
 //! assert_eq!(why.role.as_deref(), Some("engineer"));
 //! assert_eq!(why.via, ["eng-base"]);
 //! assert_eq!(why.source, "roles/org.yaml:13");

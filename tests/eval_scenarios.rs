@@ -238,12 +238,13 @@ impl Scenario {
             return problems;
         };
         if let Some(expected) = &check.roles {
-            if *expected != d.roles {
-                problems.push(format!("roles: expected {}, got {}", list(expected), list(&d.roles)));
+            let actual = strings(d.roles());
+            if *expected != actual {
+                problems.push(format!("roles: expected {}, got {}", list(expected), list(&actual)));
             }
         }
         if let Some(expected) = &check.entitlements {
-            let actual: BTreeSet<String> = d.entitlements.keys().cloned().collect();
+            let actual = strings(d.entitlements());
             if *expected != actual {
                 problems.push(format!(
                     "entitlements: expected {}, got {} (missing {}, unexpected {})",
@@ -255,12 +256,13 @@ impl Scenario {
             }
         }
         if let Some(expected) = &check.forbidden {
-            if *expected != d.forbidden {
-                problems.push(format!("forbidden: expected {expected:?}, got {:?}", d.forbidden));
+            let actual = forbidden(d);
+            if *expected != actual {
+                problems.push(format!("forbidden: expected {expected:?}, got {actual:?}"));
             }
         }
         for (entitlement, expected) in check.because.iter().flatten() {
-            let Some(actual) = d.entitlements.get(entitlement) else {
+            let Some(actual) = d.justifications(entitlement) else {
                 problems.push(format!("because `{entitlement}`: it is not desired"));
                 continue;
             };
@@ -280,6 +282,16 @@ impl Scenario {
         }
         problems
     }
+}
+
+fn strings<'a>(items: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
+    items.map(str::to_string).collect()
+}
+
+fn forbidden(d: &DesiredSet) -> BTreeMap<String, Vec<String>> {
+    d.forbidden()
+        .map(|(e, by)| (e.to_string(), by.into_iter().map(str::to_string).collect()))
+        .collect()
 }
 
 fn list(items: &BTreeSet<String>) -> String {
@@ -310,18 +322,19 @@ fn show_actual(j: &Justification, relative: impl Fn(&str) -> String) -> String {
 /// What differs between the engine's and the oracle's answer, field by field.
 fn desired_diff(fast: &DesiredSet, slow: &DesiredSet) -> String {
     let mut s = String::new();
-    if fast.roles != slow.roles {
-        let _ = writeln!(s, "    roles: engine {}, oracle {}", list(&fast.roles), list(&slow.roles));
+    let (fast_roles, slow_roles) = (strings(fast.roles()), strings(slow.roles()));
+    if fast_roles != slow_roles {
+        let _ = writeln!(s, "    roles: engine {}, oracle {}", list(&fast_roles), list(&slow_roles));
     }
-    let keys: BTreeSet<&String> = fast.entitlements.keys().chain(slow.entitlements.keys()).collect();
+    let keys: BTreeSet<&str> = fast.entitlements().chain(slow.entitlements()).collect();
     for k in keys {
-        let (f, o) = (fast.entitlements.get(k), slow.entitlements.get(k));
+        let (f, o) = (fast.justifications(k), slow.justifications(k));
         if f != o {
             let _ = writeln!(s, "    `{k}`: engine {f:?}\n      oracle {o:?}");
         }
     }
-    if fast.forbidden != slow.forbidden {
-        let _ = writeln!(s, "    forbidden: engine {:?}, oracle {:?}", fast.forbidden, slow.forbidden);
+    if forbidden(fast) != forbidden(slow) {
+        let _ = writeln!(s, "    forbidden: engine {:?}, oracle {:?}", forbidden(fast), forbidden(slow));
     }
     s
 }

@@ -795,8 +795,8 @@ fn accuracy_by_hand(case: &Case, live_jsonl: &[u8], held_back: &BTreeSet<&str>) 
     let mut desired: BTreeSet<(String, String)> = BTreeSet::new();
     for identity in feed.identities.iter().filter(|i| counted(&i.id)) {
         let owner = identity.owner.as_deref().and_then(|o| valid.get(o).copied());
-        for e in engine.desired(identity, owner, at()).unwrap().entitlements.into_keys() {
-            desired.insert((identity.id.clone(), e));
+        for e in engine.desired(identity, owner, at()).unwrap().entitlements() {
+            desired.insert((identity.id.clone(), e.to_string()));
         }
     }
     live.retain(|(i, _)| counted(i));

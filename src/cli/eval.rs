@@ -109,18 +109,12 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
 
 /// One identity's desired set as a JSON object (spec §7).
 pub fn eval_json(d: &DesiredSet, explain: bool, warning: Option<&str>) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "identity": d.identity,
-        "valid": true,
-        "roles": d.roles,
-        "entitlements": d.entitlements.keys().collect::<Vec<_>>(),
-    });
-    if explain {
-        v["because"] = serde_json::to_value(&d.entitlements).unwrap_or_default();
-        if !d.forbidden.is_empty() {
-            v["forbidden"] = serde_json::to_value(&d.forbidden).unwrap_or_default();
-        }
+    let mut v = if explain {
+        serde_json::to_value(d)
+    } else {
+        serde_json::to_value(d.summary())
     }
+    .unwrap_or_default();
     if let Some(w) = warning {
         v["warning"] = w.into();
     }
@@ -129,8 +123,8 @@ pub fn eval_json(d: &DesiredSet, explain: bool, warning: Option<&str>) -> serde_
 
 fn eval_human(d: &DesiredSet, kind: &str, explain: bool, warning: Option<&str>) -> String {
     // Ids and kinds come from the feed: each line is made terminal-safe on its own.
-    let mut s = format!("{}\n", one_line(&format!("{} ({kind})", d.identity)));
-    let roles: Vec<&str> = d.roles.iter().map(String::as_str).collect();
+    let mut s = format!("{}\n", one_line(&format!("{} ({kind})", d.identity())));
+    let roles: Vec<&str> = d.roles().collect();
     s.push_str(&format!(
         "  roles: {}\n",
         if roles.is_empty() { "none".to_string() } else { roles.join(", ") }
@@ -138,11 +132,11 @@ fn eval_human(d: &DesiredSet, kind: &str, explain: bool, warning: Option<&str>) 
     if let Some(w) = warning {
         s.push_str(&format!("  warning: {}\n", one_line(w)));
     }
-    if d.entitlements.is_empty() {
+    if d.is_empty() {
         s.push_str("  entitlements: none\n");
     }
     let mut by_app: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for e in d.entitlements.keys() {
+    for e in d.entitlements() {
         let (app, slug) = e.split_once(':').unwrap_or(("", e));
         by_app.entry(app).or_default().push(slug);
     }
@@ -151,15 +145,15 @@ fn eval_human(d: &DesiredSet, kind: &str, explain: bool, warning: Option<&str>) 
             s.push_str(&format!("  {app}\n"));
             for slug in slugs {
                 s.push_str(&format!("    {slug}\n"));
-                for j in d.entitlements.get(&format!("{app}:{slug}")).into_iter().flatten() {
-                    s.push_str(&format!("      - {}\n", one_line(&render_justification(j))));
+                for j in d.justifications(&format!("{app}:{slug}")).into_iter().flatten() {
+                    s.push_str(&format!("      - {}\n", one_line(&render_justification(&j))));
                 }
             }
         } else {
             s.push_str(&format!("  {app}: {}\n", slugs.join(", ")));
         }
     }
-    for (e, by) in &d.forbidden {
+    for (e, by) in d.forbidden() {
         s.push_str(&format!("  forbidden: {e} (by {})\n", by.join(", ")));
     }
     s.push('\n');

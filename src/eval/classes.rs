@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::catalog::{DenseId, EntitlementId};
+
 /// What the guardrails can observe of an entitlement.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Signature {
@@ -39,12 +41,13 @@ struct Observed {
 /// Entitlements grouped into classes the guardrails cannot tell apart.
 #[derive(Debug, Clone, Default)]
 pub struct ResourceClasses {
-    class_of: BTreeMap<String, usize>,
+    /// By entitlement id (catalog order).
+    class_of: Vec<u32>,
 }
 
 impl ResourceClasses {
-    /// Classes for `entitlements` (id → (privileged, application, ancestors as
-    /// `Type::"id"`)) under the guardrails' JSON forms.
+    /// Classes for `entitlements`, in catalog order (id, privileged,
+    /// application, ancestors as `Type::"id"`), under the guardrails' JSON forms.
     pub fn new<'a>(
         guardrails: impl IntoIterator<Item = &'a Value>,
         entitlements: impl IntoIterator<Item = (&'a str, bool, &'a str, BTreeSet<String>)>,
@@ -58,8 +61,8 @@ impl ResourceClasses {
             }
         }
         let named_entities = &observed.entities;
-        let mut classes: BTreeMap<Signature, usize> = BTreeMap::new();
-        let mut class_of = BTreeMap::new();
+        let mut classes: BTreeMap<Signature, u32> = BTreeMap::new();
+        let mut class_of = Vec::new();
         for (id, privileged, application, ancestors) in entitlements {
             let own = format!("Entitlement::{id:?}");
             let signature = if exact {
@@ -86,22 +89,22 @@ impl ResourceClasses {
                     named: Some(id.to_string()),
                 }
             };
-            let next = classes.len();
+            let next = classes.len() as u32;
             let class = *classes.entry(signature).or_insert(next);
-            class_of.insert(id.to_string(), class);
+            class_of.push(class);
         }
         ResourceClasses { class_of }
     }
 
-    /// The class of an entitlement (each unknown one is its own).
-    pub fn class(&self, entitlement: &str) -> Option<usize> {
-        self.class_of.get(entitlement).copied()
+    /// The class of an entitlement.
+    pub fn class(&self, entitlement: EntitlementId) -> u32 {
+        self.class_of.get(entitlement.index()).copied().unwrap_or(u32::MAX)
     }
 
     /// How many classes there are.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.class_of.values().collect::<BTreeSet<_>>().len()
+        self.class_of.iter().collect::<BTreeSet<_>>().len()
     }
 }
 
@@ -246,22 +249,26 @@ mod tests {
         assert_eq!(c.len(), 1);
     }
 
+    fn id(name: &str) -> EntitlementId {
+        EntitlementId(["a:x", "a:y", "a:z", "b:x"].iter().position(|n| *n == name).unwrap() as u32)
+    }
+
     #[test]
     fn read_attributes_split_classes() {
         let c = classes(&["forbid (principal, action, resource) when { resource.privileged };"]);
-        assert_eq!(c.class("a:x"), c.class("b:x"));
-        assert_ne!(c.class("a:x"), c.class("a:z"));
+        assert_eq!(c.class(id("a:x")), c.class(id("b:x")));
+        assert_ne!(c.class(id("a:x")), c.class(id("a:z")));
         let c = classes(&["forbid (principal, action, resource) when { resource.application == Application::\"a\" };"]);
-        assert_eq!(c.class("a:x"), c.class("a:z"));
-        assert_ne!(c.class("a:x"), c.class("b:x"));
+        assert_eq!(c.class(id("a:x")), c.class(id("a:z")));
+        assert_ne!(c.class(id("a:x")), c.class(id("b:x")));
     }
 
     #[test]
     fn named_packages_and_entitlements_split_classes() {
         let c = classes(&["forbid (principal, action, resource in Package::\"p\");"]);
-        assert_ne!(c.class("a:x"), c.class("a:y"));
+        assert_ne!(c.class(id("a:x")), c.class(id("a:y")));
         let c = classes(&["forbid (principal, action, resource) when { resource == Entitlement::\"a:y\" };"]);
-        assert_ne!(c.class("a:x"), c.class("a:y"));
+        assert_ne!(c.class(id("a:x")), c.class(id("a:y")));
     }
 
     #[test]

@@ -29,7 +29,8 @@ use crate::time::Instant;
 use super::cedar_io::{assigned_roles, context_at, hold_request, identity_entity};
 use super::classes::ResourceClasses;
 use super::index::RoleIndex;
-use super::{check_owner, DesiredSet, EvalError, Evaluator, Justification};
+use super::{check_owner, DesiredSet, EvalError, Evaluator};
+use crate::catalog::{DenseId, EntitlementId, JustificationId, RoleId};
 
 /// A condition evaluated to true, false, or a Cedar error (which, as in
 /// Cedar, makes the whole policy not apply).
@@ -53,8 +54,8 @@ pub struct Engine {
     classes: ResourceClasses,
     /// The hand-written permits alone.
     guardrail_permit_set: PolicySet,
-    /// The roles, in id order, with their grants prepared as justifications.
-    roles: Vec<PreparedRole>,
+    /// The roles, in id order (a role's position is its catalog id).
+    roles: Vec<crate::model::Role>,
     /// Which roles can apply to an identity.
     index: RoleIndex,
 }
@@ -135,40 +136,8 @@ impl Engine {
                 .values()
                 .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
         );
-        let roles: Vec<PreparedRole> = project
-            .defs
-            .roles
-            .values()
-            .map(|role| {
-                let policy = crate::compile::role_policy_id(&role.id);
-                let source = role.source.file_line();
-                let grants = project
-                    .graph
-                    .role_grants
-                    .get(&role.id)
-                    .into_iter()
-                    .flatten()
-                    .map(|(e, paths)| {
-                        let js = paths
-                            .iter()
-                            .map(|path| Justification {
-                                role: Some(role.id.clone()),
-                                inherited: path.inherited.clone(),
-                                via: path.via.clone(),
-                                policy: policy.clone(),
-                                source: source.clone(),
-                            })
-                            .collect();
-                        (e.clone(), js)
-                    })
-                    .collect();
-                PreparedRole {
-                    role: role.clone(),
-                    grants,
-                }
-            })
-            .collect();
-        let index = RoleIndex::new(&roles.iter().map(|r| &r.role).collect::<Vec<_>>());
+        let roles: Vec<crate::model::Role> = project.defs.roles.values().cloned().collect();
+        let index = RoleIndex::new(&roles.iter().collect::<Vec<_>>());
         Ok(Engine {
             project,
             guardrails,
@@ -301,11 +270,11 @@ impl Engine {
     }
 }
 
-/// A role with what it grants, ready to copy into a desired set.
-#[derive(Debug, Clone)]
-struct PreparedRole {
-    role: crate::model::Role,
-    grants: Vec<(String, Vec<Justification>)>,
+/// What the guardrails answer for one class of entitlements.
+struct Verdict {
+    decision: Decision,
+    reasons: BTreeSet<String>,
+    permitted: Option<bool>,
 }
 
 struct EvalContext<'a> {
@@ -322,6 +291,7 @@ impl Evaluator for Engine {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let owner = check_owner(identity, owner)?;
         let p = &self.project;
+        let c = &p.catalog;
         let mut ctx = EvalContext {
             identity,
             owner,
@@ -330,49 +300,61 @@ impl Evaluator for Engine {
             store: None,
             failure: None,
         };
-        let mut out = DesiredSet {
-            identity: identity.id.clone(),
-            ..DesiredSet::default()
-        };
-        let mut granted: BTreeMap<String, BTreeSet<Justification>> = BTreeMap::new();
+        let mut roles = Vec::new();
+        // (entitlement, justification) pairs of every held role, packed to sort as one integer.
+        let mut pairs: Vec<u64> = Vec::new();
         for position in self.index.candidates(identity) {
-            let prepared = &self.roles[position];
-            let held = self.holds(&prepared.role, &mut ctx);
+            let held = self.holds(&self.roles[position], &mut ctx);
             if let Some(e) = ctx.failure.take() {
                 return Err(e);
             }
             if !held {
                 continue;
             }
-            out.roles.insert(prepared.role.id.clone());
-            for (entitlement, justifications) in &prepared.grants {
-                granted
-                    .entry(entitlement.clone())
-                    .or_default()
-                    .extend(justifications.iter().cloned());
+            let role = RoleId::from_index(position);
+            roles.push(role);
+            for grant in c.role_grants(role) {
+                let e = u64::from(grant.entitlement.0) << 32;
+                pairs.extend(c.grant_justifications(grant).iter().map(|j| e | u64::from(j.0)));
             }
         }
+        pairs.sort_unstable();
+        let mut granted: Vec<(EntitlementId, Vec<JustificationId>)> = Vec::new();
+        for pair in pairs {
+            let (e, j) = (EntitlementId((pair >> 32) as u32), JustificationId(pair as u32));
+            match granted.last_mut() {
+                Some((last, js)) if *last == e => js.push(j),
+                _ => granted.push((e, vec![j])),
+            }
+        }
+        let mut out = DesiredSet::empty(c.clone(), identity.id.clone());
+        out.set_roles(roles);
         if self.guardrails.is_empty() {
-            out.entitlements = granted.into_iter().map(|(e, j)| (e, j.into_iter().collect())).collect();
+            for (e, js) in granted {
+                out.push_entitlement(e, js);
+            }
             return Ok(out);
         }
-        let candidates: Vec<String> = if self.guardrail_permits {
-            p.defs.entitlements.keys().cloned().collect()
+        let candidates: Vec<EntitlementId> = if self.guardrail_permits {
+            (0..c.entitlements.len()).map(EntitlementId::from_index).collect()
         } else {
-            granted.keys().cloned().collect()
+            granted.iter().map(|(e, _)| *e).collect()
         };
         // One Cedar request per class of candidates the guardrails cannot tell apart.
-        let mut by_class: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-        for (i, e) in candidates.iter().enumerate() {
-            by_class.entry(self.classes.class(e).unwrap_or(usize::MAX - i)).or_default().push(e);
+        let mut by_class: Vec<(u32, EntitlementId)> = candidates.iter().map(|e| (self.classes.class(*e), *e)).collect();
+        by_class.sort_unstable();
+        let mut representatives: Vec<(u32, &str)> = Vec::new();
+        for (class, e) in &by_class {
+            if representatives.last().is_none_or(|(last, _)| last != class) {
+                representatives.push((*class, c.entitlements.name(*e)));
+            }
         }
-        let representatives: Vec<&str> = by_class.values().filter_map(|members| members.first().copied()).collect();
-        let entities = self.store(identity, owner, at, &representatives)?;
+        let names: Vec<&str> = representatives.iter().map(|(_, name)| *name).collect();
+        let entities = self.store(identity, owner, at, &names)?;
         let authorizer = Authorizer::new();
         let context = context_at(at)?;
-        let mut verdicts: BTreeMap<&str, (Decision, BTreeSet<String>, Option<bool>)> = BTreeMap::new();
-        for members in by_class.values() {
-            let Some(representative) = members.first().copied() else { continue };
+        let mut verdicts: Vec<(u32, Verdict)> = Vec::with_capacity(representatives.len());
+        for (class, representative) in &representatives {
             let response = authorizer.is_authorized(
                 &hold_request(&identity.id, representative, context.clone())?,
                 &self.guardrails,
@@ -384,30 +366,44 @@ impl Evaluator for Engine {
             } else {
                 None
             };
-            for m in members {
-                verdicts.insert(m, (response.decision(), reasons.clone(), permitted));
-            }
+            verdicts.push((
+                *class,
+                Verdict {
+                    decision: response.decision(),
+                    reasons,
+                    permitted,
+                },
+            ));
         }
-        for entitlement in candidates.iter().map(String::as_str) {
-            let Some((decision, reasons, permitted)) = verdicts.remove(entitlement) else {
+        let mut granted = granted.into_iter().peekable();
+        for entitlement in candidates {
+            let role_granted = match granted.peek() {
+                Some((e, _)) if *e == entitlement => granted.next().map(|(_, js)| js),
+                _ => None,
+            };
+            let class = self.classes.class(entitlement);
+            let Ok(v) = verdicts.binary_search_by_key(&class, |(c, _)| *c) else {
                 continue;
             };
-            let role_granted = granted.remove(entitlement);
-            match decision {
-                Decision::Deny if !reasons.is_empty() => {
-                    if role_granted.is_some() || permitted == Some(true) {
-                        out.forbidden.insert(entitlement.to_string(), reasons.into_iter().collect());
+            let verdict = &verdicts[v].1;
+            let reasons = verdict.reasons.iter().map(String::as_str);
+            match verdict.decision {
+                Decision::Deny if !verdict.reasons.is_empty() => {
+                    if role_granted.is_some() || verdict.permitted == Some(true) {
+                        out.push_forbidden(entitlement, super::guardrail_ids(p, reasons));
                     }
                 }
                 Decision::Deny => {
-                    if let Some(j) = role_granted {
-                        out.entitlements.insert(entitlement.to_string(), j.into_iter().collect());
+                    if let Some(js) = role_granted {
+                        out.push_entitlement(entitlement, js);
                     }
                 }
                 Decision::Allow => {
                     let mut all = role_granted.unwrap_or_default();
-                    all.extend(super::justifications_for(p, entitlement, &reasons));
-                    out.entitlements.insert(entitlement.to_string(), all.into_iter().collect());
+                    all.extend(super::justifications_for(p, entitlement, reasons));
+                    all.sort_unstable();
+                    all.dedup();
+                    out.push_entitlement(entitlement, all);
                 }
             }
         }

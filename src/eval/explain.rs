@@ -54,15 +54,15 @@ pub fn explain(
     entitlement: &str,
 ) -> Result<Explanation, EvalError> {
     let desired = evaluator.desired(identity, owner, at)?;
-    if let Some(j) = desired.entitlements.get(entitlement) {
-        return Ok(Explanation::Holds(j.clone()));
+    if let Some(j) = desired.justifications(entitlement) {
+        return Ok(Explanation::Holds(j));
     }
-    if let Some(ids) = desired.forbidden.get(entitlement) {
+    if let Some(ids) = desired.forbidden_by(entitlement) {
         let by = ids
-            .iter()
+            .into_iter()
             .map(|id| {
                 (
-                    id.clone(),
+                    id.to_string(),
                     project.compiled.info.get(id).map(|i| i.source.file_line()).unwrap_or_default(),
                 )
             })
@@ -89,7 +89,7 @@ pub fn explain(
         .map(|role| RoleMiss {
             role: role.id.clone(),
             source: role.source.file_line(),
-            reasons: role_miss_reasons(project, role, identity, owner, at, &assigned, desired.roles.contains(&role.id)),
+            reasons: role_miss_reasons(project, role, identity, owner, at, &assigned, desired.holds_role(&role.id)),
         })
         .collect();
     Ok(Explanation::NotGranted(misses))

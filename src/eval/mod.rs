@@ -9,17 +9,20 @@
 
 mod cedar_io;
 mod classes;
+mod desired;
 mod engine;
 pub mod explain;
 mod index;
 mod oracle;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 pub use cedar_io::assigned_roles;
+pub use desired::{DesiredSet, DesiredSummary};
 pub use engine::Engine;
 pub use oracle::Oracle;
 
+use crate::catalog::{EntitlementId, GuardrailId, JustificationId};
 use crate::compile::PolicyOrigin;
 use crate::project::Project;
 use crate::state::IdentityState;
@@ -40,19 +43,6 @@ pub struct Justification {
     pub policy: String,
     /// The YAML (or Cedar) `file:line` it came from.
     pub source: String,
-}
-
-/// The desired state of one identity.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DesiredSet {
-    /// The identity id.
-    pub identity: String,
-    /// The roles it holds (conditions met; for assignable roles, a valid assignment too).
-    pub roles: BTreeSet<String>,
-    /// Each desired entitlement with every justification, sorted.
-    pub entitlements: BTreeMap<String, Vec<Justification>>,
-    /// Entitlements some policy permits but a guardrail forbids, with the forbidding policy ids.
-    pub forbidden: BTreeMap<String, Vec<String>>,
 }
 
 /// Why an evaluation could not be made.
@@ -116,9 +106,14 @@ fn check_owner<'a>(identity: &IdentityState, owner: Option<&'a IdentityState>) -
     }
 }
 
-/// Every justification for `entitlement` given the satisfied permit policies.
-fn justifications_for(project: &Project, entitlement: &str, policies: &BTreeSet<String>) -> Vec<Justification> {
-    let mut out = BTreeSet::new();
+/// Every justification for `entitlement` given the satisfied permit policies, sorted.
+fn justifications_for<'a>(
+    project: &Project,
+    entitlement: EntitlementId,
+    policies: impl IntoIterator<Item = &'a str>,
+) -> Vec<JustificationId> {
+    let c = &project.catalog;
+    let mut out = Vec::new();
     for id in policies {
         let Some(info) = project.compiled.info.get(id) else { continue };
         if info.forbid {
@@ -126,27 +121,22 @@ fn justifications_for(project: &Project, entitlement: &str, policies: &BTreeSet<
         }
         match &info.origin {
             PolicyOrigin::Role(role) => {
-                let paths = project.graph.role_grants.get(role).and_then(|g| g.get(entitlement));
-                for path in paths.into_iter().flatten() {
-                    out.insert(Justification {
-                        role: Some(role.clone()),
-                        inherited: path.inherited.clone(),
-                        via: path.via.clone(),
-                        policy: id.clone(),
-                        source: info.source.file_line(),
-                    });
+                if let Some(role) = c.roles.id(role) {
+                    out.extend_from_slice(c.role_justifications(role, entitlement));
                 }
             }
-            PolicyOrigin::Guardrail => {
-                out.insert(Justification {
-                    role: None,
-                    inherited: Vec::new(),
-                    via: Vec::new(),
-                    policy: id.clone(),
-                    source: info.source.file_line(),
-                });
-            }
+            PolicyOrigin::Guardrail => out.extend(c.guardrails.id(id).and_then(|g| c.guardrail(g).justification)),
         }
     }
-    out.into_iter().collect()
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The guardrails among policy ids, as sorted catalog ids.
+fn guardrail_ids<'a>(project: &Project, policies: impl IntoIterator<Item = &'a str>) -> Vec<GuardrailId> {
+    let mut out: Vec<GuardrailId> = policies.into_iter().filter_map(|id| project.catalog.guardrails.id(id)).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }

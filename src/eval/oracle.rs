@@ -9,13 +9,14 @@ use std::collections::BTreeSet;
 
 use cedar_policy::{Authorizer, Decision, Entities, PolicySet};
 
+use crate::catalog::RoleId;
 use crate::compile::PolicyOrigin;
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
 
 use super::cedar_io::{context_at, hold_request, identity_entity};
-use super::{justifications_for, DesiredSet, EvalError, Evaluator};
+use super::{guardrail_ids, justifications_for, DesiredSet, EvalError, Evaluator};
 
 /// The plain-Cedar evaluator.
 #[derive(Debug, Clone)]
@@ -59,13 +60,11 @@ impl Oracle {
 impl Evaluator for Oracle {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let p = &self.project;
+        let c = &p.catalog;
         let owner = super::check_owner(identity, owner)?;
         let entities = self.entities(identity, owner, at)?;
         let authorizer = Authorizer::new();
-        let mut out = DesiredSet {
-            identity: identity.id.clone(),
-            ..DesiredSet::default()
-        };
+        let mut out = DesiredSet::empty(c.clone(), identity.id.clone());
 
         // Roles: each role's probe policy (its condition without its grants).
         let probe_resource = p.defs.entitlements.keys().next().map_or("entitle:probe", String::as_str);
@@ -74,27 +73,29 @@ impl Evaluator for Oracle {
             p.compiled.role_probes().map_err(EvalError::Cedar)?,
             &entities,
         );
-        for id in probe.diagnostics().reason() {
-            if let Some(info) = p.compiled.info.get(AsRef::<str>::as_ref(id)) {
-                if let PolicyOrigin::Role(role) = &info.origin {
-                    out.roles.insert(role.clone());
-                }
-            }
-        }
+        let mut roles: Vec<RoleId> = probe
+            .diagnostics()
+            .reason()
+            .filter_map(|id| match &p.compiled.info.get(AsRef::<str>::as_ref(id))?.origin {
+                PolicyOrigin::Role(role) => c.roles.id(role),
+                PolicyOrigin::Guardrail => None,
+            })
+            .collect();
+        roles.sort_unstable();
+        roles.dedup();
+        out.set_roles(roles);
 
-        for entitlement in p.defs.entitlements.keys() {
+        // The answer is read in the catalog's numbers: same strings, same order.
+        for (id, entitlement) in c.entitlements.iter() {
             let request = hold_request(&identity.id, entitlement, context_at(at)?)?;
             let response = authorizer.is_authorized(&request, &p.compiled.policies, &entities);
             let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
             match response.decision() {
-                Decision::Allow => {
-                    out.entitlements
-                        .insert(entitlement.clone(), justifications_for(p, entitlement, &reasons));
-                }
+                Decision::Allow => out.push_entitlement(id, justifications_for(p, id, reasons.iter().map(String::as_str))),
                 Decision::Deny if !reasons.is_empty() => {
                     let permitted = authorizer.is_authorized(&request, &self.permits_only, &entities).decision() == Decision::Allow;
                     if permitted {
-                        out.forbidden.insert(entitlement.clone(), reasons.into_iter().collect());
+                        out.push_forbidden(id, guardrail_ids(p, reasons.iter().map(String::as_str)));
                     }
                 }
                 Decision::Deny => {}

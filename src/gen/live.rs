@@ -183,7 +183,7 @@ impl Context<'_> {
     /// The catalog entitlements `state` would be given (owner as given).
     fn desired_ents(&self, state: &IdentityState, owner: Option<&IdentityState>) -> Result<Vec<u32>, GenError> {
         let d = self.engine.desired(state, owner, self.options.as_of).map_err(GenError::Eval)?;
-        Ok(d.entitlements.keys().filter_map(|e| self.index.get(e.as_str()).copied()).collect())
+        Ok(d.entitlements().filter_map(|e| self.index.get(e).copied()).collect())
     }
 
     fn identity(&self, i: usize, chunk: &mut Chunk) -> Result<(), GenError> {
@@ -192,14 +192,10 @@ impl Context<'_> {
         let at = self.options.as_of;
         let today = at.0.div_euclid(DAY);
         let desired = self.engine.desired(state, owner, at).map_err(GenError::Eval)?;
-        chunk.desired += desired.entitlements.len();
-        chunk.roles_held += desired.roles.len();
+        chunk.desired += desired.len();
+        chunk.roles_held += desired.role_ids().len();
         let mut rng = Rng::new(self.options.seed, Stream::Drift, i as u64);
-        let mut live: BTreeSet<u32> = desired
-            .entitlements
-            .keys()
-            .filter_map(|e| self.index.get(e.as_str()).copied())
-            .collect();
+        let mut live: BTreeSet<u32> = desired.entitlements().filter_map(|e| self.index.get(e).copied()).collect();
         let drift = &mut chunk.drift;
         let status = attr(state, "status").unwrap_or("active");
         let ended = date_of(state, "end_date").is_some_and(|e| e <= at);

@@ -384,7 +384,7 @@ pub fn plan(
                 ticket: a.ticket.clone(),
             });
         }
-        let desired_set: BTreeSet<&str> = d.entitlements.keys().map(String::as_str).collect();
+        let desired_set: BTreeSet<&str> = d.entitlements().collect();
         sod_violations.extend(sod_for(project, &identity.id, &desired_set, StateKind::Desired));
         sod_violations.extend(sod_for(project, &identity.id, held, StateKind::Live));
 
@@ -420,16 +420,16 @@ pub fn plan(
         both += common;
         accuracy_union += desired_set.len() + held.len() - common;
 
-        for (entitlement, because) in &d.entitlements {
-            if !held.contains(entitlement.as_str()) {
+        for entitlement in d.entitlements() {
+            if !held.contains(entitlement) {
                 changes.push(Change::Grant {
                     identity: identity.id.clone(),
-                    entitlement: entitlement.clone(),
-                    because: because.clone(),
+                    entitlement: entitlement.to_string(),
+                    because: d.justifications(entitlement).unwrap_or_default(),
                 });
             }
         }
-        for entitlement in held.iter().filter(|e| !d.entitlements.contains_key(**e)) {
+        for entitlement in held.iter().filter(|e| !desired_set.contains(**e)) {
             changes.push(revocation(project, evaluator, identity, owner.record(), at, entitlement)?);
         }
     }
