@@ -9,13 +9,15 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
-use cedar_policy::{Context, Entity, EntityUid, Request, RestrictedExpression};
+use cedar_policy::{Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression};
 
 use crate::compile::{uid, EntityType};
 use crate::model::Definitions;
+use crate::project::Project;
 use crate::state::{AssignmentStatus, AttrValue, IdentityState};
 use crate::time::Instant;
 
+use super::condition::{EscapeHatches, ExprError, HatchId, Tri};
 use super::EvalError;
 
 /// The `hold` action.
@@ -129,4 +131,76 @@ pub fn hold_request(principal: &str, entitlement: &str, context: Context) -> Res
         None,
     )
     .map_err(|e| EvalError::Cedar(e.to_string()))
+}
+
+/// The oracle's store: the static entities plus the identity and, when known, its owner.
+pub fn full_store(project: &Project, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Entities, EvalError> {
+    let defs = &project.defs;
+    let mut extra = vec![identity_entity(defs, identity, at, owner.is_some())?];
+    if let Some(o) = owner {
+        extra.push(identity_entity(defs, o, at, false)?);
+    }
+    project
+        .compiled
+        .entities()
+        .map_err(EvalError::Cedar)?
+        .clone()
+        .add_entities(extra, None)
+        .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
+}
+
+/// Answers `cedar:` escape hatches for one identity at an instant, asking
+/// Cedar with a store built on first use. An error in the expression is the
+/// condition's error, as in Cedar; a store or request Cedar refuses is
+/// entitle's failure, kept in `failure` (evaluation must then fail, as the
+/// oracle would).
+pub struct CedarHatches<'a> {
+    hatches: &'a EscapeHatches,
+    build: &'a dyn Fn() -> Result<Entities, EvalError>,
+    identity: &'a str,
+    at: Instant,
+    store: Option<Entities>,
+    /// Set when Cedar refused what entitle built.
+    pub failure: Option<EvalError>,
+}
+
+impl<'a> CedarHatches<'a> {
+    /// Answers for `identity` at `at`; `build` makes the entity store when first needed.
+    pub fn new(hatches: &'a EscapeHatches, build: &'a dyn Fn() -> Result<Entities, EvalError>, identity: &'a str, at: Instant) -> Self {
+        CedarHatches {
+            hatches,
+            build,
+            identity,
+            at,
+            store: None,
+            failure: None,
+        }
+    }
+
+    /// Does escape hatch `id` hold?
+    pub fn answer(&mut self, id: HatchId) -> Tri {
+        let set = self.hatches.policy_set(id).ok_or(ExprError)?;
+        let entities = match &self.store {
+            Some(s) => s,
+            None => match (self.build)() {
+                Ok(s) => self.store.insert(s),
+                Err(e) => {
+                    self.failure = Some(e);
+                    return Err(ExprError);
+                }
+            },
+        };
+        let request = match context_at(self.at).and_then(|c| hold_request(self.identity, "entitle:probe", c)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.failure = Some(e);
+                return Err(ExprError);
+            }
+        };
+        let response = Authorizer::new().is_authorized(&request, set, entities);
+        if response.diagnostics().errors().next().is_some() {
+            return Err(ExprError);
+        }
+        Ok(response.decision() == Decision::Allow)
+    }
 }

@@ -14,27 +14,23 @@
 //!
 //! Invariant: for every input, `Engine::desired == Oracle::desired`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::str::FromStr;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, Entities, Entity, EntityUid, PolicySet, RestrictedExpression};
 
+use crate::catalog::{DenseId, EntitlementId, JustificationId, RoleId};
 use crate::compile::{uid, EntityType, PolicyOrigin};
-use crate::model::{AttrTest, CmpOp, Condition, Literal, Subject};
 use crate::project::Project;
-use crate::state::{AttrValue, IdentityState};
+use crate::state::IdentityState;
 use crate::time::Instant;
 
-use super::cedar_io::{assigned_roles, context_at, hold_request, identity_entity};
+use super::cedar_io::{assigned_roles, context_at, hold_request, identity_entity, CedarHatches};
 use super::classes::ResourceClasses;
+use super::condition::RoleConditions;
+use super::facts::Facts;
 use super::index::RoleIndex;
 use super::{check_owner, DesiredSet, EvalError, Evaluator};
-use crate::catalog::{DenseId, EntitlementId, JustificationId, RoleId};
-
-/// A condition evaluated to true, false, or a Cedar error (which, as in
-/// Cedar, makes the whole policy not apply).
-type Tri = Result<bool, ()>;
 
 /// The fast evaluator.
 #[derive(Debug, Clone)]
@@ -46,16 +42,14 @@ pub struct Engine {
     guardrail_permits: bool,
     /// Some guardrail or escape hatch needs the full static store.
     needs_full_store: bool,
-    /// Per escape hatch text, a one-policy set that is satisfied when it holds.
-    escape_hatches: HashMap<String, PolicySet>,
-    /// The static entitlement entities, parents flattened to every ancestor.
-    entitlement_entities: BTreeMap<String, Entity>,
+    /// Every role's condition, compiled (escape hatches included).
+    conditions: RoleConditions,
+    /// The static entitlement entities (by id), parents flattened to every ancestor.
+    entitlement_entities: Vec<Entity>,
     /// Entitlements the guardrails cannot tell apart share a class.
     classes: ResourceClasses,
     /// The hand-written permits alone.
     guardrail_permit_set: PolicySet,
-    /// The roles, in id order (a role's position is its catalog id).
-    roles: Vec<crate::model::Role>,
     /// Which roles can apply to an identity.
     index: RoleIndex,
 }
@@ -77,16 +71,14 @@ impl Engine {
         let mut needs_full_store = guardrails
             .policies()
             .any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
-        let mut escape_hatches = HashMap::new();
-        for role in project.defs.roles.values() {
-            collect_escape_hatches(&role.when, &mut escape_hatches)?;
-        }
-        needs_full_store |= escape_hatches
-            .values()
+        let conditions = RoleConditions::new(&project)?;
+        needs_full_store |= conditions
+            .escape_hatches()
+            .sets()
             .flat_map(|s| s.policies())
             .any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
 
-        let mut entitlement_entities = BTreeMap::new();
+        let mut entitlement_entities = Vec::new();
         for (id, e) in &project.defs.entitlements {
             let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
             parents.extend(
@@ -106,7 +98,7 @@ impl Engine {
                 ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
             ]);
             let entity = Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))?;
-            entitlement_entities.insert(id.clone(), entity);
+            entitlement_entities.push(entity);
         }
         let mut guardrail_permit_set = PolicySet::new();
         for p in guardrails.policies().filter(|p| p.effect() == cedar_policy::Effect::Permit) {
@@ -136,18 +128,16 @@ impl Engine {
                 .values()
                 .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
         );
-        let roles: Vec<crate::model::Role> = project.defs.roles.values().cloned().collect();
-        let index = RoleIndex::new(&roles.iter().collect::<Vec<_>>());
+        let index = RoleIndex::new(&project.defs.roles.values().collect::<Vec<_>>());
         Ok(Engine {
             project,
             guardrails,
             guardrail_permits,
             needs_full_store,
-            escape_hatches,
+            conditions,
             entitlement_entities,
             classes,
             guardrail_permit_set,
-            roles,
             index,
         })
     }
@@ -191,82 +181,28 @@ impl Engine {
                 .unwrap_or_default();
             extra.push(Entity::new_no_attrs(uid(EntityType::Role, &r), parents));
         }
-        extra.extend(entitlements.iter().filter_map(|e| self.entitlement_entities.get(*e).cloned()));
+        let catalog = &self.project.catalog;
+        extra.extend(
+            entitlements
+                .iter()
+                .filter_map(|e| catalog.entitlements.id(e))
+                .filter_map(|e| self.entitlement_entities.get(e.index()).cloned()),
+        );
         Entities::from_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()))
     }
 
     /// Is the role held? (kinds, assignment, condition; errors mean no, as in Cedar.)
-    fn holds(&self, role: &crate::model::Role, ctx: &mut EvalContext<'_>) -> bool {
-        if !role.kinds.iter().any(|k| **k == *ctx.identity.kind) {
+    fn holds(&self, role: RoleId, facts: &Facts<'_>, hatches: &mut CedarHatches<'_>) -> bool {
+        let catalog = &self.project.catalog;
+        let info = catalog.role(role);
+        if facts.identity.kind.is_none_or(|k| info.kinds.binary_search(&k).is_err()) {
             return false;
         }
-        if role.assignable {
-            let via = self.project.graph.role_members.get(&role.id);
-            if !via.is_some_and(|v| v.iter().any(|r| ctx.assigned.contains(r))) {
-                return false;
-            }
+        // Cedar `in`: an assignment to the role or to any role extending it.
+        if info.assignable && !facts.identity.is_member(catalog, facts.at, role) {
+            return false;
         }
-        self.eval(&role.when, ctx) == Ok(true)
-    }
-
-    fn eval(&self, c: &Condition, ctx: &mut EvalContext<'_>) -> Tri {
-        match c {
-            Condition::All(items) => {
-                for item in items {
-                    if !self.eval(item, ctx)? {
-                        return Ok(false);
-                    }
-                }
-                Ok(true)
-            }
-            Condition::Any(items) => {
-                for item in items {
-                    if self.eval(item, ctx)? {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            Condition::Not(inner) => self.eval(inner, ctx).map(|b| !b),
-            Condition::Kind { subject, kinds, .. } => Ok(match subject {
-                Subject::Identity => kinds.iter().any(|k| **k == *ctx.identity.kind),
-                Subject::Owner => ctx.owner.is_some_and(|o| kinds.iter().any(|k| **k == *o.kind)),
-            }),
-            Condition::Attr { subject, attr, test, .. } => Ok(match subject {
-                Subject::Identity => attr_test(ctx.identity.attributes.get(attr), test, ctx.at),
-                Subject::Owner => match ctx.owner {
-                    None => false,
-                    Some(o) => attr_test(o.attributes.get(attr), test, ctx.at),
-                },
-            }),
-            Condition::Cedar { expr, .. } => {
-                let set = self.escape_hatches.get(expr).ok_or(())?;
-                // A store or request Cedar refuses is entitle's failure, not the policy's:
-                // it is kept and returned from `desired`, as the oracle would fail too.
-                let entities = match &ctx.store {
-                    Some(s) => s,
-                    None => match self.store(ctx.identity, ctx.owner, ctx.at, &[]) {
-                        Ok(s) => ctx.store.insert(s),
-                        Err(e) => {
-                            ctx.failure = Some(e);
-                            return Err(());
-                        }
-                    },
-                };
-                let request = match context_at(ctx.at).and_then(|c| hold_request(&ctx.identity.id, "entitle:probe", c)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        ctx.failure = Some(e);
-                        return Err(());
-                    }
-                };
-                let response = Authorizer::new().is_authorized(&request, set, entities);
-                if response.diagnostics().errors().next().is_some() {
-                    return Err(());
-                }
-                Ok(response.decision() == Decision::Allow)
-            }
-        }
+        self.conditions.eval(role, facts, &mut |h| hatches.answer(h)) == Ok(true)
     }
 }
 
@@ -277,41 +213,26 @@ struct Verdict {
     permitted: Option<bool>,
 }
 
-struct EvalContext<'a> {
-    identity: &'a IdentityState,
-    owner: Option<&'a IdentityState>,
-    at: Instant,
-    assigned: BTreeSet<String>,
-    store: Option<Entities>,
-    /// Set when Cedar refused what entitle built (not a policy error).
-    failure: Option<EvalError>,
-}
-
 impl Evaluator for Engine {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let owner = check_owner(identity, owner)?;
         let p = &self.project;
         let c = &p.catalog;
-        let mut ctx = EvalContext {
-            identity,
-            owner,
-            at,
-            assigned: assigned_roles(&p.defs, identity, at),
-            store: None,
-            failure: None,
-        };
+        let facts = Facts::new(c, identity, owner, at);
+        let build = || self.store(identity, owner, at, &[]);
+        let mut hatches = CedarHatches::new(self.conditions.escape_hatches(), &build, &identity.id, at);
         let mut roles = Vec::new();
         // (entitlement, justification) pairs of every held role, packed to sort as one integer.
         let mut pairs: Vec<u64> = Vec::new();
         for position in self.index.candidates(identity) {
-            let held = self.holds(&self.roles[position], &mut ctx);
-            if let Some(e) = ctx.failure.take() {
+            let role = RoleId::from_index(position);
+            let held = self.holds(role, &facts, &mut hatches);
+            if let Some(e) = hatches.failure.take() {
                 return Err(e);
             }
             if !held {
                 continue;
             }
-            let role = RoleId::from_index(position);
             roles.push(role);
             for grant in c.role_grants(role) {
                 let e = u64::from(grant.entitlement.0) << 32;
@@ -418,7 +339,7 @@ impl Evaluator for Engine {
         entitlement: &str,
     ) -> Result<Vec<String>, EvalError> {
         let owner = check_owner(identity, owner)?;
-        if self.guardrails.is_empty() || !self.entitlement_entities.contains_key(entitlement) {
+        if self.guardrails.is_empty() || self.project.catalog.entitlements.id(entitlement).is_none() {
             return Ok(Vec::new());
         }
         let entities = self.store(identity, owner, at, &[entitlement])?;
@@ -449,22 +370,6 @@ impl Engine {
     }
 }
 
-fn collect_escape_hatches(c: &Condition, out: &mut HashMap<String, PolicySet>) -> Result<(), EvalError> {
-    match c {
-        Condition::All(items) | Condition::Any(items) => items.iter().try_for_each(|i| collect_escape_hatches(i, out)),
-        Condition::Not(inner) => collect_escape_hatches(inner, out),
-        Condition::Cedar { expr, .. } => {
-            if !out.contains_key(expr) {
-                let text = format!("permit (principal, action, resource) when {{ ({expr}) }};");
-                let set = PolicySet::from_str(&text).map_err(|e| EvalError::Cedar(e.to_string()))?;
-                out.insert(expr.clone(), set);
-            }
-            Ok(())
-        }
-        Condition::Kind { .. } | Condition::Attr { .. } => Ok(()),
-    }
-}
-
 /// Does a policy (JSON form) read a static entity named by a literal: its
 /// attributes, tags or ancestors? Such a policy needs the full static store.
 fn reads_static_literal(v: &serde_json::Value) -> bool {
@@ -482,103 +387,5 @@ fn reads_static_literal(v: &serde_json::Value) -> bool {
         }),
         serde_json::Value::Array(a) => a.iter().any(reads_static_literal),
         _ => false,
-    }
-}
-
-/// One attribute test, with Cedar's semantics: an absent attribute makes
-/// every test false except `exists: false`. (Explanations use it too.)
-pub(crate) fn attr_test(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
-    let Some(value) = value else {
-        return matches!(test, AttrTest::Exists(false));
-    };
-    match test {
-        AttrTest::Exists(present) => *present,
-        AttrTest::Eq(l) => match value {
-            AttrValue::Set(items) => set_contains(items, l),
-            v => equals(v, l),
-        },
-        AttrTest::Contains(l) => matches!(value, AttrValue::Set(items) if set_contains(items, l)),
-        AttrTest::In(ls) => match value {
-            AttrValue::Set(items) => ls.iter().any(|l| set_contains(items, l)),
-            v => ls.iter().any(|l| equals(v, l)),
-        },
-        AttrTest::NotIn(ls) => match value {
-            AttrValue::Set(items) => !ls.iter().any(|l| set_contains(items, l)),
-            v => !ls.iter().any(|l| equals(v, l)),
-        },
-        AttrTest::Not(l) => match value {
-            AttrValue::Set(items) => !set_contains(items, l),
-            v => !equals(v, l),
-        },
-        AttrTest::Matches(glob) => matches!(value, AttrValue::Str(s) if glob_matches(glob, s)),
-        AttrTest::Cmp(op, l) => {
-            let (a, b) = match (value, l) {
-                (AttrValue::Int(a), Literal::Int(b)) => (*a, *b),
-                (AttrValue::Date(a), Literal::Date(b)) => (a.0, b.0),
-                (AttrValue::Date(a), Literal::Now) => (a.0, at.0),
-                _ => return false,
-            };
-            match op {
-                CmpOp::Gt => a > b,
-                CmpOp::Gte => a >= b,
-                CmpOp::Lt => a < b,
-                CmpOp::Lte => a <= b,
-            }
-        }
-    }
-}
-
-fn set_contains(items: &[std::sync::Arc<str>], l: &Literal) -> bool {
-    matches!(l, Literal::Str(s) if items.binary_search_by(|m| (**m).cmp(s.as_str())).is_ok())
-}
-
-fn equals(v: &AttrValue, l: &Literal) -> bool {
-    match (v, l) {
-        (AttrValue::Str(a), Literal::Str(b)) => **a == **b,
-        (AttrValue::Int(a), Literal::Int(b)) => a == b,
-        (AttrValue::Bool(a), Literal::Bool(b)) => a == b,
-        (AttrValue::Date(a), Literal::Date(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// Cedar's `like`: `*` matches any run of characters (also none); the whole text must match.
-pub fn glob_matches(glob: &str, text: &str) -> bool {
-    let p: Vec<char> = glob.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_matches;
-
-    #[test]
-    fn globs() {
-        assert!(glob_matches("FIN-*", "FIN-110"));
-        assert!(glob_matches("FIN-*", "FIN-"));
-        assert!(!glob_matches("FIN-*", "XFIN-1"));
-        assert!(glob_matches("*a*b", "xxaxxb"));
-        assert!(!glob_matches("*a*b", "xxaxxbc"));
-        assert!(glob_matches("", ""));
-        assert!(!glob_matches("", "a"));
-        assert!(glob_matches("**", "anything"));
     }
 }

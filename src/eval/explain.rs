@@ -15,6 +15,9 @@ use crate::project::Project;
 use crate::state::{AssignmentStatus, AttrValue, IdentityState};
 use crate::time::Instant;
 
+use super::cedar_io::{full_store, CedarHatches};
+use super::condition::{Outcome, RoleConditions, Seen, Trace, TraceEntry};
+use super::facts::Facts;
 use super::{assigned_roles, EvalError, Evaluator, Justification};
 
 /// The answer to "does this identity hold this entitlement, and why (not)?".
@@ -84,14 +87,24 @@ pub fn explain(
         return Ok(Explanation::NothingGrants);
     }
     let assigned = assigned_roles(&project.defs, identity, at);
-    let misses = granting
-        .into_iter()
-        .map(|role| RoleMiss {
+    // The engine's walker, traced: each clause's outcome and the value it saw.
+    let conditions = RoleConditions::new(project)?;
+    let facts = Facts::new(&project.catalog, identity, owner, at);
+    let build = || full_store(project, identity, owner, at);
+    let mut hatches = CedarHatches::new(conditions.escape_hatches(), &build, &identity.id, at);
+    let mut misses = Vec::new();
+    for role in granting {
+        let held = desired.holds_role(&role.id);
+        let trace = match project.catalog.roles.id(&role.id) {
+            Some(id) if !held => Some(conditions.trace(&project.catalog, id, &role.when, &facts, &mut |h| hatches.answer(h))),
+            _ => None,
+        };
+        misses.push(RoleMiss {
             role: role.id.clone(),
             source: role.source.file_line(),
-            reasons: role_miss_reasons(project, role, identity, owner, at, &assigned, desired.holds_role(&role.id)),
-        })
-        .collect();
+            reasons: role_miss_reasons(project, role, identity, at, &assigned, held, trace.as_ref()),
+        });
+    }
     Ok(Explanation::NotGranted(misses))
 }
 
@@ -99,10 +112,10 @@ fn role_miss_reasons(
     project: &Project,
     role: &Role,
     identity: &IdentityState,
-    owner: Option<&IdentityState>,
     at: Instant,
     assigned: &std::collections::BTreeSet<String>,
     held: bool,
+    trace: Option<&Trace<'_, '_>>,
 ) -> Vec<String> {
     let mut reasons = Vec::new();
     if held {
@@ -152,7 +165,9 @@ fn role_miss_reasons(
             }
         }
     }
-    failed_clauses(&role.when, identity, owner, at, &mut reasons);
+    if let Some(trace) = trace {
+        failed_clauses(&mut trace.entries.iter(), &mut reasons);
+    }
     if reasons.is_empty() {
         reasons.push("its `cedar:` condition is not satisfied or fails to evaluate".into());
     }
@@ -163,19 +178,27 @@ fn list(items: &[String]) -> String {
     items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
 }
 
-/// Adds a sentence for each failing clause; returns whether `c` holds (escape hatches count as holding here).
-fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant, out: &mut Vec<String>) -> bool {
+/// Adds a sentence for each failing clause of a traced condition (entries in
+/// pre-order, consumed here); returns whether the clause counts as holding.
+/// Escape hatches count as holding: their verdict is Cedar's, and a role that
+/// fails only there is explained as such by the caller.
+fn failed_clauses<'c>(entries: &mut std::slice::Iter<'_, TraceEntry<'c, '_>>, out: &mut Vec<String>) -> bool {
+    let Some(entry) = entries.next() else { return true };
+    let c = entry.condition;
     match c {
         Condition::All(items) => {
             let mut ok = true;
-            for item in items {
-                ok &= failed_clauses(item, identity, owner, at, out);
+            for _ in items {
+                ok &= failed_clauses(entries, out);
             }
             ok
         }
         Condition::Any(items) => {
             let mut failures = Vec::new();
-            let ok = items.iter().any(|i| failed_clauses(i, identity, owner, at, &mut failures));
+            let mut ok = false;
+            for _ in items {
+                ok |= failed_clauses(entries, &mut failures);
+            }
             if !ok {
                 out.push(format!("none of the `any` alternatives holds: {}", failures.join("; ")));
             }
@@ -183,7 +206,7 @@ fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&Identi
         }
         Condition::Not(inner) => {
             let mut ignored = Vec::new();
-            let holds = failed_clauses(inner, identity, owner, at, &mut ignored);
+            let holds = failed_clauses(entries, &mut ignored);
             if holds {
                 out.push(format!("`not: {{ {} }}` fails because it holds", describe(inner)));
             }
@@ -191,36 +214,34 @@ fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&Identi
         }
         Condition::Cedar { .. } => true,
         Condition::Kind { subject, kinds, source } => {
-            let actual = match subject {
-                Subject::Identity => Some(&*identity.kind),
-                Subject::Owner => owner.map(|o| &*o.kind),
-            };
-            let ok = actual.is_some_and(|k| kinds.iter().any(|x| x == k));
+            let ok = entry.outcome == Outcome::Holds;
             if !ok {
+                let seen = match entry.seen {
+                    Seen::Kind(k) => Some(format!("`{k}`")),
+                    _ => None,
+                };
                 out.push(format!(
                     "`{}` ({}) needs {}, but {}",
                     describe(c),
                     source.file_line(),
                     list(kinds),
-                    subject_value(*subject, "kind", actual.map(|k| format!("`{k}`")), owner)
+                    subject_value(*subject, "kind", seen, entry.seen == Seen::NoOwner)
                 ));
             }
             ok
         }
         Condition::Attr { subject, attr, source, .. } => {
-            let who = match subject {
-                Subject::Identity => Some(identity),
-                Subject::Owner => owner,
-            };
-            let value = who.and_then(|w| w.attributes.get(attr));
-            // The engine's exact semantics decide whether the clause holds.
-            let ok = clause_holds(c, who, at);
+            let ok = entry.outcome == Outcome::Holds;
             if !ok {
+                let seen = match entry.seen {
+                    Seen::Value(v) => v.map(show),
+                    _ => None,
+                };
                 out.push(format!(
                     "`{}` ({}) fails: {}",
                     describe(c),
                     source.file_line(),
-                    subject_value(*subject, attr, value.map(show), owner)
+                    subject_value(*subject, attr, seen, entry.seen == Seen::NoOwner)
                 ));
             }
             ok
@@ -228,15 +249,9 @@ fn failed_clauses(c: &Condition, identity: &IdentityState, owner: Option<&Identi
     }
 }
 
-fn clause_holds(c: &Condition, who: Option<&IdentityState>, at: Instant) -> bool {
-    let Condition::Attr { attr, test, .. } = c else { return true };
-    let Some(w) = who else { return false };
-    super::engine::attr_test(w.attributes.get(attr), test, at)
-}
-
-fn subject_value(subject: Subject, attr: &str, value: Option<String>, owner: Option<&IdentityState>) -> String {
+fn subject_value(subject: Subject, attr: &str, value: Option<String>, no_owner: bool) -> String {
     match (subject, value) {
-        (Subject::Owner, _) if owner.is_none() => "the identity has no known owner".into(),
+        (Subject::Owner, _) if no_owner => "the identity has no known owner".into(),
         (Subject::Owner, Some(v)) => format!("the owner's `{attr}` is {v}"),
         (Subject::Owner, None) => format!("the owner has no `{attr}`"),
         (Subject::Identity, Some(v)) => format!("`{attr}` is {v}"),

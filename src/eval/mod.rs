@@ -9,9 +9,11 @@
 
 mod cedar_io;
 mod classes;
+pub mod condition;
 mod desired;
 mod engine;
 pub mod explain;
+pub mod facts;
 mod index;
 mod oracle;
 

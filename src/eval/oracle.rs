@@ -15,7 +15,7 @@ use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
 
-use super::cedar_io::{context_at, hold_request, identity_entity};
+use super::cedar_io::{context_at, full_store, hold_request};
 use super::{guardrail_ids, justifications_for, DesiredSet, EvalError, Evaluator};
 
 /// The plain-Cedar evaluator.
@@ -42,18 +42,7 @@ impl Oracle {
 impl Oracle {
     /// The static entities plus the identity and, when known, its owner.
     fn entities(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Entities, EvalError> {
-        let defs = &self.project.defs;
-        let mut extra = vec![identity_entity(defs, identity, at, owner.is_some())?];
-        if let Some(o) = owner {
-            extra.push(identity_entity(defs, o, at, false)?);
-        }
-        self.project
-            .compiled
-            .entities()
-            .map_err(EvalError::Cedar)?
-            .clone()
-            .add_entities(extra, None)
-            .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
+        full_store(&self.project, identity, owner, at)
     }
 }
 
