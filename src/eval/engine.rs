@@ -128,7 +128,7 @@ impl Engine {
                 .values()
                 .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
         );
-        let index = RoleIndex::new(&project.defs.roles.values().collect::<Vec<_>>());
+        let index = RoleIndex::new(&project);
         Ok(Engine {
             project,
             guardrails,
@@ -213,6 +213,20 @@ struct Verdict {
     permitted: Option<bool>,
 }
 
+impl Engine {
+    /// The roles the index asks about for `identity` at `at`, before their
+    /// conditions are evaluated (a diagnostic for tuning and benchmarks:
+    /// every role left out is certainly not held).
+    pub fn candidate_roles(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Vec<&str>, EvalError> {
+        let owner = check_owner(identity, owner)?;
+        let c = &self.project.catalog;
+        let facts = Facts::new(c, identity, owner, at);
+        let mut candidates = Vec::new();
+        self.index.candidates(c, &facts, &mut candidates);
+        Ok(candidates.into_iter().map(|r| c.roles.name(r)).collect())
+    }
+}
+
 impl Evaluator for Engine {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let owner = check_owner(identity, owner)?;
@@ -221,11 +235,12 @@ impl Evaluator for Engine {
         let facts = Facts::new(c, identity, owner, at);
         let build = || self.store(identity, owner, at, &[]);
         let mut hatches = CedarHatches::new(self.conditions.escape_hatches(), &build, &identity.id, at);
+        let mut candidates = Vec::new();
+        self.index.candidates(c, &facts, &mut candidates);
         let mut roles = Vec::new();
         // (entitlement, justification) pairs of every held role, packed to sort as one integer.
         let mut pairs: Vec<u64> = Vec::new();
-        for position in self.index.candidates(identity) {
-            let role = RoleId::from_index(position);
+        for role in candidates {
             let held = self.holds(role, &facts, &mut hatches);
             if let Some(e) = hatches.failure.take() {
                 return Err(e);
