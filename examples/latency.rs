@@ -8,7 +8,8 @@
 //! ```
 //!
 //! `DIR` holds `roles/`, `policies/` and `identities.jsonl` (the layout
-//! `entitle gen` writes). The first pass warms up and counts candidate roles
+//! `entitle gen` writes) or `fixtures/identities.jsonl` (the example
+//! organisation: `latency .`). The first pass warms up and counts candidate roles
 //! and desired entitlements per identity; the other passes are timed.
 
 use std::path::PathBuf;
@@ -31,10 +32,17 @@ fn main() {
     let load = Clock::now();
     let (_, project) = Project::load(&dir.join("roles"), Some(&dir.join("policies")));
     let project = Arc::new(project.unwrap_or_else(|f| panic!("{} diagnostics: run `entitle check`", f.diagnostics.len())));
-    let feed = read_identities(&dir.join("identities.jsonl"), None, &project.defs).unwrap_or_else(|e| panic!("{e}"));
+    let feed_path = [dir.join("identities.jsonl"), dir.join("fixtures/identities.jsonl")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no identities.jsonl under {}", dir.display()));
+    let feed = read_identities(&feed_path, None, &project.defs).unwrap_or_else(|e| panic!("{e}"));
     let population = Population::new(feed);
     let engine = Engine::new(project.clone()).unwrap_or_else(|e| panic!("{e}"));
     println!("loaded in {:.1} s", load.elapsed().as_secs_f64());
+    for (id, path) in engine.guardrail_paths() {
+        println!("guardrail `{id}`: {path:?}");
+    }
 
     let mut times = Vec::new();
     let (mut candidates, mut roles, mut entitlements) = (0usize, 0usize, 0usize);

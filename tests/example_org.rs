@@ -21,3 +21,17 @@ fn example_org_engine_matches_oracle() {
         assert!(total > 0, "nobody holds anything at {at}");
     }
 }
+
+/// The example's guardrails read only what the native compiler models, so no
+/// evaluation builds a Cedar entity store for them.
+#[test]
+fn example_guardrails_take_the_native_path() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = common::load_project(root);
+    let engine = entitle::eval::Engine::new(project).unwrap();
+    let paths: Vec<(String, entitle::eval::GuardrailPath)> = engine.guardrail_paths().map(|(id, p)| (id.to_string(), p.clone())).collect();
+    assert_eq!(paths.len(), 5);
+    for (id, path) in paths {
+        assert_eq!(path, entitle::eval::GuardrailPath::Native, "{id}");
+    }
+}

@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use cedar_policy::{Authorizer, Context, Decision, Entities, Entity, EntityUid, Request, RestrictedExpression};
 
+use crate::catalog::Catalog;
 use crate::compile::{uid, EntityType};
 use crate::model::Definitions;
 use crate::project::Project;
@@ -18,6 +19,7 @@ use crate::state::{AssignmentStatus, AttrValue, IdentityState};
 use crate::time::Instant;
 
 use super::condition::{EscapeHatches, ExprError, HatchId, Tri};
+use super::facts::Facts;
 use super::EvalError;
 
 /// The `hold` action.
@@ -149,13 +151,15 @@ pub fn full_store(project: &Project, identity: &IdentityState, owner: Option<&Id
         .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))
 }
 
-/// Answers `cedar:` escape hatches for one identity at an instant, asking
-/// Cedar with a store built on first use. An error in the expression is the
-/// condition's error, as in Cedar; a store or request Cedar refuses is
-/// entitle's failure, kept in `failure` (evaluation must then fail, as the
-/// oracle would).
+/// Answers `cedar:` escape hatches for one identity at an instant: natively
+/// when the hatch has a native form, otherwise asking Cedar with a store
+/// built on first use. An error in the expression is the condition's error,
+/// as in Cedar; a store or request Cedar refuses is entitle's failure, kept
+/// in `failure` (evaluation must then fail, as the oracle would).
 pub struct CedarHatches<'a> {
     hatches: &'a EscapeHatches,
+    catalog: &'a Catalog,
+    facts: &'a Facts<'a>,
     build: &'a dyn Fn() -> Result<Entities, EvalError>,
     identity: &'a str,
     at: Instant,
@@ -165,13 +169,20 @@ pub struct CedarHatches<'a> {
 }
 
 impl<'a> CedarHatches<'a> {
-    /// Answers for `identity` at `at`; `build` makes the entity store when first needed.
-    pub fn new(hatches: &'a EscapeHatches, build: &'a dyn Fn() -> Result<Entities, EvalError>, identity: &'a str, at: Instant) -> Self {
+    /// Answers for the identity of `facts`; `build` makes the entity store when first needed.
+    pub fn new(
+        hatches: &'a EscapeHatches,
+        catalog: &'a Catalog,
+        facts: &'a Facts<'a>,
+        build: &'a dyn Fn() -> Result<Entities, EvalError>,
+    ) -> Self {
         CedarHatches {
             hatches,
+            catalog,
+            facts,
             build,
-            identity,
-            at,
+            identity: &facts.identity.state.id,
+            at: facts.at,
             store: None,
             failure: None,
         }
@@ -179,6 +190,10 @@ impl<'a> CedarHatches<'a> {
 
     /// Does escape hatch `id` hold?
     pub fn answer(&mut self, id: HatchId) -> Tri {
+        if let Some(native) = self.hatches.native(id) {
+            // Escape hatches are asked with a probe resource outside the catalog.
+            return native.eval(self.catalog, self.facts, None);
+        }
         let set = self.hatches.policy_set(id).ok_or(ExprError)?;
         let entities = match &self.store {
             Some(s) => s,

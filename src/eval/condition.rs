@@ -26,6 +26,7 @@ use crate::state::AttrValue;
 use crate::time::Instant;
 
 use super::facts::{Fact, Facts, SubjectFacts};
+use super::native::NativePolicy;
 use super::EvalError;
 
 /// A Cedar expression failed to evaluate (an absent attribute read without
@@ -149,21 +150,29 @@ enum Cond {
 }
 
 /// The `cedar:` escape hatches of a project, each a one-policy set that is
-/// satisfied when the expression holds.
+/// satisfied when the expression holds, and its native form when it has one
+/// (`native.rs`: the same answers as Cedar, errors included).
 #[derive(Debug, Clone, Default)]
 pub struct EscapeHatches {
     sets: Vec<PolicySet>,
+    native: Vec<Option<NativePolicy>>,
     by_text: HashMap<String, HatchId>,
 }
 
 impl EscapeHatches {
-    fn intern(&mut self, expr: &str) -> Result<HatchId, EvalError> {
+    fn intern(&mut self, expr: &str, catalog: &Catalog) -> Result<HatchId, EvalError> {
         if let Some(id) = self.by_text.get(expr) {
             return Ok(*id);
         }
         let text = format!("permit (principal, action, resource) when {{ ({expr}) }};");
         let set = PolicySet::from_str(&text).map_err(|e| EvalError::Cedar(e.to_string()))?;
+        let native = set
+            .policies()
+            .next()
+            .and_then(|p| p.to_json().ok())
+            .and_then(|json| NativePolicy::compile(&json, catalog).ok());
         self.sets.push(set);
+        self.native.push(native);
         self.by_text.insert(expr.to_string(), self.sets.len() - 1);
         Ok(self.sets.len() - 1)
     }
@@ -173,9 +182,14 @@ impl EscapeHatches {
         self.sets.get(id)
     }
 
-    /// Every escape hatch's policy set.
-    pub fn sets(&self) -> impl Iterator<Item = &PolicySet> {
-        self.sets.iter()
+    /// The native form of an escape hatch, when it has one.
+    pub fn native(&self, id: HatchId) -> Option<&NativePolicy> {
+        self.native.get(id).and_then(Option::as_ref)
+    }
+
+    /// The policy sets of the escape hatches that are asked of Cedar (no native form).
+    pub fn cedar_sets(&self) -> impl Iterator<Item = &PolicySet> {
+        self.sets.iter().zip(&self.native).filter(|(_, n)| n.is_none()).map(|(s, _)| s)
     }
 }
 
@@ -243,7 +257,7 @@ fn compile(c: &Condition, catalog: &Catalog, hatches: &mut EscapeHatches) -> Res
         Condition::All(items) => Cond::All(items.iter().map(|i| compile(i, catalog, hatches)).collect::<Result<_, _>>()?),
         Condition::Any(items) => Cond::Any(items.iter().map(|i| compile(i, catalog, hatches)).collect::<Result<_, _>>()?),
         Condition::Not(inner) => Cond::Not(Box::new(compile(inner, catalog, hatches)?)),
-        Condition::Cedar { expr, .. } => Cond::Cedar(hatches.intern(expr)?),
+        Condition::Cedar { expr, .. } => Cond::Cedar(hatches.intern(expr, catalog)?),
         Condition::Kind { subject, kinds, .. } => {
             let mut ids: Vec<KindId> = kinds.iter().filter_map(|k| catalog.kinds.id(k)).collect();
             ids.sort_unstable();

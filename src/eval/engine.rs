@@ -1,16 +1,19 @@
-//! The engine: the same answers as the oracle, without asking Cedar about
-//! every entitlement.
+//! The engine: the same answers as the oracle, in integers, without a Cedar
+//! request per entitlement.
 //!
-//! How: the role index (`index.rs`) narrows the roles to those that can
-//! apply; their conditions are evaluated natively (they are entitle's own
-//! condition language, whose Cedar translation is fixed by `compile::expr`);
-//! a held role contributes its precomputed grant closure; Cedar is asked only
-//! for `cedar:` escape hatches and for hand-written guardrails, once per class
-//! of candidate entitlements the guardrails cannot tell apart (`classes.rs`),
-//! against a small entity store (the identity, its owner, their roles, the
-//! class representatives). Guardrails that read static entities by literal
-//! (say `Entitlement::"x".privileged`) make the engine fall back to the full
-//! static store, which is slower but still exact.
+//! Per identity: the [`Facts`] are read once (attributes by id, kind, the
+//! roles its valid assignments make it a member of); the role index
+//! (`index.rs`) names the roles that can apply; their compiled conditions
+//! (`condition.rs`) are evaluated natively; each held role adds its grants
+//! from the catalog as (entitlement, justification) id pairs, merged in one
+//! sort. Guardrails are then asked once per class of candidate entitlements
+//! they cannot tell apart (`classes.rs`): natively for every guardrail the
+//! native compiler accepts (`native.rs`), and through Cedar, against a small
+//! entity store (the identity, its owner, their roles, the class
+//! representatives), for the rest. A guardrail or escape hatch on the Cedar
+//! path that reads static entities by literal makes that store the full one.
+//! Hand-written permits add the entitlements their resource scope reaches,
+//! when their principal scope admits the identity.
 //!
 //! Invariant: for every input, `Engine::desired == Oracle::desired`.
 
@@ -18,175 +21,155 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, Entities, Entity, EntityUid, PolicySet, RestrictedExpression};
+use serde_json::Value;
 
-use crate::catalog::{DenseId, EntitlementId, JustificationId, RoleId};
+use crate::catalog::{Catalog, DenseId, EntitlementId, GuardrailId, JustificationId, RoleId};
 use crate::compile::{uid, EntityType, PolicyOrigin};
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
 
-use super::cedar_io::{assigned_roles, context_at, hold_request, identity_entity, CedarHatches};
+use super::cedar_io::{context_at, hold_request, identity_entity, CedarHatches};
 use super::classes::ResourceClasses;
 use super::condition::RoleConditions;
 use super::facts::Facts;
 use super::index::RoleIndex;
-use super::{check_owner, DesiredSet, EvalError, Evaluator};
+use super::native::NativePolicy;
+use super::{check_owner, guardrail_ids, DesiredSet, EvalError, Evaluator};
+
+/// How the engine evaluates a hand-written guardrail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardrailPath {
+    /// Compiled to a native predicate with Cedar's semantics.
+    Native,
+    /// Asked of Cedar; the reason it is not native.
+    Cedar(String),
+}
 
 /// The fast evaluator.
 #[derive(Debug, Clone)]
 pub struct Engine {
     project: Arc<Project>,
-    /// Hand-written policies only (the roles are evaluated natively).
-    guardrails: PolicySet,
-    /// Some guardrail is a permit (it may grant beyond the roles).
-    guardrail_permits: bool,
-    /// Some guardrail or escape hatch needs the full static store.
-    needs_full_store: bool,
     /// Every role's condition, compiled (escape hatches included).
     conditions: RoleConditions,
-    /// The static entitlement entities (by id), parents flattened to every ancestor.
-    entitlement_entities: Vec<Entity>,
-    /// Entitlements the guardrails cannot tell apart share a class.
-    classes: ResourceClasses,
-    /// The hand-written permits alone.
-    guardrail_permit_set: PolicySet,
     /// Which roles can apply to an identity.
     index: RoleIndex,
+    guardrails: Guardrails,
+}
+
+/// The hand-written policies, split by how they are evaluated.
+#[derive(Debug, Clone, Default)]
+struct Guardrails {
+    /// Any at all.
+    any: bool,
+    /// How each is evaluated, by catalog id.
+    paths: Vec<GuardrailPath>,
+    /// The native ones, by catalog id: (id, forbid, predicate).
+    native: Vec<(GuardrailId, bool, NativePolicy)>,
+    /// The others, asked of Cedar.
+    cedar: PolicySet,
+    /// The Cedar-path permits alone.
+    cedar_permits: PolicySet,
+    /// Every hand-written permit's reach (native or not).
+    permits: Vec<PermitReach>,
+    /// Entitlements the guardrails cannot tell apart share a class.
+    classes: ResourceClasses,
+    /// A Cedar-path guardrail or escape hatch reads static entities by literal.
+    needs_full_store: bool,
+    /// The static entitlement entities (by id), parents flattened to every ancestor.
+    entitlement_entities: Vec<Entity>,
+}
+
+/// What a hand-written permit can grant: to whom (its principal scope) and
+/// what (the entitlements its resource scope reaches; `None`: any).
+#[derive(Debug, Clone)]
+struct PermitReach {
+    principal: Option<NativePolicy>,
+    entitlements: Option<Box<[EntitlementId]>>,
+}
+
+/// What the guardrails answer for one class of entitlements.
+#[derive(Debug, Clone, Default)]
+struct Verdict {
+    /// Satisfied forbids, sorted.
+    forbids: Vec<GuardrailId>,
+    /// Satisfied permits, sorted.
+    permits: Vec<GuardrailId>,
 }
 
 impl Engine {
     /// Prepares the engine for a compiled project.
     pub fn new(project: Arc<Project>) -> Result<Engine, EvalError> {
-        let mut guardrails = PolicySet::new();
-        let mut guardrail_permits = false;
-        for p in project.compiled.policies.policies() {
-            let Some(info) = project.compiled.info.get(AsRef::<str>::as_ref(p.id())) else {
-                continue;
-            };
-            if info.origin == PolicyOrigin::Guardrail {
-                guardrail_permits |= !info.forbid;
-                guardrails.add(p.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
-            }
-        }
-        let mut needs_full_store = guardrails
-            .policies()
-            .any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
         let conditions = RoleConditions::new(&project)?;
-        needs_full_store |= conditions
-            .escape_hatches()
-            .sets()
-            .flat_map(|s| s.policies())
-            .any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
-
-        let mut entitlement_entities = Vec::new();
-        for (id, e) in &project.defs.entitlements {
-            let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
-            parents.extend(
-                project
-                    .graph
-                    .entitlement_packages
-                    .get(id)
-                    .into_iter()
-                    .flatten()
-                    .map(|p| uid(EntityType::Package, p)),
-            );
-            let attrs = HashMap::from([
-                (
-                    "application".to_string(),
-                    RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application)),
-                ),
-                ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
-            ]);
-            let entity = Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))?;
-            entitlement_entities.push(entity);
-        }
-        let mut guardrail_permit_set = PolicySet::new();
-        for p in guardrails.policies().filter(|p| p.effect() == cedar_policy::Effect::Permit) {
-            guardrail_permit_set.add(p.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
-        }
-        let guardrail_json: Vec<serde_json::Value> = guardrails.policies().filter_map(|p| p.to_json().ok()).collect();
-        let ancestors_of = |id: &str| -> BTreeSet<String> {
-            let packages = project
-                .graph
-                .entitlement_packages
-                .get(id)
-                .into_iter()
-                .flatten()
-                .map(|p| format!("Package::{p:?}"));
-            let application = project
-                .defs
-                .entitlements
-                .get(id)
-                .map(|e| format!("Application::{:?}", e.application));
-            packages.chain(application).collect()
-        };
-        let classes = ResourceClasses::new(
-            guardrail_json.iter(),
-            project
-                .defs
-                .entitlements
-                .values()
-                .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
-        );
         let index = RoleIndex::new(&project);
+        let guardrails = Guardrails::new(&project, &conditions)?;
         Ok(Engine {
             project,
-            guardrails,
-            guardrail_permits,
-            needs_full_store,
             conditions,
-            entitlement_entities,
-            classes,
-            guardrail_permit_set,
             index,
+            guardrails,
         })
+    }
+
+    /// How each hand-written guardrail is evaluated, by `@id` (sorted).
+    pub fn guardrail_paths(&self) -> impl Iterator<Item = (&str, &GuardrailPath)> {
+        self.project
+            .catalog
+            .guardrails
+            .iter()
+            .map(|(_, name)| name)
+            .zip(&self.guardrails.paths)
+    }
+
+    /// The roles the index asks about for `identity` at `at`, before their
+    /// conditions are evaluated (a diagnostic for tuning and benchmarks:
+    /// every role left out is certainly not held).
+    pub fn candidate_roles(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Vec<&str>, EvalError> {
+        let owner = check_owner(identity, owner)?;
+        let c = &self.project.catalog;
+        let facts = Facts::new(c, identity, owner, at);
+        let mut candidates = Vec::new();
+        self.index.candidates(c, &facts, &mut candidates);
+        Ok(candidates.into_iter().map(|r| c.roles.name(r)).collect())
     }
 
     /// The Cedar entity store for one identity: itself, its owner, the roles
     /// they are in, and the given entitlements (or the full static store).
-    fn store(
-        &self,
-        identity: &IdentityState,
-        owner: Option<&IdentityState>,
-        at: Instant,
-        entitlements: &[&str],
-    ) -> Result<Entities, EvalError> {
-        let defs = &self.project.defs;
-        let mut extra = vec![identity_entity(defs, identity, at, owner.is_some())?];
+    fn store(&self, facts: &Facts<'_>, entitlements: &[EntitlementId]) -> Result<Entities, EvalError> {
+        let p = &self.project;
+        let (identity, owner, at) = (facts.identity.state, facts.owner.as_ref(), facts.at);
+        let mut extra = vec![identity_entity(&p.defs, identity, at, owner.is_some())?];
         if let Some(o) = owner {
-            extra.push(identity_entity(defs, o, at, false)?);
+            extra.push(identity_entity(&p.defs, o.state, at, false)?);
         }
-        if self.needs_full_store {
-            return self
-                .project
+        if self.guardrails.needs_full_store {
+            return p
                 .compiled
                 .entities()
                 .map_err(EvalError::Cedar)?
                 .clone()
                 .add_entities(extra, None)
-                .map_err(|e| EvalError::Cedar(e.to_string()));
+                .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)));
         }
-        let mut roles = BTreeSet::new();
-        for who in std::iter::once(identity).chain(owner) {
-            for r in assigned_roles(defs, who, at) {
-                roles.extend(self.project.graph.role_ancestors.get(&r).into_iter().flatten().cloned());
-                roles.insert(r);
-            }
+        let c = &p.catalog;
+        let mut roles: BTreeSet<RoleId> = facts.identity.memberships(c, at).iter().copied().collect();
+        if let Some(o) = owner {
+            roles.extend(o.memberships(c, at));
         }
         for r in roles {
-            let parents = defs
+            let name = c.roles.name(r);
+            let parents = p
+                .defs
                 .roles
-                .get(&r)
+                .get(name)
                 .map(|role| role.extends.iter().map(|p| uid(EntityType::Role, p)).collect())
                 .unwrap_or_default();
-            extra.push(Entity::new_no_attrs(uid(EntityType::Role, &r), parents));
+            extra.push(Entity::new_no_attrs(uid(EntityType::Role, name), parents));
         }
-        let catalog = &self.project.catalog;
         extra.extend(
             entitlements
                 .iter()
-                .filter_map(|e| catalog.entitlements.id(e))
-                .filter_map(|e| self.entitlement_entities.get(e.index()).cloned()),
+                .filter_map(|e| self.guardrails.entitlement_entities.get(e.index()).cloned()),
         );
         Entities::from_entities(extra, None).map_err(|e| EvalError::Cedar(e.to_string()))
     }
@@ -204,37 +187,242 @@ impl Engine {
         }
         self.conditions.eval(role, facts, &mut |h| hatches.answer(h)) == Ok(true)
     }
-}
 
-/// What the guardrails answer for one class of entitlements.
-struct Verdict {
-    decision: Decision,
-    reasons: BTreeSet<String>,
-    permitted: Option<bool>,
-}
-
-impl Engine {
-    /// The roles the index asks about for `identity` at `at`, before their
-    /// conditions are evaluated (a diagnostic for tuning and benchmarks:
-    /// every role left out is certainly not held).
-    pub fn candidate_roles(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Vec<&str>, EvalError> {
-        let owner = check_owner(identity, owner)?;
+    /// The guardrails' verdict on each class representative, in order.
+    fn verdicts(&self, facts: &Facts<'_>, representatives: &[EntitlementId]) -> Result<Vec<Verdict>, EvalError> {
+        let g = &self.guardrails;
         let c = &self.project.catalog;
-        let facts = Facts::new(c, identity, owner, at);
-        let mut candidates = Vec::new();
-        self.index.candidates(c, &facts, &mut candidates);
-        Ok(candidates.into_iter().map(|r| c.roles.name(r)).collect())
+        let mut out: Vec<Verdict> = representatives
+            .iter()
+            .map(|e| {
+                let mut v = Verdict::default();
+                for (id, forbid, policy) in &g.native {
+                    if policy.eval(c, facts, Some(*e)) == Ok(true) {
+                        if *forbid { &mut v.forbids } else { &mut v.permits }.push(*id);
+                    }
+                }
+                v
+            })
+            .collect();
+        if g.cedar.is_empty() {
+            return Ok(out);
+        }
+        let entities = self.store(facts, representatives)?;
+        let authorizer = Authorizer::new();
+        let context = context_at(facts.at)?;
+        let identity = &facts.identity.state.id;
+        let p = &self.project;
+        for (e, verdict) in representatives.iter().zip(&mut out) {
+            let request = hold_request(identity, c.entitlements.name(*e), context.clone())?;
+            let response = authorizer.is_authorized(&request, &g.cedar, &entities);
+            let reasons = response.diagnostics().reason().map(AsRef::<str>::as_ref);
+            match response.decision() {
+                Decision::Allow => verdict.permits.extend(guardrail_ids(p, reasons)),
+                Decision::Deny => {
+                    verdict.forbids.extend(guardrail_ids(p, reasons));
+                    // A forbid hides which permits held: ask the permits alone.
+                    if !verdict.forbids.is_empty() && !g.cedar_permits.is_empty() {
+                        let permits = authorizer.is_authorized(&request, &g.cedar_permits, &entities);
+                        verdict
+                            .permits
+                            .extend(guardrail_ids(p, permits.diagnostics().reason().map(AsRef::<str>::as_ref)));
+                    }
+                }
+            }
+            verdict.forbids.sort_unstable();
+            verdict.permits.sort_unstable();
+        }
+        Ok(out)
     }
+
+    /// The entitlements hand-written permits may grant to the identity of
+    /// `facts` (sorted), or `None` when one may grant anything.
+    fn permit_reach(&self, facts: &Facts<'_>) -> Option<Vec<EntitlementId>> {
+        let c = &self.project.catalog;
+        let mut out = Vec::new();
+        for permit in &self.guardrails.permits {
+            // A principal scope that errs or fails keeps the permit from ever applying.
+            if permit.principal.as_ref().is_some_and(|p| p.eval(c, facts, None) != Ok(true)) {
+                continue;
+            }
+            out.extend_from_slice(permit.entitlements.as_deref()?);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+}
+
+impl Guardrails {
+    fn new(project: &Project, conditions: &RoleConditions) -> Result<Guardrails, EvalError> {
+        let c = &project.catalog;
+        let mut g = Guardrails::default();
+        // By catalog id (the sorted `@id`s), so native verdicts come out sorted.
+        let mut by_id: Vec<Option<&cedar_policy::Policy>> = vec![None; c.guardrails.len()];
+        for policy in project.compiled.policies.policies() {
+            let id: &str = policy.id().as_ref();
+            if project.compiled.info.get(id).is_some_and(|i| i.origin == PolicyOrigin::Guardrail) {
+                if let Some(g) = c.guardrails.id(id) {
+                    by_id[g.index()] = Some(policy);
+                }
+            }
+        }
+        let mut all_json = Vec::new();
+        for (guardrail, policy) in c.guardrails.iter().map(|(id, _)| id).zip(by_id) {
+            let Some(policy) = policy else {
+                g.paths.push(GuardrailPath::Cedar("not in the policy set".into()));
+                continue;
+            };
+            g.any = true;
+            let forbid = policy.effect() == cedar_policy::Effect::Forbid;
+            let json = policy.to_json().map_err(|e| EvalError::Cedar(e.to_string()))?;
+            if !forbid {
+                g.permits.push(PermitReach::new(&json, project));
+            }
+            match NativePolicy::compile(&json, c) {
+                Ok(native) => {
+                    g.native.push((guardrail, forbid, native));
+                    g.paths.push(GuardrailPath::Native);
+                }
+                Err(why) => {
+                    g.needs_full_store |= reads_static_literal(&json);
+                    g.cedar.add(policy.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
+                    if !forbid {
+                        g.cedar_permits.add(policy.clone()).map_err(|e| EvalError::Cedar(e.to_string()))?;
+                    }
+                    g.paths.push(GuardrailPath::Cedar(why.0));
+                }
+            }
+            all_json.push(json);
+        }
+        g.needs_full_store |= conditions
+            .escape_hatches()
+            .cedar_sets()
+            .flat_map(|s| s.policies())
+            .any(|p| p.to_json().map_or(true, |j| reads_static_literal(&j)));
+        if !g.cedar.is_empty() {
+            g.entitlement_entities = entitlement_entities(project)?;
+        }
+        let ancestors_of = |id: &str| -> BTreeSet<String> {
+            let packages = project
+                .graph
+                .entitlement_packages
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|p| format!("Package::{p:?}"));
+            let application = project
+                .defs
+                .entitlements
+                .get(id)
+                .map(|e| format!("Application::{:?}", e.application));
+            packages.chain(application).collect()
+        };
+        g.classes = ResourceClasses::new(
+            all_json.iter(),
+            project
+                .defs
+                .entitlements
+                .values()
+                .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
+        );
+        Ok(g)
+    }
+}
+
+impl PermitReach {
+    fn new(json: &Value, project: &Project) -> PermitReach {
+        let c = &project.catalog;
+        let principal = NativePolicy::compile_principal_scope(json, c).ok();
+        let scope = json.get("resource");
+        let op = scope.and_then(|s| s.get("op")).and_then(Value::as_str);
+        let target = match op {
+            Some("==") | Some("in") => scope.and_then(|s| s.get("entity")),
+            Some("is") => scope.and_then(|s| s.get("in")).and_then(|i| i.get("entity")),
+            _ => None,
+        };
+        let entitlements = target.and_then(|t| {
+            let (ty, id) = (t.get("type")?.as_str()?, t.get("id")?.as_str()?);
+            let mut reach: Vec<EntitlementId> = match ty {
+                "Entitlement" => c.entitlements.id(id).into_iter().collect(),
+                // `==` a package or an application names no entitlement.
+                _ if op == Some("==") => Vec::new(),
+                "Package" => project
+                    .graph
+                    .package_entitlements
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| c.entitlements.id(e))
+                    .collect(),
+                "Application" => match c.applications.id(id) {
+                    Some(app) => c
+                        .entitlements
+                        .iter()
+                        .map(|(e, _)| e)
+                        .filter(|e| c.entitlement(*e).application == app)
+                        .collect(),
+                    None => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            reach.sort_unstable();
+            Some(reach.into())
+        });
+        PermitReach { principal, entitlements }
+    }
+}
+
+/// The static entitlement entities, parents flattened to every ancestor (for Cedar-path stores).
+fn entitlement_entities(project: &Project) -> Result<Vec<Entity>, EvalError> {
+    let mut out = Vec::new();
+    for (id, e) in &project.defs.entitlements {
+        let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
+        parents.extend(
+            project
+                .graph
+                .entitlement_packages
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|p| uid(EntityType::Package, p)),
+        );
+        let attrs = HashMap::from([
+            (
+                "application".to_string(),
+                RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application)),
+            ),
+            ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
+        ]);
+        out.push(Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+/// Groups sorted (entitlement, justification) pairs: each entitlement with the range of its pairs.
+fn grouped(pairs: &[u64]) -> Vec<(EntitlementId, std::ops::Range<usize>)> {
+    let mut out: Vec<(EntitlementId, std::ops::Range<usize>)> = Vec::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        let e = EntitlementId((pair >> 32) as u32);
+        match out.last_mut() {
+            Some((last, range)) if *last == e => range.end = i + 1,
+            _ => out.push((e, i..i + 1)),
+        }
+    }
+    out
+}
+
+fn justification(pair: u64) -> JustificationId {
+    JustificationId(pair as u32)
 }
 
 impl Evaluator for Engine {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let owner = check_owner(identity, owner)?;
-        let p = &self.project;
-        let c = &p.catalog;
+        let c: &Catalog = &self.project.catalog;
         let facts = Facts::new(c, identity, owner, at);
-        let build = || self.store(identity, owner, at, &[]);
-        let mut hatches = CedarHatches::new(self.conditions.escape_hatches(), &build, &identity.id, at);
+        let build = || self.store(&facts, &[]);
+        let mut hatches = CedarHatches::new(self.conditions.escape_hatches(), c, &facts, &build);
         let mut candidates = Vec::new();
         self.index.candidates(c, &facts, &mut candidates);
         let mut roles = Vec::new();
@@ -255,93 +443,79 @@ impl Evaluator for Engine {
             }
         }
         pairs.sort_unstable();
-        let mut granted: Vec<(EntitlementId, Vec<JustificationId>)> = Vec::new();
-        for pair in pairs {
-            let (e, j) = (EntitlementId((pair >> 32) as u32), JustificationId(pair as u32));
-            match granted.last_mut() {
-                Some((last, js)) if *last == e => js.push(j),
-                _ => granted.push((e, vec![j])),
-            }
-        }
-        let mut out = DesiredSet::empty(c.clone(), identity.id.clone());
+        let granted = grouped(&pairs);
+        let mut out = DesiredSet::empty(self.project.catalog.clone(), identity.id.clone());
         out.set_roles(roles);
-        if self.guardrails.is_empty() {
-            for (e, js) in granted {
-                out.push_entitlement(e, js);
+        let g = &self.guardrails;
+        if !g.any {
+            for (e, range) in granted {
+                out.push_entitlement(e, pairs[range].iter().map(|p| justification(*p)));
             }
             return Ok(out);
         }
-        let candidates: Vec<EntitlementId> = if self.guardrail_permits {
-            (0..c.entitlements.len()).map(EntitlementId::from_index).collect()
+
+        // Candidates: what the roles grant, and what hand-written permits may.
+        let reach = if g.permits.is_empty() {
+            Some(Vec::new())
         } else {
-            granted.iter().map(|(e, _)| *e).collect()
+            self.permit_reach(&facts)
         };
-        // One Cedar request per class of candidates the guardrails cannot tell apart.
-        let mut by_class: Vec<(u32, EntitlementId)> = candidates.iter().map(|e| (self.classes.class(*e), *e)).collect();
-        by_class.sort_unstable();
-        let mut representatives: Vec<(u32, &str)> = Vec::new();
-        for (class, e) in &by_class {
-            if representatives.last().is_none_or(|(last, _)| last != class) {
-                representatives.push((*class, c.entitlements.name(*e)));
+        let candidates: Vec<EntitlementId> = match reach {
+            None => (0..c.entitlements.len()).map(EntitlementId::from_index).collect(),
+            Some(extra) if extra.is_empty() => granted.iter().map(|(e, _)| *e).collect(),
+            Some(mut extra) => {
+                extra.extend(granted.iter().map(|(e, _)| *e));
+                extra.sort_unstable();
+                extra.dedup();
+                extra
             }
-        }
-        let names: Vec<&str> = representatives.iter().map(|(_, name)| *name).collect();
-        let entities = self.store(identity, owner, at, &names)?;
-        let authorizer = Authorizer::new();
-        let context = context_at(at)?;
-        let mut verdicts: Vec<(u32, Verdict)> = Vec::with_capacity(representatives.len());
-        for (class, representative) in &representatives {
-            let response = authorizer.is_authorized(
-                &hold_request(&identity.id, representative, context.clone())?,
-                &self.guardrails,
-                &entities,
-            );
-            let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
-            let permitted = if response.decision() == Decision::Deny && !reasons.is_empty() && self.guardrail_permits {
-                Some(self.permitted_by_guardrail(identity, at, representative, &entities)?)
-            } else {
-                None
-            };
-            verdicts.push((
-                *class,
-                Verdict {
-                    decision: response.decision(),
-                    reasons,
-                    permitted,
-                },
-            ));
-        }
+        };
+        // One verdict per class of candidates the guardrails cannot tell apart.
+        let mut classes: Vec<u32> = Vec::new();
+        let mut representatives: Vec<EntitlementId> = Vec::new();
+        let mut class_index: HashMap<u32, u32> = HashMap::new();
+        let verdict_of: Vec<u32> = candidates
+            .iter()
+            .map(|e| {
+                let class = g.classes.class(*e);
+                let found = if classes.len() <= 16 {
+                    classes.iter().position(|c| *c == class).map(|i| i as u32)
+                } else {
+                    if class_index.is_empty() {
+                        class_index.extend(classes.iter().enumerate().map(|(i, c)| (*c, i as u32)));
+                    }
+                    class_index.get(&class).copied()
+                };
+                found.unwrap_or_else(|| {
+                    classes.push(class);
+                    representatives.push(*e);
+                    if !class_index.is_empty() {
+                        class_index.insert(class, (classes.len() - 1) as u32);
+                    }
+                    (classes.len() - 1) as u32
+                })
+            })
+            .collect();
+        let verdicts = self.verdicts(&facts, &representatives)?;
+
         let mut granted = granted.into_iter().peekable();
-        for entitlement in candidates {
-            let role_granted = match granted.peek() {
-                Some((e, _)) if *e == entitlement => granted.next().map(|(_, js)| js),
+        for (e, v) in candidates.into_iter().zip(verdict_of) {
+            let role_pairs = match granted.peek() {
+                Some((g, _)) if *g == e => granted.next().map(|(_, range)| &pairs[range]),
                 _ => None,
             };
-            let class = self.classes.class(entitlement);
-            let Ok(v) = verdicts.binary_search_by_key(&class, |(c, _)| *c) else {
+            let Some(verdict) = verdicts.get(v as usize) else { continue };
+            let permitted = role_pairs.is_some() || !verdict.permits.is_empty();
+            if !permitted {
                 continue;
-            };
-            let verdict = &verdicts[v].1;
-            let reasons = verdict.reasons.iter().map(String::as_str);
-            match verdict.decision {
-                Decision::Deny if !verdict.reasons.is_empty() => {
-                    if role_granted.is_some() || verdict.permitted == Some(true) {
-                        out.push_forbidden(entitlement, super::guardrail_ids(p, reasons));
-                    }
-                }
-                Decision::Deny => {
-                    if let Some(js) = role_granted {
-                        out.push_entitlement(entitlement, js);
-                    }
-                }
-                Decision::Allow => {
-                    let mut all = role_granted.unwrap_or_default();
-                    all.extend(super::justifications_for(p, entitlement, reasons));
-                    all.sort_unstable();
-                    all.dedup();
-                    out.push_entitlement(entitlement, all);
-                }
             }
+            if !verdict.forbids.is_empty() {
+                out.push_forbidden(e, verdict.forbids.iter().copied());
+                continue;
+            }
+            // Permit justifications (no role) sort before every role's.
+            let permits = verdict.permits.iter().filter_map(|g| c.guardrail(*g).justification);
+            out.push_entitlement(e, permits.chain(role_pairs.into_iter().flatten().map(|p| justification(*p))));
         }
         Ok(out)
     }
@@ -354,34 +528,20 @@ impl Evaluator for Engine {
         entitlement: &str,
     ) -> Result<Vec<String>, EvalError> {
         let owner = check_owner(identity, owner)?;
-        if self.guardrails.is_empty() || self.project.catalog.entitlements.id(entitlement).is_none() {
+        let c = &self.project.catalog;
+        let Some(e) = c.entitlements.id(entitlement) else {
+            return Ok(Vec::new());
+        };
+        if !self.guardrails.any {
             return Ok(Vec::new());
         }
-        let entities = self.store(identity, owner, at, &[entitlement])?;
-        let response = Authorizer::new().is_authorized(
-            &hold_request(&identity.id, entitlement, context_at(at)?)?,
-            &self.guardrails,
-            &entities,
-        );
-        Ok(super::forbidding_reasons(&self.project, &response))
-    }
-}
-
-impl Engine {
-    /// Does a hand-written permit allow the entitlement (forbids aside)?
-    fn permitted_by_guardrail(
-        &self,
-        identity: &IdentityState,
-        at: Instant,
-        entitlement: &str,
-        entities: &Entities,
-    ) -> Result<bool, EvalError> {
-        let response = Authorizer::new().is_authorized(
-            &hold_request(&identity.id, entitlement, context_at(at)?)?,
-            &self.guardrail_permit_set,
-            entities,
-        );
-        Ok(response.decision() == Decision::Allow)
+        let facts = Facts::new(c, identity, owner, at);
+        let verdict = self.verdicts(&facts, &[e])?;
+        Ok(verdict
+            .into_iter()
+            .flat_map(|v| v.forbids)
+            .map(|g| c.guardrails.name(g).to_string())
+            .collect())
     }
 }
 

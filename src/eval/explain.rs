@@ -91,7 +91,7 @@ pub fn explain(
     let conditions = RoleConditions::new(project)?;
     let facts = Facts::new(&project.catalog, identity, owner, at);
     let build = || full_store(project, identity, owner, at);
-    let mut hatches = CedarHatches::new(conditions.escape_hatches(), &build, &identity.id, at);
+    let mut hatches = CedarHatches::new(conditions.escape_hatches(), &project.catalog, &facts, &build);
     let mut misses = Vec::new();
     for role in granting {
         let held = desired.holds_role(&role.id);

@@ -15,13 +15,14 @@ mod engine;
 pub mod explain;
 pub mod facts;
 mod index;
+mod native;
 mod oracle;
 
 use std::collections::BTreeSet;
 
 pub use cedar_io::assigned_roles;
 pub use desired::{DesiredSet, DesiredSummary};
-pub use engine::Engine;
+pub use engine::{Engine, GuardrailPath};
 pub use oracle::Oracle;
 
 use crate::catalog::{EntitlementId, GuardrailId, JustificationId};

@@ -1,0 +1,879 @@
+//! Cedar policies compiled to native predicates: hand-written guardrails (and
+//! `cedar:` escape hatches) that use only what entitle's facts can answer are
+//! evaluated without building a Cedar entity store, with exactly Cedar's
+//! semantics — errors included.
+//!
+//! A policy is read from Cedar's JSON form (EST), never from its text. It is
+//! native when every part of it is one of: the variables (`principal`,
+//! `resource`, `action`, `context`); literals (booleans, longs, strings,
+//! entities, sets of them); `.attr` and `has` (also `has a.b`) on identities
+//! (declared attributes, `kind`, `owner`), on entitlements (`privileged`,
+//! `application`, also named by literal) and on `context.now`; `==`, `!=`,
+//! `<`, `<=`, `>`, `>=` (longs and datetimes), `+`, `-`, `*`, unary `-` (with
+//! overflow errors), `!`, `&&`, `||`, `if-then-else`, `like`, `is`, `in`
+//! (over the role hierarchy, package nesting and applications), set literals,
+//! `contains`, `containsAll`, `containsAny`, `isEmpty`; and the scope
+//! constraints `==`, `in`, `is`, `is … in`. Anything else (extension
+//! functions such as `datetime(..)`, records, tags, template slots) keeps the
+//! Cedar path.
+//!
+//! The semantics follow cedar-policy-core's evaluator: operands are evaluated
+//! left to right; `&&`, `||` and `if` short-circuit; an attribute read that
+//! is absent (without `has`), an entity that is not in the store, an
+//! overflow or a type mismatch is an error, and the authorizer skips a policy
+//! whose evaluation errs. The store modelled is the oracle's: the static
+//! entities (from the catalog), the identity and, when its record is known,
+//! its owner — an identity entity has its declared attributes, `kind`, and
+//! `owner` only when the owner's record is known; the owner's entity has no
+//! `owner`.
+//!
+//! Must never: guess. A construct whose semantics are not modelled here is
+//! refused at compile time, so the policy stays on the Cedar path.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::catalog::{ApplicationId, AttributeId, Catalog, EntitlementId, PackageId, RoleId};
+
+use super::condition::{ExprError, Tri};
+use super::facts::{Fact, Facts, SubjectFacts};
+
+/// Why a policy cannot be evaluated natively (it stays on the Cedar path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+fn unsupported<T>(what: impl Into<String>) -> Result<T, Unsupported> {
+    Err(Unsupported(what.into()))
+}
+
+/// A policy condition (scope and `when`/`unless` clauses together) compiled to a native predicate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativePolicy {
+    condition: Expr,
+}
+
+/// An attribute name, with its catalog id when it is a declared identity attribute.
+#[derive(Debug, Clone, PartialEq)]
+struct Attr {
+    name: Box<str>,
+    id: Option<AttributeId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BinOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    In,
+    Contains,
+    ContainsAll,
+    ContainsAny,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Lit(Lit),
+    Principal,
+    Resource,
+    Action,
+    Context,
+    Get(Box<Expr>, Attr),
+    Has(Box<Expr>, Box<[Attr]>),
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    IsEmpty(Box<Expr>),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    Like(Box<Expr>, Box<[Pattern]>),
+    Is(Box<Expr>, Box<str>, Option<Box<Expr>>),
+    Set(Box<[Expr]>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Lit {
+    Bool(bool),
+    Long(i64),
+    Str(Box<str>),
+    Entity(EntityLit),
+    Set(Box<[Lit]>),
+}
+
+/// An entity named by a literal, resolved against the catalog where it can be.
+#[derive(Debug, Clone, PartialEq)]
+enum EntityLit {
+    /// Resolved when evaluating: the identity, its owner, or an identity not in the store.
+    Identity(Box<str>),
+    Entitlement(EntitlementId),
+    Application(ApplicationId),
+    Package(PackageId),
+    Role(RoleId),
+    Action(Box<str>),
+    /// Any entity the store does not hold (an unknown id, or another type).
+    Missing(Box<str>, Box<str>),
+}
+
+/// One element of a `like` pattern.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pattern {
+    Char(char),
+    Wildcard,
+}
+
+impl NativePolicy {
+    /// Compiles a policy from its Cedar JSON form.
+    pub fn compile(policy: &Value, catalog: &Catalog) -> Result<NativePolicy, Unsupported> {
+        let c = Compiler { catalog };
+        let principal = c.scope(policy.get("principal"), Expr::Principal)?;
+        let action = c.action_scope(policy.get("action"))?;
+        let resource = c.scope(policy.get("resource"), Expr::Resource)?;
+        let mut condition = Expr::Lit(Lit::Bool(true));
+        let clauses = match policy.get("conditions") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items.clone(),
+            Some(_) => return unsupported("conditions that are not a list"),
+        };
+        for (i, clause) in clauses.iter().enumerate() {
+            let body = c.expr(clause.get("body").unwrap_or(&Value::Null))?;
+            let body = match clause.get("kind").and_then(Value::as_str) {
+                Some("when") => body,
+                Some("unless") => Expr::Not(Box::new(body)),
+                _ => return unsupported("a condition that is neither `when` nor `unless`"),
+            };
+            condition = if i == 0 {
+                body
+            } else {
+                Expr::And(Box::new(condition), Box::new(body))
+            };
+        }
+        // Cedar's policy condition: principal && (action && (resource && conditions)).
+        let condition = Expr::And(
+            Box::new(principal),
+            Box::new(Expr::And(
+                Box::new(action),
+                Box::new(Expr::And(Box::new(resource), Box::new(condition))),
+            )),
+        );
+        Ok(NativePolicy { condition })
+    }
+
+    /// Compiles only a policy's principal scope (for deciding whether a permit can apply to an identity).
+    pub fn compile_principal_scope(policy: &Value, catalog: &Catalog) -> Result<NativePolicy, Unsupported> {
+        let c = Compiler { catalog };
+        Ok(NativePolicy {
+            condition: c.scope(policy.get("principal"), Expr::Principal)?,
+        })
+    }
+
+    /// Is the policy satisfied for the identity of `facts` holding `resource`
+    /// (`None`: the probe entitlement escape hatches are asked with, which is
+    /// not in the store)? An error means the authorizer skips the policy.
+    pub fn eval(&self, catalog: &Catalog, facts: &Facts<'_>, resource: Option<EntitlementId>) -> Tri {
+        let env = Env { catalog, facts, resource };
+        match env.eval(&self.condition)? {
+            Val::Bool(b) => Ok(b),
+            _ => Err(ExprError),
+        }
+    }
+}
+
+struct Compiler<'c> {
+    catalog: &'c Catalog,
+}
+
+impl Compiler<'_> {
+    fn entity(&self, v: &Value) -> Result<EntityLit, Unsupported> {
+        let e = v.get("__entity").unwrap_or(v);
+        let (Some(ty), Some(id)) = (e.get("type").and_then(Value::as_str), e.get("id").and_then(Value::as_str)) else {
+            return unsupported("an entity reference that is not `Type::\"id\"`");
+        };
+        let c = self.catalog;
+        let missing = || EntityLit::Missing(ty.into(), id.into());
+        Ok(match ty {
+            "Identity" => EntityLit::Identity(id.into()),
+            "Entitlement" => c.entitlements.id(id).map_or_else(missing, EntityLit::Entitlement),
+            "Application" => c.applications.id(id).map_or_else(missing, EntityLit::Application),
+            "Package" => c.packages.id(id).map_or_else(missing, EntityLit::Package),
+            "Role" => c.roles.id(id).map_or_else(missing, EntityLit::Role),
+            "Action" => EntityLit::Action(id.into()),
+            _ => missing(),
+        })
+    }
+
+    fn scope(&self, scope: Option<&Value>, var: Expr) -> Result<Expr, Unsupported> {
+        let Some(scope) = scope else {
+            return Ok(Expr::Lit(Lit::Bool(true)));
+        };
+        let entity = |v: Option<&Value>| -> Result<Expr, Unsupported> {
+            match v.and_then(|s| s.get("entity")) {
+                Some(e) => Ok(Expr::Lit(Lit::Entity(self.entity(e)?))),
+                None => unsupported("a scope constraint on a template slot"),
+            }
+        };
+        let var_box = || Box::new(var.clone());
+        Ok(match scope.get("op").and_then(Value::as_str) {
+            Some("All") => Expr::Lit(Lit::Bool(true)),
+            Some("==") => Expr::Bin(BinOp::Eq, var_box(), Box::new(entity(Some(scope))?)),
+            Some("in") => Expr::Bin(BinOp::In, var_box(), Box::new(entity(Some(scope))?)),
+            Some("is") => {
+                let Some(ty) = scope.get("entity_type").and_then(Value::as_str) else {
+                    return unsupported("an `is` scope without a type");
+                };
+                let within = match scope.get("in") {
+                    None => None,
+                    Some(target) => Some(Box::new(entity(Some(target))?)),
+                };
+                Expr::Is(var_box(), ty.into(), within)
+            }
+            _ => return unsupported("an unknown scope constraint"),
+        })
+    }
+
+    fn action_scope(&self, scope: Option<&Value>) -> Result<Expr, Unsupported> {
+        let Some(scope) = scope else {
+            return Ok(Expr::Lit(Lit::Bool(true)));
+        };
+        match (scope.get("op").and_then(Value::as_str), scope.get("entities")) {
+            (Some("in"), Some(Value::Array(items))) => {
+                let items = items.iter().map(|e| self.entity(e).map(Lit::Entity)).collect::<Result<_, _>>()?;
+                Ok(Expr::Bin(BinOp::In, Box::new(Expr::Action), Box::new(Expr::Lit(Lit::Set(items)))))
+            }
+            _ => self.scope(Some(scope), Expr::Action),
+        }
+    }
+
+    fn literal(&self, v: &Value) -> Result<Lit, Unsupported> {
+        Ok(match v {
+            Value::Bool(b) => Lit::Bool(*b),
+            Value::Number(n) => match n.as_i64() {
+                Some(n) => Lit::Long(n),
+                None => return unsupported("a number that is not a Long"),
+            },
+            Value::String(s) => Lit::Str(s.as_str().into()),
+            Value::Array(items) => Lit::Set(items.iter().map(|i| self.literal(i)).collect::<Result<_, _>>()?),
+            Value::Object(m) if m.contains_key("__entity") => Lit::Entity(self.entity(v)?),
+            _ => return unsupported("a record or extension literal"),
+        })
+    }
+
+    fn attr(&self, name: &str) -> Attr {
+        Attr {
+            name: name.into(),
+            id: self.catalog.attributes.id(name),
+        }
+    }
+
+    fn expr(&self, v: &Value) -> Result<Expr, Unsupported> {
+        let Value::Object(map) = v else {
+            return unsupported("an expression that is not a JSON object");
+        };
+        let mut entries = map.iter();
+        let (Some((op, body)), None) = (entries.next(), entries.next()) else {
+            return unsupported("an expression with more than one operator");
+        };
+        let arg = |key: &str| -> Result<Box<Expr>, Unsupported> {
+            match body.get(key) {
+                Some(v) => Ok(Box::new(self.expr(v)?)),
+                None => unsupported(format!("`{op}` without `{key}`")),
+            }
+        };
+        let bin = |o: BinOp| -> Result<Expr, Unsupported> { Ok(Expr::Bin(o, arg("left")?, arg("right")?)) };
+        Ok(match op.as_str() {
+            "Value" => Expr::Lit(self.literal(body)?),
+            "Var" => match body.as_str() {
+                Some("principal") => Expr::Principal,
+                Some("resource") => Expr::Resource,
+                Some("action") => Expr::Action,
+                Some("context") => Expr::Context,
+                _ => return unsupported("an unknown variable"),
+            },
+            "!" => Expr::Not(arg("arg")?),
+            "neg" => Expr::Neg(arg("arg")?),
+            "isEmpty" => Expr::IsEmpty(arg("arg")?),
+            "==" => bin(BinOp::Eq)?,
+            "!=" => bin(BinOp::Ne)?,
+            "<" => bin(BinOp::Lt)?,
+            "<=" => bin(BinOp::Le)?,
+            ">" => bin(BinOp::Gt)?,
+            ">=" => bin(BinOp::Ge)?,
+            "+" => bin(BinOp::Add)?,
+            "-" => bin(BinOp::Sub)?,
+            "*" => bin(BinOp::Mul)?,
+            "in" => bin(BinOp::In)?,
+            "contains" => bin(BinOp::Contains)?,
+            "containsAll" => bin(BinOp::ContainsAll)?,
+            "containsAny" => bin(BinOp::ContainsAny)?,
+            "&&" => Expr::And(arg("left")?, arg("right")?),
+            "||" => Expr::Or(arg("left")?, arg("right")?),
+            "." => match body.get("attr").and_then(Value::as_str) {
+                Some(a) => Expr::Get(arg("left")?, self.attr(a)),
+                None => return unsupported("`.` without an attribute"),
+            },
+            "has" => {
+                let attrs: Vec<Attr> = match body.get("attr") {
+                    Some(Value::String(a)) => vec![self.attr(a)],
+                    Some(Value::Array(items)) if !items.is_empty() => items
+                        .iter()
+                        .map(|a| a.as_str().map(|a| self.attr(a)))
+                        .collect::<Option<_>>()
+                        .ok_or(Unsupported("`has` with a non-string attribute".into()))?,
+                    _ => return unsupported("`has` without an attribute"),
+                };
+                Expr::Has(arg("left")?, attrs.into())
+            }
+            "like" => {
+                let Some(Value::Array(elems)) = body.get("pattern") else {
+                    return unsupported("`like` without a pattern");
+                };
+                let mut pattern = Vec::new();
+                for e in elems {
+                    match e {
+                        Value::String(w) if w == "Wildcard" => pattern.push(Pattern::Wildcard),
+                        Value::Object(m) => match m.get("Literal").and_then(Value::as_str) {
+                            Some(text) => pattern.extend(text.chars().map(Pattern::Char)),
+                            None => return unsupported("an unknown `like` pattern element"),
+                        },
+                        _ => return unsupported("an unknown `like` pattern element"),
+                    }
+                }
+                Expr::Like(arg("left")?, pattern.into())
+            }
+            "is" => {
+                let Some(ty) = body.get("entity_type").and_then(Value::as_str) else {
+                    return unsupported("`is` without a type");
+                };
+                let within = match body.get("in") {
+                    None => None,
+                    Some(v) => Some(Box::new(self.expr(v)?)),
+                };
+                Expr::Is(arg("left")?, ty.into(), within)
+            }
+            "if-then-else" => Expr::If(arg("if")?, arg("then")?, arg("else")?),
+            "Set" => match body {
+                Value::Array(items) => Expr::Set(items.iter().map(|i| self.expr(i)).collect::<Result<_, _>>()?),
+                _ => return unsupported("a set that is not a list"),
+            },
+            other => return unsupported(format!("`{other}`")),
+        })
+    }
+}
+
+/// An entity of the modelled store, normalised so that equal entities compare equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ent<'v> {
+    Principal,
+    Owner,
+    /// An identity that is neither: not in the store.
+    OtherIdentity(&'v str),
+    Entitlement(EntitlementId),
+    Application(ApplicationId),
+    Package(PackageId),
+    Role(RoleId),
+    Action(&'v str),
+    /// Not in the store: (type, id).
+    Missing(&'v str, &'v str),
+}
+
+impl Ent<'_> {
+    fn type_name(&self) -> &str {
+        match self {
+            Ent::Principal | Ent::Owner | Ent::OtherIdentity(_) => "Identity",
+            Ent::Entitlement(_) => "Entitlement",
+            Ent::Application(_) => "Application",
+            Ent::Package(_) => "Package",
+            Ent::Role(_) => "Role",
+            Ent::Action(_) => "Action",
+            Ent::Missing(ty, _) => ty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Val<'v> {
+    Bool(bool),
+    Long(i64),
+    Str(&'v str),
+    DateTime(i64),
+    Entity(Ent<'v>),
+    Set(Vec<Val<'v>>),
+    /// A set attribute of an identity.
+    /// (Members sorted, each once.)
+    StrSet(&'v [Arc<str>]),
+    /// The context record `{ now }`.
+    Context,
+}
+
+impl<'v> Val<'v> {
+    fn bool(self) -> Result<bool, ExprError> {
+        match self {
+            Val::Bool(b) => Ok(b),
+            _ => Err(ExprError),
+        }
+    }
+
+    fn long(&self) -> Result<i64, ExprError> {
+        match self {
+            Val::Long(n) => Ok(*n),
+            _ => Err(ExprError),
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        matches!(self, Val::Set(_) | Val::StrSet(_))
+    }
+
+    /// The members of a set (a type error for anything else).
+    fn members(&self) -> Result<Vec<Val<'v>>, ExprError> {
+        match self {
+            Val::Set(items) => Ok(items.clone()),
+            Val::StrSet(items) => Ok(items.iter().map(|s| Val::Str(s)).collect()),
+            _ => Err(ExprError),
+        }
+    }
+}
+
+/// Cedar's value equality: same type and equal; sets compare as sets.
+fn equal(a: &Val<'_>, b: &Val<'_>) -> bool {
+    match (a, b) {
+        _ if a.is_set() && b.is_set() => {
+            let (Ok(x), Ok(y)) = (a.members(), b.members()) else { return false };
+            x.iter().all(|i| y.iter().any(|j| equal(i, j))) && y.iter().all(|j| x.iter().any(|i| equal(i, j)))
+        }
+        (Val::Set(_), _) | (Val::StrSet(_), _) | (_, Val::Set(_)) | (_, Val::StrSet(_)) => false,
+        _ => a == b,
+    }
+}
+
+struct Env<'f, 'a> {
+    catalog: &'f Catalog,
+    facts: &'f Facts<'a>,
+    resource: Option<EntitlementId>,
+}
+
+/// The name of the probe entitlement escape hatches are asked with (not in the store).
+const PROBE: &str = "entitle:probe";
+
+impl<'f, 'a: 'f> Env<'f, 'a> {
+    fn subject(&self, e: Ent<'_>) -> Option<&'f SubjectFacts<'a>> {
+        match e {
+            Ent::Principal => Some(&self.facts.identity),
+            Ent::Owner => self.facts.owner.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn entity(&self, lit: &'f EntityLit) -> Ent<'f> {
+        match lit {
+            EntityLit::Identity(id) => {
+                if **id == *self.facts.identity.state.id {
+                    Ent::Principal
+                } else if self.facts.owner.as_ref().is_some_and(|o| *o.state.id == **id) {
+                    Ent::Owner
+                } else {
+                    Ent::OtherIdentity(id)
+                }
+            }
+            EntityLit::Entitlement(e) => Ent::Entitlement(*e),
+            EntityLit::Application(a) => Ent::Application(*a),
+            EntityLit::Package(p) => Ent::Package(*p),
+            EntityLit::Role(r) => Ent::Role(*r),
+            EntityLit::Action(a) => Ent::Action(a),
+            EntityLit::Missing(ty, id) => Ent::Missing(ty, id),
+        }
+    }
+
+    fn literal(&self, lit: &'f Lit) -> Val<'f> {
+        match lit {
+            Lit::Bool(b) => Val::Bool(*b),
+            Lit::Long(n) => Val::Long(*n),
+            Lit::Str(s) => Val::Str(s),
+            Lit::Entity(e) => Val::Entity(self.entity(e)),
+            Lit::Set(items) => Val::Set(items.iter().map(|i| self.literal(i)).collect()),
+        }
+    }
+
+    fn fact(&self, fact: Fact<'a>, attr: AttributeId) -> Result<Val<'f>, ExprError> {
+        Ok(match fact {
+            Fact::Absent => return Err(ExprError),
+            Fact::Str(s) => Val::Str(s),
+            Fact::Enum(v) => match &self.catalog.attribute(attr).values {
+                Some(values) => Val::Str(values.name(v)),
+                None => return Err(ExprError),
+            },
+            Fact::Int(n) => Val::Long(n),
+            Fact::Bool(b) => Val::Bool(b),
+            Fact::Date(t) => Val::DateTime(t),
+            Fact::Set(items) => Val::StrSet(items),
+        })
+    }
+
+    /// `v.attr`: the value, or an error when the entity or the attribute is absent.
+    fn get(&self, v: &Val<'f>, attr: &'f Attr) -> Result<Val<'f>, ExprError> {
+        match v {
+            Val::Entity(e @ (Ent::Principal | Ent::Owner)) => {
+                let subject = self.subject(*e).ok_or(ExprError)?;
+                match &*attr.name {
+                    "kind" => Ok(Val::Str(&subject.state.kind)),
+                    "owner" if *e == Ent::Principal && self.facts.owner.is_some() => Ok(Val::Entity(Ent::Owner)),
+                    _ => match attr.id {
+                        Some(id) => self.fact(subject.get(id), id),
+                        None => Err(ExprError),
+                    },
+                }
+            }
+            Val::Entity(Ent::Entitlement(e)) => {
+                let info = self.catalog.entitlement(*e);
+                match &*attr.name {
+                    "privileged" => Ok(Val::Bool(info.privileged)),
+                    "application" => Ok(Val::Entity(Ent::Application(info.application))),
+                    _ => Err(ExprError),
+                }
+            }
+            Val::Context if &*attr.name == "now" => Ok(Val::DateTime(self.facts.at.0)),
+            // Entities without attributes, entities not in the store, other attributes of the context,
+            // and values that are not entities or records.
+            _ => Err(ExprError),
+        }
+    }
+
+    /// `v has attr`: false for entities not in the store; an error for values that are not entities or records.
+    fn has(&self, v: &Val<'f>, attr: &Attr) -> Result<bool, ExprError> {
+        match v {
+            Val::Entity(e @ (Ent::Principal | Ent::Owner)) => {
+                let Some(subject) = self.subject(*e) else { return Ok(false) };
+                Ok(match &*attr.name {
+                    "kind" => true,
+                    "owner" => *e == Ent::Principal && self.facts.owner.is_some(),
+                    _ => attr.id.is_some_and(|id| subject.get(id) != Fact::Absent),
+                })
+            }
+            Val::Entity(Ent::Entitlement(_)) => Ok(matches!(&*attr.name, "privileged" | "application")),
+            Val::Entity(_) => Ok(false),
+            Val::Context => Ok(&*attr.name == "now"),
+            _ => Err(ExprError),
+        }
+    }
+
+    /// Is `e` a descendant of `ancestor` in the store's hierarchy (itself excluded)?
+    fn descends(&self, e: Ent<'_>, ancestor: Ent<'_>) -> bool {
+        let c = self.catalog;
+        match (e, ancestor) {
+            (Ent::Principal | Ent::Owner, Ent::Role(r)) => self.subject(e).is_some_and(|s| s.is_member(c, self.facts.at, r)),
+            (Ent::Entitlement(x), Ent::Application(a)) => c.entitlement(x).application == a,
+            (Ent::Entitlement(x), Ent::Package(p)) => c.entitlement(x).packages.binary_search(&p).is_ok(),
+            (Ent::Package(x), Ent::Package(p)) => c.package_ancestors(x).binary_search(&p).is_ok(),
+            (Ent::Role(x), Ent::Role(r)) => c.role(x).ancestors.binary_search(&r).is_ok(),
+            _ => false,
+        }
+    }
+
+    fn is_in(&self, left: &Val<'f>, right: &Val<'f>) -> Result<bool, ExprError> {
+        let Val::Entity(e) = left else { return Err(ExprError) };
+        let targets: Vec<Ent<'_>> = match right {
+            Val::Entity(t) => vec![*t],
+            Val::Set(items) => items
+                .iter()
+                .map(|i| match i {
+                    Val::Entity(t) => Ok(*t),
+                    _ => Err(ExprError),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(ExprError),
+        };
+        Ok(targets.into_iter().any(|t| t == *e || self.descends(*e, t)))
+    }
+
+    fn eval(&self, expr: &'f Expr) -> Result<Val<'f>, ExprError> {
+        Ok(match expr {
+            Expr::Lit(l) => self.literal(l),
+            Expr::Principal => Val::Entity(Ent::Principal),
+            Expr::Resource => Val::Entity(match self.resource {
+                Some(e) => Ent::Entitlement(e),
+                None => Ent::Missing("Entitlement", PROBE),
+            }),
+            Expr::Action => Val::Entity(Ent::Action("hold")),
+            Expr::Context => Val::Context,
+            Expr::Get(e, attr) => {
+                let v = self.eval(e)?;
+                self.get(&v, attr)?
+            }
+            Expr::Has(e, attrs) => {
+                let mut v = self.eval(e)?;
+                let Some((last, path)) = attrs.split_last() else {
+                    return Err(ExprError);
+                };
+                for attr in path {
+                    if !self.has(&v, attr)? {
+                        return Ok(Val::Bool(false));
+                    }
+                    v = self.get(&v, attr)?;
+                }
+                Val::Bool(self.has(&v, last)?)
+            }
+            Expr::Not(e) => Val::Bool(!self.eval(e)?.bool()?),
+            Expr::Neg(e) => Val::Long(self.eval(e)?.long()?.checked_neg().ok_or(ExprError)?),
+            Expr::IsEmpty(e) => Val::Bool(self.eval(e)?.members()?.is_empty()),
+            Expr::And(l, r) => Val::Bool(self.eval(l)?.bool()? && self.eval(r)?.bool()?),
+            Expr::Or(l, r) => Val::Bool(self.eval(l)?.bool()? || self.eval(r)?.bool()?),
+            Expr::If(c, t, e) => {
+                if self.eval(c)?.bool()? {
+                    self.eval(t)?
+                } else {
+                    self.eval(e)?
+                }
+            }
+            Expr::Like(e, pattern) => match self.eval(e)? {
+                Val::Str(s) => Val::Bool(like(pattern, s)),
+                _ => return Err(ExprError),
+            },
+            Expr::Is(e, ty, within) => {
+                let v = self.eval(e)?;
+                let Val::Entity(ent) = v else { return Err(ExprError) };
+                if ent.type_name() != &**ty {
+                    return Ok(Val::Bool(false));
+                }
+                match within {
+                    None => Val::Bool(true),
+                    Some(target) => {
+                        let t = self.eval(target)?;
+                        Val::Bool(self.is_in(&v, &t)?)
+                    }
+                }
+            }
+            Expr::Set(items) => Val::Set(items.iter().map(|i| self.eval(i)).collect::<Result<_, _>>()?),
+            Expr::Bin(op, l, r) => {
+                let (a, b) = (self.eval(l)?, self.eval(r)?);
+                match op {
+                    BinOp::Eq => Val::Bool(equal(&a, &b)),
+                    BinOp::Ne => Val::Bool(!equal(&a, &b)),
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        let (x, y) = match (&a, &b) {
+                            (Val::Long(x), Val::Long(y)) => (*x, *y),
+                            (Val::DateTime(x), Val::DateTime(y)) => (*x, *y),
+                            _ => return Err(ExprError),
+                        };
+                        Val::Bool(match op {
+                            BinOp::Lt => x < y,
+                            BinOp::Le => x <= y,
+                            BinOp::Gt => x > y,
+                            _ => x >= y,
+                        })
+                    }
+                    BinOp::Add => Val::Long(a.long()?.checked_add(b.long()?).ok_or(ExprError)?),
+                    BinOp::Sub => Val::Long(a.long()?.checked_sub(b.long()?).ok_or(ExprError)?),
+                    BinOp::Mul => Val::Long(a.long()?.checked_mul(b.long()?).ok_or(ExprError)?),
+                    BinOp::In => Val::Bool(self.is_in(&a, &b)?),
+                    BinOp::Contains => match (&a, &b) {
+                        (Val::StrSet(items), Val::Str(s)) => Val::Bool(items.binary_search_by(|m| (**m).cmp(*s)).is_ok()),
+                        (Val::StrSet(_), _) => Val::Bool(false),
+                        (Val::Set(items), _) => Val::Bool(items.iter().any(|i| equal(i, &b))),
+                        _ => return Err(ExprError),
+                    },
+                    BinOp::ContainsAll => {
+                        let (x, y) = (a.members()?, b.members()?);
+                        Val::Bool(y.iter().all(|j| x.iter().any(|i| equal(i, j))))
+                    }
+                    BinOp::ContainsAny => {
+                        let (x, y) = (a.members()?, b.members()?);
+                        Val::Bool(y.iter().any(|j| x.iter().any(|i| equal(i, j))))
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Cedar's `like`: `*` (the wildcard) matches any run of characters, also none; the whole text must match.
+fn like(pattern: &[Pattern], text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < text.len() {
+        match pattern.get(pi) {
+            Some(Pattern::Wildcard) => {
+                backtrack = Some((pi, ti));
+                pi += 1;
+            }
+            Some(Pattern::Char(c)) if *c == text[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match backtrack {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    backtrack = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[pi..].iter().all(|p| *p == Pattern::Wildcard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SourceFile;
+    use crate::project::{Project, Sources};
+    use crate::state::IdentityState;
+    use crate::time::Instant;
+    use cedar_policy::{Authorizer, PolicySet};
+    use std::str::FromStr;
+
+    const ROLES: &str = "identity:\n  attributes:\n    status: { type: enum, values: [active, terminated], required: true }\n    level: { type: int }\n    tags: { type: set }\n    end: { type: date }\napplications:\n  - id: a\n    entitlements: [{ id: x, privileged: true }, { id: y }]\npackages:\n  - id: outer\n    packages: [inner]\n  - id: inner\n    entitlements: [a:x]\nroles:\n  - id: base\n    assignable: true\n    grants: [a:y]\n  - id: lead\n    assignable: true\n    extends: [base]\n    grants: [a:y]\n";
+
+    fn project() -> Project {
+        let sources = Sources {
+            roles: vec![SourceFile {
+                name: "r.yaml".into(),
+                text: ROLES.into(),
+            }],
+            policies: vec![],
+        };
+        Project::from_sources(&sources).unwrap_or_else(|f| panic!("{:?}", f.diagnostics))
+    }
+
+    fn identity(p: &Project, json: serde_json::Value) -> IdentityState {
+        IdentityState::from_json(&json, &p.defs).unwrap()
+    }
+
+    /// Native verdict and Cedar's (over the oracle's store) for one policy text.
+    fn both(p: &Project, policy: &str, who: &IdentityState, owner: Option<&IdentityState>, resource: &str) -> (Tri, Tri) {
+        let set = PolicySet::from_str(policy).unwrap();
+        let json = set.policies().next().unwrap().to_json().unwrap();
+        let native = NativePolicy::compile(&json, &p.catalog).unwrap_or_else(|u| panic!("{policy}: {u:?}"));
+        let at = Instant::parse("2026-11-21").unwrap();
+        let facts = Facts::new(&p.catalog, who, owner, at);
+        let fast = native.eval(&p.catalog, &facts, p.catalog.entitlements.id(resource));
+        let store = crate::eval::cedar_io::full_store(p, who, owner, at).unwrap();
+        let request = crate::eval::cedar_io::hold_request(&who.id, resource, crate::eval::cedar_io::context_at(at).unwrap()).unwrap();
+        let response = Authorizer::new().is_authorized(&request, &set, &store);
+        // Satisfied: the one policy is among the reasons (permit or forbid alike).
+        let slow = if response.diagnostics().errors().next().is_some() {
+            Err(ExprError)
+        } else {
+            Ok(response.diagnostics().reason().next().is_some())
+        };
+        (fast, slow)
+    }
+
+    #[test]
+    fn native_verdicts_are_cedars_errors_included() {
+        let p = project();
+        let u = identity(
+            &p,
+            serde_json::json!({"id": "u", "kind": "person", "attributes": {"status": "active", "level": 3, "tags": ["x"], "end": "2026-01-01"},
+                "assignments": [{"role": "lead", "starts": "2026-01-01T00:00:00Z", "expires": "2027-01-01T00:00:00Z"}]}),
+        );
+        let o = identity(
+            &p,
+            serde_json::json!({"id": "o", "kind": "person", "attributes": {"status": "terminated"}}),
+        );
+        let bot = identity(
+            &p,
+            serde_json::json!({"id": "bot", "kind": "agent", "owner": "o", "attributes": {"status": "active"}}),
+        );
+        let conditions = [
+            "principal.status == \"active\"",
+            "principal.level > 2 && resource.privileged",
+            "principal.end < context.now",
+            "principal.missing_is_error == 1",
+            "principal.level + 9223372036854775807 > 0",
+            "-principal.level < 0",
+            "principal.level * 4611686018427387904 > 0",
+            "principal in Role::\"base\"",
+            "principal in Role::\"lead\" && !(principal in Role::\"ghost\")",
+            "resource in Package::\"outer\"",
+            "resource in [Application::\"a\", Package::\"ghost\"]",
+            "resource == Entitlement::\"a:x\"",
+            "resource.application == Application::\"a\"",
+            "Entitlement::\"a:x\".privileged",
+            "Entitlement::\"ghost:x\".privileged",
+            "Package::\"inner\" in Package::\"outer\"",
+            "Role::\"lead\" in Role::\"base\"",
+            "principal.tags.contains(\"x\") && principal.tags.containsAny([\"y\", \"x\"]) && !principal.tags.containsAll([\"x\", \"y\"])",
+            "[principal.level, 1].contains(3) && [1, 2] == [2, 1, 1]",
+            "principal.tags.isEmpty()",
+            "principal.kind like \"p*n\"",
+            "principal has owner && principal.owner.status == \"terminated\"",
+            "principal.owner.status == \"terminated\"",
+            "principal has owner.status",
+            "principal.owner has owner",
+            "if principal has level then principal.level == 3 else principal.nope == 1",
+            "principal is Identity && resource is Entitlement in Application::\"a\"",
+            "principal == Identity::\"u\" || principal == Identity::\"o\"",
+            "Identity::\"o\".status == \"terminated\"",
+            "Identity::\"stranger\" has status",
+            "context has now && context.now > principal.end",
+            "action == Action::\"hold\" && action in [Action::\"hold\"]",
+        ];
+        for condition in conditions {
+            for effect in ["permit", "forbid"] {
+                let policy = format!("{effect} (principal, action, resource) when {{ {condition} }};");
+                for (who, owner) in [(&u, None), (&bot, Some(&o)), (&bot, None)] {
+                    for resource in ["a:x", "a:y"] {
+                        let (fast, slow) = both(&p, &policy, who, owner, resource);
+                        assert_eq!(
+                            fast,
+                            slow,
+                            "{policy} for {} (owner {:?}) on {resource}",
+                            who.id,
+                            owner.map(|o| &o.id)
+                        );
+                    }
+                }
+            }
+        }
+        let scoped = [
+            "permit (principal in Role::\"base\", action == Action::\"hold\", resource in Package::\"outer\");",
+            "forbid (principal is Identity in Role::\"lead\", action, resource is Entitlement) unless { resource.privileged };",
+            "permit (principal == Identity::\"u\", action in [Action::\"hold\"], resource == Entitlement::\"a:y\") when { true } when { principal.level == 3 };",
+        ];
+        for policy in scoped {
+            for resource in ["a:x", "a:y"] {
+                let (fast, slow) = both(&p, policy, &u, None, resource);
+                assert_eq!(fast, slow, "{policy} on {resource}");
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_not_modelled_stays_on_the_cedar_path() {
+        let p = project();
+        for condition in [
+            "principal.end < datetime(\"2026-01-01\")",
+            "context.now.toDate() == context.now",
+            "{a: 1}.a == 1",
+            "principal.hasTag(\"x\")",
+        ] {
+            let set = PolicySet::from_str(&format!("forbid (principal, action, resource) when {{ {condition} }};")).unwrap();
+            let json = set.policies().next().unwrap().to_json().unwrap();
+            assert!(NativePolicy::compile(&json, &p.catalog).is_err(), "{condition}");
+        }
+    }
+
+    #[test]
+    fn like_patterns() {
+        let p = |s: &str| -> Vec<Pattern> {
+            s.chars()
+                .map(|c| if c == '*' { Pattern::Wildcard } else { Pattern::Char(c) })
+                .collect()
+        };
+        assert!(like(&p("FIN-*"), "FIN-110"));
+        assert!(like(&p("*a*b"), "xxaxxb"));
+        assert!(!like(&p("*a*b"), "xxaxxbc"));
+        assert!(like(&p(""), ""));
+        assert!(!like(&p(""), "a"));
+        assert!(like(&[Pattern::Char('*')], "*"));
+        assert!(!like(&[Pattern::Char('*')], "a"));
+    }
+}
