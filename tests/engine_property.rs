@@ -5,6 +5,13 @@
 //! unknown and absent owners; assignments around their boundaries), the
 //! engine returns exactly what the Cedar oracle returns.
 //!
+//! Guardrails are generated too: every scope form, `when`/`unless`, `!`,
+//! `&&`, `||`, `if`, comparisons, arithmetic that overflows, sets, `like`,
+//! `is`, `in` over roles, packages and applications, entities named by
+//! literal (some not in the store, so reading them errs), and Cedar-only
+//! constructs (extension functions, records) — so both the native guardrail
+//! path and the Cedar path are held to the oracle, errors included.
+//!
 //! `ENTITLE_PROPTEST_CASES` sets the number of cases (default 2000).
 
 mod common;
@@ -97,6 +104,10 @@ fn condition(g: &mut Gen, depth: usize) -> String {
                     "principal has level && principal.level + 9223372036854775807 > 0",
                     "principal has start && principal.start < context.now",
                     "principal in Role::\"r0\"",
+                    // Cedar-only (an extension function), and one that errs unless `i1` is the identity or its owner.
+                    "principal has start && principal.start < datetime(\"2026-01-01\")",
+                    "Identity::\"i1\".kind == \"person\"",
+                    "principal has owner && principal.owner has level && principal.owner.level * 4611686018427387904 > 1",
                 ])
             ),
             1 => attr_condition(g, true),
@@ -153,24 +164,106 @@ fn definitions(g: &mut Gen) -> (String, String) {
         grants.extend(g.subset(&ents, 15));
         let _ = writeln!(y, "    grants: [{}]", grants.join(", "));
     }
-    const GUARDRAILS: &[&str] = &[
-        "forbid (principal, action, resource) when { principal has status && principal.status == \"terminated\" };",
-        "forbid (principal, action, resource) when { principal has dept && principal.dept == \"Fin\" && resource.privileged };",
-        "forbid (principal, action, resource in Package::\"p1\") when { principal.kind == \"agent\" };",
-        "forbid (principal, action, resource == Entitlement::\"a:e1\") when { principal has level && principal.level < 2 };",
-        "@unbounded_permit(\"vip access, property test\") permit (principal, action, resource in Application::\"b\") when { principal has tags && principal.tags.contains(\"vip\") };",
-        "forbid (principal, action, resource) when { Entitlement::\"a:e0\".privileged && principal has flag && principal.flag };",
-        "forbid (principal in Role::\"r1\", action, resource) when { resource.application == Application::\"a\" };",
-        "forbid (principal, action, resource) when { principal has owner && principal.owner has status && principal.owner.status != \"active\" };",
-        "forbid (principal, action, resource) when { principal has level && principal.level + 9223372036854775807 > 1 && resource.privileged };",
-    ];
     let mut cedar = String::new();
-    for (i, text) in GUARDRAILS.iter().enumerate() {
-        if g.chance(22) {
-            let _ = writeln!(cedar, "@id(\"g{i}\")\n{text}");
-        }
+    for i in 0..g.below(5) {
+        let _ = writeln!(cedar, "{}", guardrail(g, i));
     }
     (y, cedar)
+}
+
+/// A leaf of a guardrail condition: every one type-checks under the schema
+/// (optional attributes are read after `has`); some err at run time (overflow,
+/// an identity entity that is not in the store), some are Cedar-only
+/// (extension functions, records), the rest native.
+fn guardrail_leaf(g: &mut Gen) -> String {
+    let role = format!("r{}", g.below(6));
+    let package = format!("p{}", g.below(4));
+    let entitlement = format!("{}:e{}", g.pick(&["a", "b"]), g.below(4));
+    match g.below(30) {
+        0 => format!(
+            "principal has status && principal.status == {:?}",
+            g.pick(&["active", "leave", "terminated"])
+        ),
+        1 => "principal has status && principal.status != \"active\"".into(),
+        2 => format!("principal has dept && principal.dept like {:?}", g.pick(&["E*", "*n", "F?n", "*"])),
+        3 => format!(
+            "principal has level && principal.level {} {}",
+            g.pick(&["<", "<=", ">", ">=", "==", "!="]),
+            g.below(5)
+        ),
+        4 => "principal has level && principal.level + 9223372036854775807 > 1".into(),
+        5 => "principal has level && principal.level * 4611686018427387904 > 0".into(),
+        6 => "principal has level && -principal.level < -2".into(),
+        7 => format!("principal has tags && principal.tags.contains({:?})", g.pick(TAGS)),
+        8 => "principal has tags && principal.tags.containsAny([\"vip\", \"x\"]) && !principal.tags.containsAll([\"vip\", \"x\"])".into(),
+        9 => "principal has tags && principal.tags.isEmpty()".into(),
+        10 => "principal has start && principal.start < context.now".into(),
+        11 => "principal has start && principal.start < datetime(\"2026-01-01\")".into(),
+        12 => "context.now > datetime(\"2026-01-01T12:00:00Z\")".into(),
+        13 => "principal has flag && principal.flag".into(),
+        14 => format!("principal.kind == {:?}", g.pick(KINDS)),
+        15 => "principal has owner && principal.owner has status && principal.owner.status != \"active\"".into(),
+        16 => format!("principal has owner && principal.owner in Role::{role:?} && principal.owner.kind == \"person\""),
+        17 => format!("Identity::\"i{}\".kind == \"person\"", g.below(3)),
+        18 => "Identity::\"ghost\".kind == \"agent\"".into(),
+        19 => "resource.privileged".into(),
+        20 => format!("resource.application == Application::{:?}", g.pick(&["a", "b"])),
+        21 => format!("resource in Package::{package:?}"),
+        22 => format!("resource in [Package::{package:?}, Package::\"p3\"]"),
+        23 => format!("resource == Entitlement::{entitlement:?}"),
+        24 => format!("Entitlement::{entitlement:?}.privileged"),
+        25 => format!("principal in Role::{role:?}"),
+        26 => "principal has env && principal.env == \"prod\"".into(),
+        27 => "if principal has dept then principal.dept == \"Fin\" else principal.kind == \"agent\"".into(),
+        28 => format!("[principal.kind, \"x\"].contains(\"agent\") && {{a: {}}}.a == 1", g.below(2)),
+        _ => format!("principal is Identity && resource is Entitlement in Package::{package:?}"),
+    }
+}
+
+fn guardrail_condition(g: &mut Gen, depth: usize) -> String {
+    if depth == 0 || g.chance(50) {
+        return guardrail_leaf(g);
+    }
+    match g.below(3) {
+        0 => format!("!({})", guardrail_condition(g, depth - 1)),
+        1 => format!("({}) && ({})", guardrail_condition(g, depth - 1), guardrail_condition(g, depth - 1)),
+        _ => format!("({}) || ({})", guardrail_condition(g, depth - 1), guardrail_condition(g, depth - 1)),
+    }
+}
+
+/// A random hand-written policy: forbids mostly, some permits (scoped to a
+/// role, or marked unbounded), every scope form, `when` and `unless` clauses.
+fn guardrail(g: &mut Gen, i: usize) -> String {
+    let permit = g.chance(20);
+    let principal = match g.below(6) {
+        0..=2 => "principal".to_string(),
+        3 => format!("principal in Role::\"r{}\"", g.below(6)),
+        4 => format!("principal == Identity::\"i{}\"", g.below(4)),
+        _ => format!("principal is Identity in Role::\"r{}\"", g.below(6)),
+    };
+    let action = g
+        .pick(&["action", "action == Action::\"hold\"", "action in [Action::\"hold\"]"])
+        .to_string();
+    let resource = match g.below(7) {
+        0..=2 => "resource".to_string(),
+        3 => format!("resource in Package::\"p{}\"", g.below(4)),
+        4 => format!("resource in Application::{:?}", g.pick(&["a", "b"])),
+        5 => format!("resource == Entitlement::\"{}:e{}\"", g.pick(&["a", "b"]), g.below(4)),
+        _ => format!("resource is Entitlement in Package::\"p{}\"", g.below(4)),
+    };
+    let mut text = format!("@id(\"g{i}\")\n");
+    let unbounded = permit && (principal == "principal" || principal.starts_with("principal is"));
+    if unbounded {
+        text.push_str("@unbounded_permit(\"property test\")\n");
+    }
+    let effect = if permit { "permit" } else { "forbid" };
+    let _ = write!(text, "{effect} ({principal}, {action}, {resource})");
+    for _ in 0..g.below(3) {
+        let kind = if g.chance(25) { "unless" } else { "when" };
+        let _ = write!(text, " {kind} {{ {} }}", guardrail_condition(g, 2));
+    }
+    text.push(';');
+    text
 }
 
 fn identities(g: &mut Gen, t0: Instant) -> Vec<serde_json::Value> {
@@ -288,4 +381,39 @@ proptest! {
     fn engine_equals_oracle(seed in any::<u64>()) {
         run_case(seed)?;
     }
+}
+
+/// The generator is worth its cases: guardrails take both the native and the
+/// Cedar path, and errors, permits and forbids all occur.
+#[test]
+fn generated_guardrails_take_both_paths() {
+    use entitle::eval::GuardrailPath;
+    let (mut native, mut cedar, mut permits) = (0, 0, 0);
+    for seed in 1..400u64 {
+        let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let (yaml, policies) = definitions(&mut g);
+        permits += policies.matches("permit (").count();
+        let sources = Sources {
+            roles: vec![SourceFile {
+                name: "roles/gen.yaml".into(),
+                text: yaml,
+            }],
+            policies: vec![SourceFile {
+                name: "policies/gen.cedar".into(),
+                text: policies,
+            }],
+        };
+        let project = Arc::new(Project::from_sources(&sources).unwrap_or_else(|f| panic!("seed {seed}: {:?}", f.diagnostics)));
+        let engine = Engine::new(project).unwrap();
+        for (_, path) in engine.guardrail_paths() {
+            match path {
+                GuardrailPath::Native => native += 1,
+                GuardrailPath::Cedar(_) => cedar += 1,
+            }
+        }
+    }
+    assert!(
+        native > 200 && cedar > 50 && permits > 50,
+        "native {native}, cedar {cedar}, permits {permits}"
+    );
 }
