@@ -70,6 +70,19 @@ impl DesiredSet {
         }
     }
 
+    /// An empty desired set with room for `entitlements` entitlements and `justifications` justifications.
+    pub(crate) fn with_capacity(catalog: Arc<Catalog>, identity: String, entitlements: usize, justifications: usize) -> DesiredSet {
+        DesiredSet {
+            catalog,
+            identity,
+            roles: Vec::new(),
+            entitlements: Vec::with_capacity(entitlements),
+            because_end: Vec::with_capacity(entitlements),
+            because: Vec::with_capacity(justifications),
+            forbidden: Vec::new(),
+        }
+    }
+
     /// Sets the roles held (sorted, no duplicates).
     pub(crate) fn set_roles(&mut self, roles: Vec<RoleId>) {
         debug_assert!(roles.windows(2).all(|w| w[0] < w[1]));

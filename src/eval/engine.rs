@@ -192,12 +192,17 @@ impl Engine {
     fn verdicts(&self, facts: &Facts<'_>, representatives: &[EntitlementId]) -> Result<Vec<Verdict>, EvalError> {
         let g = &self.guardrails;
         let c = &self.project.catalog;
+        // Policies that never read `resource` answer once for every class.
+        let mut fixed: Vec<Option<bool>> = Vec::with_capacity(g.native.len());
+        for (_, _, policy) in &g.native {
+            fixed.push((!policy.reads_resource()).then(|| policy.eval(c, facts, None) == Ok(true)));
+        }
         let mut out: Vec<Verdict> = representatives
             .iter()
             .map(|e| {
                 let mut v = Verdict::default();
-                for (id, forbid, policy) in &g.native {
-                    if policy.eval(c, facts, Some(*e)) == Ok(true) {
+                for ((id, forbid, policy), fixed) in g.native.iter().zip(&fixed) {
+                    if fixed.unwrap_or_else(|| policy.eval(c, facts, Some(*e)) == Ok(true)) {
                         if *forbid { &mut v.forbids } else { &mut v.permits }.push(*id);
                     }
                 }
@@ -444,7 +449,7 @@ impl Evaluator for Engine {
         }
         pairs.sort_unstable();
         let granted = grouped(&pairs);
-        let mut out = DesiredSet::empty(self.project.catalog.clone(), identity.id.clone());
+        let mut out = DesiredSet::with_capacity(self.project.catalog.clone(), identity.id.clone(), granted.len(), pairs.len());
         out.set_roles(roles);
         let g = &self.guardrails;
         if !g.any {

@@ -51,6 +51,7 @@ fn unsupported<T>(what: impl Into<String>) -> Result<T, Unsupported> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativePolicy {
     condition: Expr,
+    reads_resource: bool,
 }
 
 /// An attribute name, with its catalog id when it is a declared identity attribute.
@@ -162,15 +163,23 @@ impl NativePolicy {
                 Box::new(Expr::And(Box::new(resource), Box::new(condition))),
             )),
         );
-        Ok(NativePolicy { condition })
+        Ok(NativePolicy::new(condition))
+    }
+
+    fn new(condition: Expr) -> NativePolicy {
+        let reads_resource = condition.mentions_resource();
+        NativePolicy { condition, reads_resource }
+    }
+
+    /// Does the policy read `resource` at all? (When not, its verdict is the same for every entitlement.)
+    pub fn reads_resource(&self) -> bool {
+        self.reads_resource
     }
 
     /// Compiles only a policy's principal scope (for deciding whether a permit can apply to an identity).
     pub fn compile_principal_scope(policy: &Value, catalog: &Catalog) -> Result<NativePolicy, Unsupported> {
         let c = Compiler { catalog };
-        Ok(NativePolicy {
-            condition: c.scope(policy.get("principal"), Expr::Principal)?,
-        })
+        Ok(NativePolicy::new(c.scope(policy.get("principal"), Expr::Principal)?))
     }
 
     /// Is the policy satisfied for the identity of `facts` holding `resource`
@@ -363,6 +372,20 @@ impl Compiler<'_> {
             },
             other => return unsupported(format!("`{other}`")),
         })
+    }
+}
+
+impl Expr {
+    fn mentions_resource(&self) -> bool {
+        match self {
+            Expr::Resource => true,
+            Expr::Lit(_) | Expr::Principal | Expr::Action | Expr::Context => false,
+            Expr::Get(e, _) | Expr::Has(e, _) | Expr::Not(e) | Expr::Neg(e) | Expr::IsEmpty(e) | Expr::Like(e, _) => e.mentions_resource(),
+            Expr::Bin(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) => l.mentions_resource() || r.mentions_resource(),
+            Expr::If(c, t, e) => c.mentions_resource() || t.mentions_resource() || e.mentions_resource(),
+            Expr::Is(e, _, within) => e.mentions_resource() || within.as_ref().is_some_and(|w| w.mentions_resource()),
+            Expr::Set(items) => items.iter().any(Expr::mentions_resource),
+        }
     }
 }
 
