@@ -549,7 +549,7 @@ mod tests {
     #[test]
     fn ids_follow_string_order() {
         let p = project(ROLES, "");
-        let c = &p.catalog;
+        let c = p.catalog();
         let names: Vec<&str> = c.entitlements.iter().map(|(_, n)| n).collect();
         assert_eq!(names, ["a:z", "b:x", "b:y"]);
         assert_eq!(c.roles.id("alpha"), Some(RoleId(0)));
@@ -566,7 +566,7 @@ mod tests {
     #[test]
     fn closures_are_numbered() {
         let p = project(ROLES, "");
-        let c = &p.catalog;
+        let c = p.catalog();
         let x = c.entitlements.id("b:x").unwrap();
         let info = c.entitlement(x);
         assert!(info.privileged);
@@ -587,7 +587,7 @@ mod tests {
             ROLES,
             "@id(\"p\")\n@unbounded_permit(\"test\")\npermit (principal, action, resource in Application::\"a\");\n@id(\"f\")\nforbid (principal, action, resource) when { resource.privileged };\n",
         );
-        let c = &p.catalog;
+        let c = p.catalog();
         let rendered: Vec<Justification> = (0..c.justification_count())
             .map(|i| c.justification(JustificationId(i as u32)))
             .collect();

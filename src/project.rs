@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::catalog::Catalog;
 use crate::check;
@@ -24,8 +24,8 @@ pub struct Project {
     pub graph: RoleGraph,
     /// The Cedar artefacts.
     pub compiled: Compiled,
-    /// Every name as a dense id, with the numbered closures (shared with the desired sets it numbers).
-    pub catalog: Arc<Catalog>,
+    /// Every name as a dense id: built on first use (`check` never needs it).
+    catalog: OnceLock<Arc<Catalog>>,
     /// Warnings found on the way (lints included).
     pub warnings: Vec<Diagnostic>,
 }
@@ -144,6 +144,13 @@ fn missing_policies(roles_dir: &Path, policies_dir: &Path) -> Diagnostic {
 }
 
 impl Project {
+    /// Every name as a dense id, with the numbered closures: the catalog the
+    /// evaluators and their desired sets share. Built on first use.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        self.catalog
+            .get_or_init(|| Arc::new(Catalog::new(&self.defs, &self.graph, &self.compiled)))
+    }
+
     /// Loads, compiles and lints a policy repository from directories;
     /// `policies_dir` is `None` only when the user said there are no guardrails.
     pub fn load(roles_dir: &Path, policies_dir: Option<&Path>) -> (Sources, Result<Project, LoadFailure>) {
@@ -195,12 +202,11 @@ impl Project {
         };
         diagnostics.extend(check::lint(&defs, &graph));
         diag::sort(&mut diagnostics);
-        let catalog = Arc::new(Catalog::new(&defs, &graph, &compiled));
         Ok(Project {
             defs,
             graph,
             compiled,
-            catalog,
+            catalog: OnceLock::new(),
             warnings: diagnostics,
         })
     }

@@ -204,7 +204,7 @@ pub struct RoleConditions {
 impl RoleConditions {
     /// Compiles the conditions of every role of `project`.
     pub fn new(project: &Project) -> Result<RoleConditions, EvalError> {
-        let catalog = &project.catalog;
+        let catalog = project.catalog();
         let mut hatches = EscapeHatches::default();
         let mut roles = Vec::with_capacity(catalog.roles.len());
         for (_, name) in catalog.roles.iter() {

@@ -114,7 +114,7 @@ impl Engine {
     /// How each hand-written guardrail is evaluated, by `@id` (sorted).
     pub fn guardrail_paths(&self) -> impl Iterator<Item = (&str, &GuardrailPath)> {
         self.project
-            .catalog
+            .catalog()
             .guardrails
             .iter()
             .map(|(_, name)| name)
@@ -126,7 +126,7 @@ impl Engine {
     /// every role left out is certainly not held).
     pub fn candidate_roles(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Vec<&str>, EvalError> {
         let owner = check_owner(identity, owner)?;
-        let c = &self.project.catalog;
+        let c = self.project.catalog();
         let facts = Facts::new(c, identity, owner, at);
         let mut candidates = Vec::new();
         self.index.candidates(c, &facts, &mut candidates);
@@ -151,7 +151,7 @@ impl Engine {
                 .add_entities(extra, None)
                 .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)));
         }
-        let c = &p.catalog;
+        let c = p.catalog();
         let mut roles: BTreeSet<RoleId> = facts.identity.memberships(c, at).iter().copied().collect();
         if let Some(o) = owner {
             roles.extend(o.memberships(c, at));
@@ -176,7 +176,7 @@ impl Engine {
 
     /// Is the role held? (kinds, assignment, condition; errors mean no, as in Cedar.)
     fn holds(&self, role: RoleId, facts: &Facts<'_>, hatches: &mut CedarHatches<'_>) -> bool {
-        let catalog = &self.project.catalog;
+        let catalog = self.project.catalog();
         let info = catalog.role(role);
         if facts.identity.kind.is_none_or(|k| info.kinds.binary_search(&k).is_err()) {
             return false;
@@ -191,7 +191,7 @@ impl Engine {
     /// The guardrails' verdict on each class representative, in order.
     fn verdicts(&self, facts: &Facts<'_>, representatives: &[EntitlementId]) -> Result<Vec<Verdict>, EvalError> {
         let g = &self.guardrails;
-        let c = &self.project.catalog;
+        let c = self.project.catalog();
         // Policies that never read `resource` answer once for every class.
         let mut fixed: Vec<Option<bool>> = Vec::with_capacity(g.native.len());
         for (_, _, policy) in &g.native {
@@ -243,7 +243,7 @@ impl Engine {
     /// The entitlements hand-written permits may grant to the identity of
     /// `facts` (sorted), or `None` when one may grant anything.
     fn permit_reach(&self, facts: &Facts<'_>) -> Option<Vec<EntitlementId>> {
-        let c = &self.project.catalog;
+        let c = self.project.catalog();
         let mut out = Vec::new();
         for permit in &self.guardrails.permits {
             // A principal scope that errs or fails keeps the permit from ever applying.
@@ -260,7 +260,7 @@ impl Engine {
 
 impl Guardrails {
     fn new(project: &Project, conditions: &RoleConditions) -> Result<Guardrails, EvalError> {
-        let c = &project.catalog;
+        let c = project.catalog();
         let mut g = Guardrails::default();
         // By catalog id (the sorted `@id`s), so native verdicts come out sorted.
         let mut by_id: Vec<Option<&cedar_policy::Policy>> = vec![None; c.guardrails.len()];
@@ -337,7 +337,7 @@ impl Guardrails {
 
 impl PermitReach {
     fn new(json: &Value, project: &Project) -> PermitReach {
-        let c = &project.catalog;
+        let c = project.catalog();
         let principal = NativePolicy::compile_principal_scope(json, c).ok();
         let scope = json.get("resource");
         let op = scope.and_then(|s| s.get("op")).and_then(Value::as_str);
@@ -424,7 +424,7 @@ fn justification(pair: u64) -> JustificationId {
 impl Evaluator for Engine {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let owner = check_owner(identity, owner)?;
-        let c: &Catalog = &self.project.catalog;
+        let c: &Catalog = self.project.catalog();
         let facts = Facts::new(c, identity, owner, at);
         let build = || self.store(&facts, &[]);
         let mut hatches = CedarHatches::new(self.conditions.escape_hatches(), c, &facts, &build);
@@ -449,7 +449,7 @@ impl Evaluator for Engine {
         }
         pairs.sort_unstable();
         let granted = grouped(&pairs);
-        let mut out = DesiredSet::with_capacity(self.project.catalog.clone(), identity.id.clone(), granted.len(), pairs.len());
+        let mut out = DesiredSet::with_capacity(self.project.catalog().clone(), identity.id.clone(), granted.len(), pairs.len());
         out.set_roles(roles);
         let g = &self.guardrails;
         if !g.any {
@@ -533,7 +533,7 @@ impl Evaluator for Engine {
         entitlement: &str,
     ) -> Result<Vec<String>, EvalError> {
         let owner = check_owner(identity, owner)?;
-        let c = &self.project.catalog;
+        let c = self.project.catalog();
         let Some(e) = c.entitlements.id(entitlement) else {
             return Ok(Vec::new());
         };

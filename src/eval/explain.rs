@@ -89,14 +89,14 @@ pub fn explain(
     let assigned = assigned_roles(&project.defs, identity, at);
     // The engine's walker, traced: each clause's outcome and the value it saw.
     let conditions = RoleConditions::new(project)?;
-    let facts = Facts::new(&project.catalog, identity, owner, at);
+    let facts = Facts::new(project.catalog(), identity, owner, at);
     let build = || full_store(project, identity, owner, at);
-    let mut hatches = CedarHatches::new(conditions.escape_hatches(), &project.catalog, &facts, &build);
+    let mut hatches = CedarHatches::new(conditions.escape_hatches(), project.catalog(), &facts, &build);
     let mut misses = Vec::new();
     for role in granting {
         let held = desired.holds_role(&role.id);
-        let trace = match project.catalog.roles.id(&role.id) {
-            Some(id) if !held => Some(conditions.trace(&project.catalog, id, &role.when, &facts, &mut |h| hatches.answer(h))),
+        let trace = match project.catalog().roles.id(&role.id) {
+            Some(id) if !held => Some(conditions.trace(project.catalog(), id, &role.when, &facts, &mut |h| hatches.answer(h))),
             _ => None,
         };
         misses.push(RoleMiss {

@@ -78,7 +78,7 @@ pub struct RoleIndex {
 impl RoleIndex {
     /// Builds the index over a project's roles.
     pub fn new(project: &Project) -> RoleIndex {
-        let catalog = &project.catalog;
+        let catalog = project.catalog();
         let mut by_kind = vec![KindIndex::default(); catalog.kinds.len()];
         let mut assignable = vec![false; catalog.roles.len()];
         let domain = Domains::new(project);
@@ -272,7 +272,7 @@ struct Domains {
 
 impl Domains {
     fn new(project: &Project) -> Domains {
-        let catalog = &project.catalog;
+        let catalog = project.catalog();
         let mut mentioned: HashMap<AttributeId, BTreeSet<Box<str>>> = HashMap::new();
         fn walk(c: &Condition, catalog: &Catalog, out: &mut HashMap<AttributeId, BTreeSet<Box<str>>>) {
             match c {
@@ -355,10 +355,10 @@ mod tests {
             attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
             assignments: Vec::new(),
         };
-        let facts = Facts::new(&p.catalog, &identity, None, crate::time::Instant(0));
+        let facts = Facts::new(p.catalog(), &identity, None, crate::time::Instant(0));
         let mut out = Vec::new();
-        index.candidates(&p.catalog, &facts, &mut out);
-        out.into_iter().map(|r| p.catalog.roles.name(r).to_string()).collect()
+        index.candidates(p.catalog(), &facts, &mut out);
+        out.into_iter().map(|r| p.catalog().roles.name(r).to_string()).collect()
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn justifications_for<'a>(
     entitlement: EntitlementId,
     policies: impl IntoIterator<Item = &'a str>,
 ) -> Vec<JustificationId> {
-    let c = &project.catalog;
+    let c = project.catalog();
     let mut out = Vec::new();
     for id in policies {
         let Some(info) = project.compiled.info.get(id) else { continue };
@@ -138,7 +138,7 @@ fn justifications_for<'a>(
 
 /// The guardrails among policy ids, as sorted catalog ids.
 fn guardrail_ids<'a>(project: &Project, policies: impl IntoIterator<Item = &'a str>) -> Vec<GuardrailId> {
-    let mut out: Vec<GuardrailId> = policies.into_iter().filter_map(|id| project.catalog.guardrails.id(id)).collect();
+    let mut out: Vec<GuardrailId> = policies.into_iter().filter_map(|id| project.catalog().guardrails.id(id)).collect();
     out.sort_unstable();
     out.dedup();
     out

@@ -773,10 +773,10 @@ mod tests {
     fn both(p: &Project, policy: &str, who: &IdentityState, owner: Option<&IdentityState>, resource: &str) -> (Tri, Tri) {
         let set = PolicySet::from_str(policy).unwrap();
         let json = set.policies().next().unwrap().to_json().unwrap();
-        let native = NativePolicy::compile(&json, &p.catalog).unwrap_or_else(|u| panic!("{policy}: {u:?}"));
+        let native = NativePolicy::compile(&json, p.catalog()).unwrap_or_else(|u| panic!("{policy}: {u:?}"));
         let at = Instant::parse("2026-11-21").unwrap();
-        let facts = Facts::new(&p.catalog, who, owner, at);
-        let fast = native.eval(&p.catalog, &facts, p.catalog.entitlements.id(resource));
+        let facts = Facts::new(p.catalog(), who, owner, at);
+        let fast = native.eval(p.catalog(), &facts, p.catalog().entitlements.id(resource));
         let store = crate::eval::cedar_io::full_store(p, who, owner, at).unwrap();
         let request = crate::eval::cedar_io::hold_request(&who.id, resource, crate::eval::cedar_io::context_at(at).unwrap()).unwrap();
         let response = Authorizer::new().is_authorized(&request, &set, &store);
@@ -880,7 +880,7 @@ mod tests {
         ] {
             let set = PolicySet::from_str(&format!("forbid (principal, action, resource) when {{ {condition} }};")).unwrap();
             let json = set.policies().next().unwrap().to_json().unwrap();
-            assert!(NativePolicy::compile(&json, &p.catalog).is_err(), "{condition}");
+            assert!(NativePolicy::compile(&json, p.catalog()).is_err(), "{condition}");
         }
     }
 

@@ -49,7 +49,7 @@ impl Oracle {
 impl Evaluator for Oracle {
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let p = &self.project;
-        let c = &p.catalog;
+        let c = p.catalog();
         let owner = super::check_owner(identity, owner)?;
         let entities = self.entities(identity, owner, at)?;
         let authorizer = Authorizer::new();
