@@ -132,7 +132,10 @@ enum Pattern {
 impl NativePolicy {
     /// Compiles a policy from its Cedar JSON form.
     pub fn compile(policy: &Value, catalog: &Catalog) -> Result<NativePolicy, Unsupported> {
-        let c = Compiler { catalog };
+        let c = Compiler {
+            catalog,
+            depth: std::cell::Cell::new(0),
+        };
         let principal = c.scope(policy.get("principal"), Expr::Principal)?;
         let action = c.action_scope(policy.get("action"))?;
         let resource = c.scope(policy.get("resource"), Expr::Resource)?;
@@ -178,7 +181,10 @@ impl NativePolicy {
 
     /// Compiles only a policy's principal scope (for deciding whether a permit can apply to an identity).
     pub fn compile_principal_scope(policy: &Value, catalog: &Catalog) -> Result<NativePolicy, Unsupported> {
-        let c = Compiler { catalog };
+        let c = Compiler {
+            catalog,
+            depth: std::cell::Cell::new(0),
+        };
         Ok(NativePolicy::new(c.scope(policy.get("principal"), Expr::Principal)?))
     }
 
@@ -196,7 +202,16 @@ impl NativePolicy {
 
 struct Compiler<'c> {
     catalog: &'c Catalog,
+    /// How deep `expr` is: past [`MAX_NATIVE_DEPTH`] the policy keeps Cedar's path.
+    depth: std::cell::Cell<usize>,
 }
+
+/// The deepest expression compiled natively. Compiling, evaluating and
+/// dropping a native expression recurse once per level; Cedar's own
+/// evaluator is proven safe up to the bounds of `compile::bounds` on a 2 MiB
+/// stack, so deeper guardrails (rare: 64 levels is a chain of some sixty
+/// alternatives) are left to it.
+pub const MAX_NATIVE_DEPTH: usize = 64;
 
 impl Compiler<'_> {
     fn entity(&self, v: &Value) -> Result<EntityLit, Unsupported> {
@@ -281,6 +296,17 @@ impl Compiler<'_> {
     }
 
     fn expr(&self, v: &Value) -> Result<Expr, Unsupported> {
+        let depth = self.depth.get() + 1;
+        if depth > MAX_NATIVE_DEPTH {
+            return unsupported(format!("an expression nested deeper than {MAX_NATIVE_DEPTH} levels"));
+        }
+        self.depth.set(depth);
+        let compiled = self.expr_at_depth(v);
+        self.depth.set(depth - 1);
+        compiled
+    }
+
+    fn expr_at_depth(&self, v: &Value) -> Result<Expr, Unsupported> {
         let Value::Object(map) = v else {
             return unsupported("an expression that is not a JSON object");
         };
