@@ -11,6 +11,13 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Sym(u32);
 
+impl Sym {
+    /// Its position in its interner, for tables indexed by symbol.
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// Distinct strings, each one allocation (shared by the index and the list).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Interner {
@@ -36,8 +43,12 @@ impl Interner {
         self.strings.get(sym.0 as usize).map_or("", |s| s)
     }
 
+    /// Every string with its symbol, in symbol order.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (Sym, &str)> + '_ {
+        self.strings.iter().enumerate().map(|(i, s)| (Sym(i as u32), &**s))
+    }
+
     /// How many distinct strings it holds.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.strings.len()
     }

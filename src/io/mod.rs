@@ -52,7 +52,7 @@ pub mod live;
 pub mod sarif;
 
 mod csv;
-mod intern;
+pub(crate) mod intern;
 mod json;
 mod scim;
 mod text;

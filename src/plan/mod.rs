@@ -6,280 +6,38 @@
 //! are held back while the feed has uncertain stretches (ids it could not
 //! read with certainty, see [`crate::io`]); a plan that trips
 //! a guard carries no changes unless forced. Output order is deterministic.
+//!
+//! The plan streams: each identity is evaluated and diffed on its own, on
+//! every core, against the live index ([`live_index`]), and only what the
+//! plan outputs is kept — never every desired set at once. Its parts are
+//! shared with what-if: the diff of sorted ids ([`diff`]), SoD rules
+//! ([`sod`]), revocation reasons ([`reasons`]).
 
+pub mod diff;
 pub mod guards;
+pub mod live_index;
+pub mod reasons;
 pub mod render;
-
-use std::collections::{BTreeMap, BTreeSet};
+pub mod sod;
+mod types;
 
 use rayon::prelude::*;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::eval::{DesiredSet, EvalError, Evaluator, Justification};
-use crate::io::identities::InvalidRecord;
+use crate::catalog::{Catalog, EntitlementId};
+use crate::eval::{DesiredSet, EvalError, Evaluator};
 use crate::io::live::LiveFile;
-use crate::model::{GrantRef, SodSeverity};
-use crate::population::{OwnerRecord, Population};
+use crate::population::{GluedRecord, OwnerRecord, Population};
 use crate::project::Project;
-use crate::state::AssignmentStatus;
+use crate::state::{AssignmentStatus, IdentityState};
 use crate::time::Instant;
 
 pub use guards::{GuardLimits, Limit};
+pub use types::*;
 
-/// Options of a plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanOptions {
-    /// The instant of evaluation.
-    pub as_of: Instant,
-    /// The mass-revocation guards.
-    pub limits: GuardLimits,
-    /// Override the guards (the plan says so).
-    pub force: bool,
-}
-
-/// Why a live grant is revoked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RevokeReason {
-    /// Nothing grants it any more.
-    NotJustified,
-    /// A guardrail forbids it.
-    Forbidden,
-    /// The identity is absent from the identity feed.
-    OrphanedAccount,
-    /// It came from an assignment that has expired.
-    ExpiredAssignment,
-}
-
-impl RevokeReason {
-    /// The reason as written in output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RevokeReason::NotJustified => "not-justified",
-            RevokeReason::Forbidden => "forbidden",
-            RevokeReason::OrphanedAccount => "orphaned-account",
-            RevokeReason::ExpiredAssignment => "expired-assignment",
-        }
-    }
-}
-
-/// One change of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum Change {
-    /// Give the identity the entitlement.
-    Grant {
-        /// The identity.
-        identity: String,
-        /// The entitlement.
-        entitlement: String,
-        /// Every justification.
-        because: Vec<Justification>,
-    },
-    /// Take the entitlement away.
-    Revoke {
-        /// The identity.
-        identity: String,
-        /// The entitlement.
-        entitlement: String,
-        /// Why.
-        reason: RevokeReason,
-        /// The forbidding guardrails' ids, for `forbidden`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        forbidden_by: Option<String>,
-        /// More detail, one sentence (the expired assignment, the over-long one).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        detail: Option<String>,
-    },
-}
-
-impl Change {
-    /// The identity and entitlement it is about.
-    pub fn key(&self) -> (&str, &str) {
-        match self {
-            Change::Grant { identity, entitlement, .. } | Change::Revoke { identity, entitlement, .. } => (identity, entitlement),
-        }
-    }
-}
-
-/// Hashes of the inputs, so a plan can be tied to what produced it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Inputs {
-    /// SHA-256 of the compiled schema, policies and entities.
-    pub policy_sha256: String,
-    /// SHA-256 of the identity feed.
-    pub identities_sha256: String,
-    /// SHA-256 of the live state: the file's, or for several files, of their hashes in order.
-    pub live_sha256: String,
-    /// Each live file and its SHA-256.
-    pub live_files: Vec<LiveFileHash>,
-}
-
-/// A live file and its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LiveFileHash {
-    /// The file.
-    pub file: String,
-    /// Its SHA-256.
-    pub sha256: String,
-}
-
-/// The plan's figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
-pub struct Summary {
-    /// Valid identity records evaluated.
-    pub identities: usize,
-    /// Desired (identity, entitlement) pairs.
-    pub desired: usize,
-    /// Live grants of catalog entitlements.
-    pub live: usize,
-    /// Grants planned.
-    pub grants: usize,
-    /// Revocations planned.
-    pub revokes: usize,
-    /// Pairs both desired and live.
-    pub unchanged: usize,
-    /// |desired ∩ live| / |desired ∪ live| (spec §7).
-    pub entitlement_accuracy: f64,
-    /// Live identities absent from the feed.
-    pub orphaned_accounts: usize,
-    /// Invalid identity records.
-    pub invalid_identities: usize,
-    /// SoD violations found.
-    pub sod_violations: usize,
-    /// Assignments expired or over their role's `max_duration`.
-    pub expired_assignments: usize,
-    /// Revocations by reason.
-    pub revokes_by_reason: BTreeMap<String, usize>,
-}
-
-/// Where an SoD violation is found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StateKind {
-    /// In what the identity holds today.
-    Live,
-    /// In what policy would give it.
-    Desired,
-}
-
-/// An identity holding both sides of an SoD rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SodViolation {
-    /// The identity.
-    pub identity: String,
-    /// The rule id.
-    pub rule: String,
-    /// The rule's severity.
-    pub severity: SodSeverity,
-    /// Live or desired state.
-    #[serde(rename = "in")]
-    pub state: StateKind,
-    /// The entitlements held on each side.
-    pub sides: Vec<Vec<String>>,
-}
-
-/// An assignment that no longer counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExpiredAssignment {
-    /// The identity.
-    pub identity: String,
-    /// The role.
-    pub role: String,
-    /// When it expired (or would end, for an over-long one).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expired_at: Option<String>,
-    /// `expired` or `exceeds-max-duration`.
-    pub status: &'static str,
-    /// The ticket, when the assignment had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<String>,
-}
-
-/// A live identity the feed does not have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrphanedAccount {
-    /// The identity.
-    pub identity: String,
-    /// The catalog entitlements it holds.
-    pub entitlements: usize,
-}
-
-/// A live grant of an entitlement outside the catalog (reported, never revoked).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Unmanaged {
-    /// The identity.
-    pub identity: String,
-    /// The entitlement.
-    pub entitlement: String,
-    /// Where it was read.
-    pub source: String,
-}
-
-/// An identity whose changes are held back, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HeldBack {
-    /// The identity.
-    pub identity: String,
-    /// Why, one sentence.
-    pub reason: String,
-}
-
-/// The whole plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    /// The instant of evaluation.
-    pub as_of: String,
-    /// Input hashes.
-    pub inputs: Inputs,
-    /// Figures.
-    pub summary: Summary,
-    /// Set when a guard refused the plan (then `changes` is empty unless forced).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refused: Option<String>,
-    /// The guards `--force` overrode, one sentence each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub forced: Vec<String>,
-    /// Grants and revocations, by identity then entitlement.
-    pub changes: Vec<Change>,
-    /// SoD violations.
-    pub sod_violations: Vec<SodViolation>,
-    /// Expired and over-long assignments.
-    pub expired_assignments: Vec<ExpiredAssignment>,
-    /// Live identities absent from the feed.
-    pub orphaned_accounts: Vec<OrphanedAccount>,
-    /// Live grants outside the catalog.
-    pub unmanaged: Vec<Unmanaged>,
-    /// Invalid identity records (no change is made for them).
-    pub invalid_identities: Vec<InvalidRecordOut>,
-    /// Identities whose changes are held back.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub held_back: Vec<HeldBack>,
-}
-
-/// An invalid record in plan output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InvalidRecordOut {
-    /// The id, when it could be read.
-    pub identity: Option<String>,
-    /// The id is a guess read from a damaged record (see [`InvalidRecord::id_uncertain`]).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub identity_uncertain: bool,
-    /// The file.
-    pub file: String,
-    /// The line where the record starts.
-    pub line: u32,
-    /// What is wrong.
-    pub error: String,
-}
-
-impl Plan {
-    /// Does the plan change anything?
-    pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
-    }
-}
+use diff::sorted_diff;
+use live_index::LiveIndex;
+use sod::SodRules;
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -319,226 +77,47 @@ pub fn plan(
     options: &PlanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Plan, EvalError> {
-    let at = options.as_of;
-    let defs = &project.defs;
+    let catalog = project.catalog();
+    let index = LiveIndex::new(catalog, live);
     let feed = &population.feed;
-
-    // Live state: merged, deduplicated; catalog grants apart from unmanaged ones.
-    let mut live_pairs: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut live_identities: BTreeSet<&str> = BTreeSet::new();
-    let mut unmanaged = BTreeMap::new();
-    for file in live {
-        for g in file.grants() {
-            live_identities.insert(g.identity());
-            if defs.entitlements.contains_key(g.entitlement()) {
-                live_pairs.entry(g.identity()).or_default().insert(g.entitlement());
-            } else {
-                unmanaged
-                    .entry((g.identity(), g.entitlement()))
-                    .or_insert_with(|| format!("{}:{}", file.file, g.line()));
-            }
-        }
-    }
-    let unmanaged: Vec<Unmanaged> = unmanaged
-        .into_iter()
-        .map(|((i, e), source)| Unmanaged {
-            identity: i.to_string(),
-            entitlement: e.to_string(),
-            source,
-        })
-        .collect();
-
-    let desired = desired_all(evaluator, population, at, progress)?;
-
-    let mut changes = Vec::new();
-    let mut held_back = Vec::new();
-    let mut sod_violations = Vec::new();
-    let mut expired_assignments = Vec::new();
-    let (mut desired_count, mut live_count, mut both) = (0usize, 0usize, 0usize);
-    let mut accuracy_union = 0usize;
-    let empty = BTreeSet::new();
-
     // A CSV row that may be two records glued together makes the feed as uncertain as a broken one.
-    let glued = population.glued_records(live_identities.iter().copied());
-    let uncertainty = feed.uncertainty().or_else(|| glued.first().map(|g| g.reason(&feed.file)));
-    let mut order: Vec<usize> = (0..feed.identities.len()).collect();
-    order.sort_by(|a, b| feed.identities[*a].id.cmp(&feed.identities[*b].id));
-    for index in order {
-        let identity = &feed.identities[index];
-        let d = &desired[index];
-        let owner = population.owner_of(identity);
-        let held: &BTreeSet<&str> = live_pairs.get(identity.id.as_str()).unwrap_or(&empty);
+    let glued = population.glued_records(index.identities().map(|(id, _)| id));
+    let run = Run {
+        project,
+        catalog,
+        evaluator,
+        population,
+        index: &index,
+        sod: SodRules::new(project),
+        at: options.as_of,
+        uncertainty: feed.uncertainty().or_else(|| glued.first().map(|g| g.reason(&feed.file))),
+        glued,
+    };
 
-        for a in &identity.assignments {
-            let Some(role) = defs.roles.get(&a.role) else { continue };
-            let status = match a.status(at, role.max_duration) {
-                AssignmentStatus::Expired => "expired",
-                AssignmentStatus::ExceedsMaxDuration => "exceeds-max-duration",
-                _ => continue,
-            };
-            expired_assignments.push(ExpiredAssignment {
-                identity: identity.id.clone(),
-                role: a.role.clone(),
-                expired_at: a.expires.map(|e| e.to_rfc3339()),
-                status,
-                ticket: a.ticket.clone(),
-            });
-        }
-        let desired_set: BTreeSet<&str> = d.entitlements().collect();
-        sod_violations.extend(sod_for(project, &identity.id, &desired_set, StateKind::Desired));
-        sod_violations.extend(sod_for(project, &identity.id, held, StateKind::Live));
-
-        if let Some(g) = glued.iter().find(|g| g.id == identity.id) {
-            held_back.push(HeldBack {
-                identity: identity.id.clone(),
-                reason: g.reason(&feed.file),
-            });
-            continue;
-        }
-        // An owner whose record is broken — or may be one of the records whose id
-        // could not be read — leaves this identity's desired state unknown.
-        let owner_doubt = match (owner, &uncertainty) {
-            (OwnerRecord::Invalid, _) => Some("has an invalid record".to_string()),
-            (OwnerRecord::Unknown, Some(uncertainty)) => Some(format!(
-                "is not in the feed, but may be one of the records whose id could not be read ({uncertainty})"
-            )),
-            _ => None,
-        };
-        if let Some(doubt) = owner_doubt {
-            held_back.push(HeldBack {
-                identity: identity.id.clone(),
-                reason: format!(
-                    "its owner `{}` {doubt}, so its desired state is unknown",
-                    identity.owner.as_deref().unwrap_or_default()
-                ),
-            });
-            continue;
-        }
-        desired_count += desired_set.len();
-        live_count += held.len();
-        let common = desired_set.intersection(held).count();
-        both += common;
-        accuracy_union += desired_set.len() + held.len() - common;
-
-        for entitlement in d.entitlements() {
-            if !held.contains(entitlement) {
-                changes.push(Change::Grant {
-                    identity: identity.id.clone(),
-                    entitlement: entitlement.to_string(),
-                    because: d.justifications(entitlement).unwrap_or_default(),
-                });
-            }
-        }
-        for entitlement in held.iter().filter(|e| !desired_set.contains(**e)) {
-            changes.push(revocation(project, evaluator, identity, owner.record(), at, entitlement)?);
-        }
-    }
-
-    // Live identities that the feed does not have.
-    let mut orphaned_accounts = Vec::new();
-    for id in &live_identities {
-        if population.get(id).is_some() || population.is_invalid(id) {
-            continue;
-        }
-        let held: &BTreeSet<&str> = live_pairs.get(id).unwrap_or(&empty);
-        orphaned_accounts.push(OrphanedAccount {
-            identity: id.to_string(),
-            entitlements: held.len(),
-        });
-        sod_violations.extend(sod_for(project, id, held, StateKind::Live));
-        live_count += held.len();
-        accuracy_union += held.len();
-        if let Some(uncertainty) = &uncertainty {
-            held_back.push(HeldBack {
-                identity: id.to_string(),
-                reason: format!("{uncertainty}; one of those records may be this identity"),
-            });
-            continue;
-        }
-        for entitlement in held {
-            changes.push(Change::Revoke {
-                identity: id.to_string(),
-                entitlement: entitlement.to_string(),
-                reason: RevokeReason::OrphanedAccount,
-                forbidden_by: None,
-                detail: None,
-            });
-        }
-    }
-    changes.sort_by(|a, b| a.key().cmp(&b.key()));
-    sod_violations.sort_by(|a, b| (&a.identity, &a.rule, a.state).cmp(&(&b.identity, &b.rule, b.state)));
-
-    let invalid_identities: Vec<InvalidRecordOut> = feed
-        .invalid
-        .iter()
-        .map(|r: &InvalidRecord| InvalidRecordOut {
-            identity: r.id.clone(),
-            identity_uncertain: r.id_uncertain,
-            file: feed.file.clone(),
-            line: r.line,
-            error: r.error.clone(),
+    // Feed identities in id order, each evaluated and diffed on its own.
+    let mut order: Vec<&IdentityState> = feed.identities.iter().collect();
+    order.par_sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let in_feed: Vec<Outcome> = order
+        .par_iter()
+        .map(|identity| {
+            let outcome = run.identity(identity);
+            progress(1);
+            outcome
         })
+        .collect::<Result<_, _>>()?;
+    // Live identities the feed does not have, in id order.
+    let orphans: Vec<Outcome> = index
+        .identities()
+        .filter(|(id, _)| population.get(id).is_none() && !population.is_invalid(id))
+        .map(|(id, held)| run.orphan(id, held))
         .collect();
 
-    let mut summary = Summary {
-        identities: feed.identities.len(),
-        desired: desired_count,
-        live: live_count,
-        grants: changes.iter().filter(|c| matches!(c, Change::Grant { .. })).count(),
-        revokes: changes.iter().filter(|c| matches!(c, Change::Revoke { .. })).count(),
-        unchanged: both,
-        entitlement_accuracy: if accuracy_union == 0 {
-            1.0
-        } else {
-            round6(both as f64 / accuracy_union as f64)
-        },
-        orphaned_accounts: orphaned_accounts.len(),
-        invalid_identities: invalid_identities.len(),
-        sod_violations: sod_violations.len(),
-        expired_assignments: expired_assignments.len(),
-        revokes_by_reason: BTreeMap::new(),
-    };
-    for c in &changes {
-        if let Change::Revoke { reason, .. } = c {
-            *summary.revokes_by_reason.entry(reason.as_str().to_string()).or_default() += 1;
-        }
-    }
-
-    let live_files: Vec<LiveFileHash> = live
-        .iter()
-        .map(|f| LiveFileHash {
-            file: f.file.clone(),
-            sha256: f.sha256.clone(),
-        })
-        .collect();
-    let live_sha256 = match live_files.as_slice() {
-        [one] => one.sha256.clone(),
-        many => sha256_hex(many.iter().map(|f| f.sha256.as_str()).collect::<Vec<_>>().join("\n").as_bytes()),
-    };
-    let mut plan = Plan {
-        as_of: at.to_rfc3339(),
-        inputs: Inputs {
-            policy_sha256: policy_sha256(project),
-            identities_sha256: feed.sha256.clone(),
-            live_sha256,
-            live_files,
-        },
-        summary,
-        refused: None,
-        forced: Vec::new(),
-        changes,
-        sod_violations,
-        expired_assignments,
-        orphaned_accounts,
-        unmanaged,
-        invalid_identities,
-        held_back,
-    };
-    let privileged = |e: &str| defs.entitlements.get(e).is_some_and(|e| e.privileged);
+    let mut plan = run.assemble(merge_by_identity(in_feed, orphans), live);
+    let privileged = |e: &str| catalog.entitlements.id(e).is_some_and(|e| catalog.entitlement(e).privileged);
     let tripped = guards::check(
         &plan,
         feed.identities.len() + feed.invalid.len(),
-        live_identities.len(),
+        index.identity_count(),
         &options.limits,
         &privileged,
     );
@@ -557,87 +136,300 @@ pub fn plan(
     Ok(plan)
 }
 
-fn round6(x: f64) -> f64 {
-    (x * 1_000_000.0).round() / 1_000_000.0
+/// What one identity contributes to the plan.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// The identity (for merging feed identities with orphaned accounts).
+    identity: String,
+    /// Its grants and revocations, by entitlement.
+    changes: Vec<Change>,
+    sod_violations: Vec<SodViolation>,
+    expired_assignments: Vec<ExpiredAssignment>,
+    orphaned_account: Option<OrphanedAccount>,
+    held_back: Option<HeldBack>,
+    tally: Tally,
 }
 
-/// The revocation of a live grant the identity should not hold, with its reason.
-fn revocation(
-    project: &Project,
-    evaluator: &dyn Evaluator,
-    identity: &crate::state::IdentityState,
-    owner: Option<&crate::state::IdentityState>,
+/// Counts for the summary, added up over identities.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    desired: usize,
+    live: usize,
+    both: usize,
+    union: usize,
+}
+
+/// Everything the per-identity work reads, shared by every thread.
+struct Run<'a> {
+    project: &'a Project,
+    catalog: &'a Catalog,
+    evaluator: &'a dyn Evaluator,
+    population: &'a Population,
+    index: &'a LiveIndex<'a>,
+    sod: SodRules,
     at: Instant,
-    entitlement: &str,
-) -> Result<Change, EvalError> {
-    let forbidding = evaluator.forbidding(identity, owner, at, entitlement)?;
-    let revoke = |reason, forbidden_by, detail| Change::Revoke {
-        identity: identity.id.clone(),
-        entitlement: entitlement.to_string(),
-        reason,
-        forbidden_by,
-        detail,
-    };
-    if !forbidding.is_empty() {
-        return Ok(revoke(RevokeReason::Forbidden, Some(forbidding.join(", ")), None));
-    }
-    // The assignments whose role would grant it (the role's closure covers `extends`).
-    let relevant: Vec<(&crate::state::Assignment, &crate::model::Role, AssignmentStatus)> = identity
-        .assignments
-        .iter()
-        .filter_map(|a| project.defs.roles.get(&a.role).map(|r| (a, r)))
-        .filter(|(_, r)| project.graph.role_grants.get(&r.id).is_some_and(|g| g.contains_key(entitlement)))
-        .map(|(a, r)| (a, r, a.status(at, r.max_duration)))
-        .collect();
-    // A valid assignment means the role's eligibility (`when`) is what fails, not the assignment.
-    if let Some((a, _, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::Active) {
-        let detail = format!("assignment to `{}` is valid, but the role's eligibility no longer holds", a.role);
-        return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
-    }
-    if let Some((a, _, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::Expired) {
-        let detail = format!(
-            "assignment to `{}` expired at {}{}",
-            a.role,
-            a.expires.map(|e| e.to_rfc3339()).unwrap_or_default(),
-            a.ticket.as_deref().map(|t| format!(" (ticket {t})")).unwrap_or_default()
-        );
-        return Ok(revoke(RevokeReason::ExpiredAssignment, None, Some(detail)));
-    }
-    if let Some((a, r, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::ExceedsMaxDuration) {
-        let detail = format!(
-            "assignment to `{}` is longer than its max_duration {}",
-            a.role,
-            r.max_duration.map(|d| d.to_string()).unwrap_or_default()
-        );
-        return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
-    }
-    Ok(revoke(RevokeReason::NotJustified, None, None))
+    /// Why ids in the feed are uncertain, if they are.
+    uncertainty: Option<String>,
+    glued: Vec<GluedRecord>,
 }
 
-/// The SoD rules `held` violates.
-fn sod_for(project: &Project, identity: &str, held: &BTreeSet<&str>, state: StateKind) -> Vec<SodViolation> {
-    let mut out = Vec::new();
-    if held.len() < 2 {
-        return out;
-    }
-    for rule in project.defs.sod.values() {
-        let sides: Vec<Vec<String>> = rule
-            .sides
-            .iter()
-            .map(|side| {
-                let ents: BTreeSet<String> = side.iter().flat_map(|g: &GrantRef| project.graph.expand(g)).collect();
-                ents.into_iter().filter(|e| held.contains(e.as_str())).collect()
-            })
-            .collect();
-        if sides.len() >= 2 && sides.iter().all(|s| !s.is_empty()) {
-            out.push(SodViolation {
-                identity: identity.to_string(),
-                rule: rule.id.clone(),
-                severity: rule.severity,
-                state,
-                sides,
+impl Run<'_> {
+    /// An identity of the feed: its expired assignments, SoD violations, and
+    /// — unless its desired state is in doubt — its changes.
+    fn identity(&self, identity: &IdentityState) -> Result<Outcome, EvalError> {
+        let owner = self.population.owner_of(identity);
+        let held = self.index.held(&identity.id);
+        let desired = self.evaluator.desired(identity, owner.record(), self.at)?;
+        let wanted = desired.entitlement_ids();
+        let mut out = Outcome {
+            identity: identity.id.clone(),
+            expired_assignments: self.expired_assignments(identity),
+            ..Outcome::default()
+        };
+        out.sod_violations = self.sod.violations(self.catalog, &identity.id, wanted, StateKind::Desired);
+        out.sod_violations
+            .extend(self.sod.violations(self.catalog, &identity.id, held, StateKind::Live));
+        out.sod_violations.sort_by(|a, b| (&a.rule, a.state).cmp(&(&b.rule, b.state)));
+
+        if let Some(reason) = self.doubt(identity, owner) {
+            out.held_back = Some(HeldBack {
+                identity: identity.id.clone(),
+                reason,
             });
+            return Ok(out);
+        }
+        let diff = sorted_diff(wanted, held);
+        out.tally = Tally {
+            desired: wanted.len(),
+            live: held.len(),
+            both: diff.both,
+            union: diff.union(),
+        };
+        // Grants and revocations interleaved by entitlement id, which is string order.
+        let (grants, revokes) = (&diff.only_first, &diff.only_second);
+        let (mut g, mut r) = (0, 0);
+        while g < grants.len() || r < revokes.len() {
+            if r == revokes.len() || (g < grants.len() && grants[g] < revokes[r]) {
+                out.changes.push(self.grant(identity, &desired, grants[g]));
+                g += 1;
+            } else {
+                let name = self.catalog.entitlements.name(revokes[r]);
+                out.changes.push(reasons::revocation(
+                    self.project,
+                    self.evaluator,
+                    identity,
+                    owner.record(),
+                    self.at,
+                    name,
+                )?);
+                r += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    fn grant(&self, identity: &IdentityState, desired: &DesiredSet, e: EntitlementId) -> Change {
+        let entitlement = self.catalog.entitlements.name(e);
+        Change::Grant {
+            identity: identity.id.clone(),
+            entitlement: entitlement.to_string(),
+            because: desired.justifications(entitlement).unwrap_or_default(),
         }
     }
-    out
+
+    /// Why this identity's changes cannot be trusted, if they cannot.
+    fn doubt(&self, identity: &IdentityState, owner: OwnerRecord<'_>) -> Option<String> {
+        if let Some(g) = self.glued.iter().find(|g| g.id == identity.id) {
+            return Some(g.reason(&self.population.feed.file));
+        }
+        // An owner whose record is broken — or may be one of the records whose id
+        // could not be read — leaves this identity's desired state unknown.
+        let doubt = match (owner, &self.uncertainty) {
+            (OwnerRecord::Invalid, _) => "has an invalid record".to_string(),
+            (OwnerRecord::Unknown, Some(uncertainty)) => {
+                format!("is not in the feed, but may be one of the records whose id could not be read ({uncertainty})")
+            }
+            _ => return None,
+        };
+        Some(format!(
+            "its owner `{}` {doubt}, so its desired state is unknown",
+            identity.owner.as_deref().unwrap_or_default()
+        ))
+    }
+
+    /// The identity's assignments that no longer count: expired, or longer than their role allows.
+    fn expired_assignments(&self, identity: &IdentityState) -> Vec<ExpiredAssignment> {
+        identity
+            .assignments
+            .iter()
+            .filter_map(|a| {
+                let role = self.project.defs.roles.get(&a.role)?;
+                let status = match a.status(self.at, role.max_duration) {
+                    AssignmentStatus::Expired => "expired",
+                    AssignmentStatus::ExceedsMaxDuration => "exceeds-max-duration",
+                    _ => return None,
+                };
+                Some(ExpiredAssignment {
+                    identity: identity.id.clone(),
+                    role: a.role.clone(),
+                    expired_at: a.expires.map(|e| e.to_rfc3339()),
+                    status,
+                    ticket: a.ticket.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// A live identity the feed does not have: an orphaned account, whose
+    /// grants are revoked unless the feed's ids are uncertain.
+    fn orphan(&self, id: &str, held: &[EntitlementId]) -> Outcome {
+        let mut out = Outcome {
+            identity: id.to_string(),
+            orphaned_account: Some(OrphanedAccount {
+                identity: id.to_string(),
+                entitlements: held.len(),
+            }),
+            sod_violations: self.sod.violations(self.catalog, id, held, StateKind::Live),
+            tally: Tally {
+                live: held.len(),
+                union: held.len(),
+                ..Tally::default()
+            },
+            ..Outcome::default()
+        };
+        if let Some(uncertainty) = &self.uncertainty {
+            out.held_back = Some(HeldBack {
+                identity: id.to_string(),
+                reason: format!("{uncertainty}; one of those records may be this identity"),
+            });
+            return out;
+        }
+        out.changes = held
+            .iter()
+            .map(|e| Change::Revoke {
+                identity: id.to_string(),
+                entitlement: self.catalog.entitlements.name(*e).to_string(),
+                reason: RevokeReason::OrphanedAccount,
+                forbidden_by: None,
+                detail: None,
+            })
+            .collect();
+        out
+    }
+
+    /// The plan from every identity's outcome (in id order), before the guards.
+    fn assemble(&self, outcomes: Vec<Outcome>, live: &[LiveFile]) -> Plan {
+        let feed = &self.population.feed;
+        let mut plan = Plan {
+            as_of: self.at.to_rfc3339(),
+            inputs: inputs(self.project, feed.sha256.clone(), live),
+            summary: Summary {
+                identities: feed.identities.len(),
+                invalid_identities: feed.invalid.len(),
+                ..Summary::default()
+            },
+            refused: None,
+            forced: Vec::new(),
+            changes: Vec::new(),
+            sod_violations: Vec::new(),
+            expired_assignments: Vec::new(),
+            orphaned_accounts: Vec::new(),
+            unmanaged: self
+                .index
+                .unmanaged()
+                .iter()
+                .map(|u| Unmanaged {
+                    identity: u.identity.to_string(),
+                    entitlement: u.entitlement.to_string(),
+                    source: format!("{}:{}", u.file, u.line),
+                })
+                .collect(),
+            invalid_identities: feed
+                .invalid
+                .iter()
+                .map(|r| InvalidRecordOut {
+                    identity: r.id.clone(),
+                    identity_uncertain: r.id_uncertain,
+                    file: feed.file.clone(),
+                    line: r.line,
+                    error: r.error.clone(),
+                })
+                .collect(),
+            held_back: Vec::new(),
+        };
+        let mut tally = Tally::default();
+        for o in outcomes {
+            tally.desired += o.tally.desired;
+            tally.live += o.tally.live;
+            tally.both += o.tally.both;
+            tally.union += o.tally.union;
+            plan.changes.extend(o.changes);
+            plan.sod_violations.extend(o.sod_violations);
+            plan.expired_assignments.extend(o.expired_assignments);
+            plan.orphaned_accounts.extend(o.orphaned_account);
+            plan.held_back.extend(o.held_back);
+        }
+        let s = &mut plan.summary;
+        s.desired = tally.desired;
+        s.live = tally.live;
+        s.unchanged = tally.both;
+        s.entitlement_accuracy = if tally.union == 0 {
+            1.0
+        } else {
+            round6(tally.both as f64 / tally.union as f64)
+        };
+        for c in &plan.changes {
+            match c {
+                Change::Grant { .. } => s.grants += 1,
+                Change::Revoke { reason, .. } => {
+                    s.revokes += 1;
+                    *s.revokes_by_reason.entry(reason.as_str().to_string()).or_default() += 1;
+                }
+            }
+        }
+        s.orphaned_accounts = plan.orphaned_accounts.len();
+        s.sod_violations = plan.sod_violations.len();
+        s.expired_assignments = plan.expired_assignments.len();
+        plan
+    }
+}
+
+/// Two lists of outcomes, each in identity order, merged into one.
+fn merge_by_identity(a: Vec<Outcome>, b: Vec<Outcome>) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let from_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.identity <= y.identity,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return out,
+        };
+        out.extend(if from_a { a.next() } else { b.next() });
+    }
+}
+
+/// The hashes of what the plan was computed from.
+fn inputs(project: &Project, identities_sha256: String, live: &[LiveFile]) -> Inputs {
+    let live_files: Vec<LiveFileHash> = live
+        .iter()
+        .map(|f| LiveFileHash {
+            file: f.file.clone(),
+            sha256: f.sha256.clone(),
+        })
+        .collect();
+    let live_sha256 = match live_files.as_slice() {
+        [one] => one.sha256.clone(),
+        many => sha256_hex(many.iter().map(|f| f.sha256.as_str()).collect::<Vec<_>>().join("\n").as_bytes()),
+    };
+    Inputs {
+        policy_sha256: policy_sha256(project),
+        identities_sha256,
+        live_sha256,
+        live_files,
+    }
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1_000_000.0).round() / 1_000_000.0
 }
