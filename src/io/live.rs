@@ -340,6 +340,9 @@ fn read_objects(
 /// Bytes of JSON Lines read by one task.
 const CHUNK_BYTES: usize = 1 << 20;
 
+/// A grant as read: identity and entitlement, borrowed from the text when written plainly.
+type ReadGrant<'t> = (Cow<'t, str>, Cow<'t, str>);
+
 /// A grant read from a line: identity, entitlement, line number.
 type LineGrant<'t> = (Cow<'t, str>, Cow<'t, str>, u32);
 
@@ -385,7 +388,7 @@ fn read_lines<'t>(file: &str, chunk: &'t str, first_line: usize) -> (Vec<LineGra
 }
 
 /// One line of JSON Lines: nothing when blank, else its grant or what is wrong.
-fn read_line(physical: &str) -> Result<Option<(Cow<'_, str>, Cow<'_, str>)>, String> {
+fn read_line(physical: &str) -> Result<Option<ReadGrant<'_>>, String> {
     if physical.trim().is_empty() {
         return Ok(None);
     }
@@ -396,7 +399,7 @@ fn read_line(physical: &str) -> Result<Option<(Cow<'_, str>, Cow<'_, str>)>, Str
 }
 
 /// One non-blank line of JSON Lines through the strict JSON reader.
-fn strict_line(physical: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), String> {
+fn strict_line(physical: &str) -> Result<ReadGrant<'_>, String> {
     // Exactly one object per line: a record is never read across lines.
     let (value, repeated, end) = parse_record(physical, 0, Keys::Exact).map_err(|e| format!("grant is not valid JSON ({})", e.message))?;
     if skip_ws(physical, end) < physical.len() {
