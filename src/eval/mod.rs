@@ -12,6 +12,7 @@ mod classes;
 pub mod condition;
 mod desired;
 mod engine;
+mod extensions;
 pub mod explain;
 pub mod facts;
 mod index;

@@ -12,10 +12,15 @@
 //! `<`, `<=`, `>`, `>=` (longs and datetimes), `+`, `-`, `*`, unary `-` (with
 //! overflow errors), `!`, `&&`, `||`, `if-then-else`, `like`, `is`, `in`
 //! (over the role hierarchy, package nesting and applications), set literals,
-//! `contains`, `containsAll`, `containsAny`, `isEmpty`; and the scope
-//! constraints `==`, `in`, `is`, `is … in`. Anything else (extension
-//! functions such as `datetime(..)`, records, tags, template slots) keeps the
-//! Cedar path.
+//! `contains`, `containsAll`, `containsAny`, `isEmpty`; Cedar's extension
+//! functions (`datetime`, `duration`, `offset`, `durationSince`, `toDate`,
+//! `toTime`, `toMilliseconds` … `toDays`; `decimal` and its comparisons;
+//! `ip` and its methods — `extensions.rs`), with `<`, `<=`, `>`, `>=` over
+//! datetimes and over durations; and the scope constraints `==`, `in`, `is`,
+//! `is … in`. Anything else (records, tags, template slots) keeps the Cedar
+//! path. A constructor applied to a literal is evaluated once, when the
+//! policy is compiled: a valid literal becomes a value, an invalid one an
+//! expression that errs when (and only if) it is evaluated.
 //!
 //! The semantics follow cedar-policy-core's evaluator: operands are evaluated
 //! left to right; `&&`, `||` and `if` short-circuit; an attribute read that
@@ -37,6 +42,7 @@ use serde_json::Value;
 use crate::catalog::{ApplicationId, AttributeId, Catalog, EntitlementId, PackageId, RoleId};
 
 use super::condition::{ExprError, Tri};
+use super::extensions::{self, Arg, ExtFn, ExtValue};
 use super::facts::{Fact, Facts, SubjectFacts};
 
 /// Why a policy cannot be evaluated natively (it stays on the Cedar path).
@@ -97,6 +103,10 @@ enum Expr {
     Like(Box<Expr>, Box<[Pattern]>),
     Is(Box<Expr>, Box<str>, Option<Box<Expr>>),
     Set(Box<[Expr]>),
+    /// An extension function applied to its arguments (a method's receiver first).
+    Call(ExtFn, Box<[Expr]>),
+    /// An expression that always errs (an extension constructor applied to a literal it does not read).
+    Fail,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +116,7 @@ enum Lit {
     Str(Box<str>),
     Entity(EntityLit),
     Set(Box<[Lit]>),
+    Ext(ExtValue),
 }
 
 /// An entity named by a literal, resolved against the catalog where it can be.
@@ -396,21 +407,52 @@ impl Compiler<'_> {
                 Value::Array(items) => Expr::Set(items.iter().map(|i| self.expr(i)).collect::<Result<_, _>>()?),
                 _ => return unsupported("a set that is not a list"),
             },
-            other => return unsupported(format!("`{other}`")),
+            name => match (ExtFn::named(name), body) {
+                (Some(f), Value::Array(args)) if f.takes(args.len()) => {
+                    let args: Box<[Expr]> = args.iter().map(|a| self.expr(a)).collect::<Result<_, _>>()?;
+                    fold(f, args)
+                }
+                (Some(_), _) => return unsupported(format!("`{name}` with a number of arguments it does not take")),
+                (None, _) => return unsupported(format!("`{name}`")),
+            },
         })
     }
+}
+
+/// An extension function call, evaluated now when its arguments are plain literals.
+fn fold(f: ExtFn, args: Box<[Expr]>) -> Expr {
+    fn literal(e: &Expr) -> Option<Arg<'_>> {
+        match e {
+            Expr::Lit(Lit::Str(s)) => Some(Arg::Str(s)),
+            Expr::Lit(Lit::Long(n)) => Some(Arg::Long(*n)),
+            Expr::Lit(Lit::Bool(b)) => Some(Arg::Bool(*b)),
+            Expr::Lit(Lit::Ext(v)) => Some(Arg::Ext(*v)),
+            _ => None,
+        }
+    }
+    let Some(values) = args.iter().map(literal).collect::<Option<Vec<Arg<'_>>>>() else {
+        return Expr::Call(f, args);
+    };
+    let folded = match extensions::apply(f, &values) {
+        Ok(Arg::Ext(v)) => Some(Expr::Lit(Lit::Ext(v))),
+        Ok(Arg::Long(n)) => Some(Expr::Lit(Lit::Long(n))),
+        Ok(Arg::Bool(b)) => Some(Expr::Lit(Lit::Bool(b))),
+        Ok(Arg::Str(_) | Arg::Other) => None,
+        Err(_) => Some(Expr::Fail),
+    };
+    folded.unwrap_or(Expr::Call(f, args))
 }
 
 impl Expr {
     fn mentions_resource(&self) -> bool {
         match self {
             Expr::Resource => true,
-            Expr::Lit(_) | Expr::Principal | Expr::Action | Expr::Context => false,
+            Expr::Lit(_) | Expr::Principal | Expr::Action | Expr::Context | Expr::Fail => false,
             Expr::Get(e, _) | Expr::Has(e, _) | Expr::Not(e) | Expr::Neg(e) | Expr::IsEmpty(e) | Expr::Like(e, _) => e.mentions_resource(),
             Expr::Bin(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) => l.mentions_resource() || r.mentions_resource(),
             Expr::If(c, t, e) => c.mentions_resource() || t.mentions_resource() || e.mentions_resource(),
             Expr::Is(e, _, within) => e.mentions_resource() || within.as_ref().is_some_and(|w| w.mentions_resource()),
-            Expr::Set(items) => items.iter().any(Expr::mentions_resource),
+            Expr::Set(items) | Expr::Call(_, items) => items.iter().any(Expr::mentions_resource),
         }
     }
 }
@@ -450,7 +492,7 @@ enum Val<'v> {
     Bool(bool),
     Long(i64),
     Str(&'v str),
-    DateTime(i64),
+    Ext(ExtValue),
     Entity(Ent<'v>),
     Set(Vec<Val<'v>>),
     /// A set attribute of an identity.
@@ -472,6 +514,17 @@ impl<'v> Val<'v> {
         match self {
             Val::Long(n) => Ok(*n),
             _ => Err(ExprError),
+        }
+    }
+
+    /// As an extension function sees it.
+    fn arg(&self) -> Arg<'v> {
+        match self {
+            Val::Bool(b) => Arg::Bool(*b),
+            Val::Long(n) => Arg::Long(*n),
+            Val::Str(s) => Arg::Str(s),
+            Val::Ext(v) => Arg::Ext(*v),
+            Val::Entity(_) | Val::Set(_) | Val::StrSet(_) | Val::Context => Arg::Other,
         }
     }
 
@@ -546,6 +599,7 @@ impl<'f, 'a: 'f> Env<'f, 'a> {
             Lit::Str(s) => Val::Str(s),
             Lit::Entity(e) => Val::Entity(self.entity(e)),
             Lit::Set(items) => Val::Set(items.iter().map(|i| self.literal(i)).collect()),
+            Lit::Ext(v) => Val::Ext(*v),
         }
     }
 
@@ -559,7 +613,7 @@ impl<'f, 'a: 'f> Env<'f, 'a> {
             },
             Fact::Int(n) => Val::Long(n),
             Fact::Bool(b) => Val::Bool(b),
-            Fact::Date(t) => Val::DateTime(t),
+            Fact::Date(t) => Val::Ext(ExtValue::DateTime(t)),
             Fact::Set(items) => Val::StrSet(items),
         })
     }
@@ -586,7 +640,7 @@ impl<'f, 'a: 'f> Env<'f, 'a> {
                     _ => Err(ExprError),
                 }
             }
-            Val::Context if &*attr.name == "now" => Ok(Val::DateTime(self.facts.at.0)),
+            Val::Context if &*attr.name == "now" => Ok(Val::Ext(ExtValue::DateTime(self.facts.at.0))),
             // Entities without attributes, entities not in the store, other attributes of the context,
             // and values that are not entities or records.
             _ => Err(ExprError),
@@ -698,15 +752,41 @@ impl<'f, 'a: 'f> Env<'f, 'a> {
                 }
             }
             Expr::Set(items) => Val::Set(items.iter().map(|i| self.eval(i)).collect::<Result<_, _>>()?),
+            Expr::Fail => return Err(ExprError),
+            // Arguments are evaluated left to right, all of them, then the function is applied.
+            Expr::Call(f, args) => {
+                let result = match &**args {
+                    [a] => extensions::apply(*f, &[self.eval(a)?.arg()]),
+                    [a, b] => {
+                        let a = self.eval(a)?;
+                        let b = self.eval(b)?;
+                        extensions::apply(*f, &[a.arg(), b.arg()])
+                    }
+                    _ => {
+                        let values = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                        extensions::apply(*f, &values.iter().map(Val::arg).collect::<Vec<_>>())
+                    }
+                };
+                match result.map_err(|_| ExprError)? {
+                    Arg::Bool(b) => Val::Bool(b),
+                    Arg::Long(n) => Val::Long(n),
+                    Arg::Ext(v) => Val::Ext(v),
+                    Arg::Str(_) | Arg::Other => return Err(ExprError),
+                }
+            }
             Expr::Bin(op, l, r) => {
                 let (a, b) = (self.eval(l)?, self.eval(r)?);
                 match op {
                     BinOp::Eq => Val::Bool(equal(&a, &b)),
                     BinOp::Ne => Val::Bool(!equal(&a, &b)),
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        // Longs, or two values of one extension type that overloads them (datetime, duration).
                         let (x, y) = match (&a, &b) {
                             (Val::Long(x), Val::Long(y)) => (*x, *y),
-                            (Val::DateTime(x), Val::DateTime(y)) => (*x, *y),
+                            (Val::Ext(x), Val::Ext(y)) => match (x.ordered(), y.ordered()) {
+                                (Some((tx, x)), Some((ty, y))) if tx == ty => (x, y),
+                                _ => return Err(ExprError),
+                            },
                             _ => return Err(ExprError),
                         };
                         Val::Bool(match op {
@@ -778,7 +858,7 @@ mod tests {
     use cedar_policy::{Authorizer, PolicySet};
     use std::str::FromStr;
 
-    const ROLES: &str = "identity:\n  attributes:\n    status: { type: enum, values: [active, terminated], required: true }\n    level: { type: int }\n    tags: { type: set }\n    end: { type: date }\napplications:\n  - id: a\n    entitlements: [{ id: x, privileged: true }, { id: y }]\npackages:\n  - id: outer\n    packages: [inner]\n  - id: inner\n    entitlements: [a:x]\nroles:\n  - id: base\n    assignable: true\n    grants: [a:y]\n  - id: lead\n    assignable: true\n    extends: [base]\n    grants: [a:y]\n";
+    const ROLES: &str = "identity:\n  attributes:\n    status: { type: enum, values: [active, terminated], required: true }\n    level: { type: int }\n    tags: { type: set }\n    end: { type: date }\n    note: { type: string }\napplications:\n  - id: a\n    entitlements: [{ id: x, privileged: true }, { id: y }]\npackages:\n  - id: outer\n    packages: [inner]\n  - id: inner\n    entitlements: [a:x]\nroles:\n  - id: base\n    assignable: true\n    grants: [a:y]\n  - id: lead\n    assignable: true\n    extends: [base]\n    grants: [a:y]\n";
 
     fn project() -> Project {
         let sources = Sources {
@@ -895,14 +975,94 @@ mod tests {
         }
     }
 
+    /// Cedar's extension functions: each condition's verdict for one identity
+    /// (`None`: an error), asserted for the native path and for Cedar alike, so
+    /// agreement cannot come from both erring.
+    #[test]
+    fn extension_functions_as_cedar_evaluates_them() {
+        let p = project();
+        let u = identity(
+            &p,
+            serde_json::json!({"id": "u", "kind": "person",
+                "attributes": {"status": "active", "level": 3, "end": "2026-01-01", "note": "2026-11-20T12:00:00Z"}}),
+        );
+        let cases: &[(&str, Option<bool>)] = &[
+            // datetime and duration: literals, attributes, context.now.
+            ("principal.end < datetime(\"2026-01-01T00:00:00.001Z\")", Some(true)),
+            ("principal.end.offset(duration(\"30d\")) > context.now", Some(false)),
+            ("principal.end.offset(duration(\"-1d2h3m4s5ms\")) <= datetime(\"2025-12-30T21:56:55.995Z\")", Some(true)),
+            ("principal.end.offset(duration(\"-1d2h3m4s5ms\")) < datetime(\"2025-12-30T21:56:55.995Z\")", Some(false)),
+            ("datetime(\"2026-11-21\") == datetime(\"2026-11-21T00:00:00Z\")", Some(true)),
+            ("datetime(\"2026-11-21T01:00:00+0100\") == context.now && datetime(\"2026-11-20T23:30:00.000-0030\") == context.now", Some(true)),
+            ("datetime(\"1969-12-31T23:59:59.999Z\").toTime() == duration(\"23h59m59s999ms\")", Some(true)),
+            ("datetime(\"1969-12-31T23:59:59.999Z\").toDate() == datetime(\"1969-12-31\")", Some(true)),
+            ("context.now.toDate() == datetime(\"2026-11-21\") && context.now.toTime() == duration(\"0ms\")", Some(true)),
+            ("context.now.toDate().offset(duration(\"-1ms\")).toTime().toMilliseconds() == 86399999", Some(true)),
+            ("context.now.durationSince(principal.end).toDays() == 324", Some(true)),
+            ("principal.end.durationSince(context.now).toHours() == -7776 && principal.end.durationSince(context.now).toMinutes() < 0", Some(true)),
+            ("context.now.durationSince(datetime(\"0000-01-01\")).toSeconds() > 0", Some(true)),
+            ("duration(\"1d\") == duration(\"24h\") && duration(\"1d\") > duration(\"23h59m\") && duration(\"-1999ms\").toSeconds() == -1", Some(true)),
+            ("duration(\"-1ms\").toMilliseconds() == -1 && duration(\"1m1ms\") == duration(\"60001ms\")", Some(true)),
+            ("duration(\"106751991167d\") > duration(\"1ms\")", Some(true)),
+            ("duration(\"1d\") == 86400000", Some(false)),
+            ("duration(\"1d\") == datetime(\"1970-01-02\").durationSince(datetime(\"1970-01-01\"))", Some(true)),
+            ("[context.now, datetime(\"2026-01-01\")].contains(datetime(\"2026-11-21\"))", Some(true)),
+            ("[duration(\"1h\")] == [duration(\"60m\"), duration(\"3600s\")]", Some(true)),
+            ("if principal has end then principal.end.offset(duration(\"1d\")) > context.now else false", Some(false)),
+            ("datetime(principal.note) < context.now && datetime(principal.note).toTime() == duration(\"12h\")", Some(true)),
+            // Overflow is an error; so is an invalid text, only where it is evaluated.
+            ("context.now.offset(duration(\"9223372036854775807ms\")) > context.now", None),
+            ("context.now.offset(duration(\"-9223372036854775808ms\")) < context.now", Some(true)),
+            ("datetime(\"1970-01-01\").offset(duration(\"-9223372036854775808ms\")).toDate() < context.now", None),
+            ("datetime(\"1970-01-01\").offset(duration(\"-9223372036854775808ms\")).toTime() >= duration(\"0ms\")", Some(true)),
+            ("datetime(\"1970-01-01\").offset(duration(\"-9223372036854775808ms\")).durationSince(context.now) < duration(\"0ms\")", None),
+            ("duration(\"106751991168d\") > duration(\"1ms\")", None),
+            ("duration(\"99999999999999999999d\") == duration(\"1d\")", None),
+            ("datetime(\"2026-13-01\") < context.now", None),
+            ("datetime(\"2026-11-21T00:00:00\") == context.now", None),
+            ("false && datetime(\"bad\") == context.now", Some(false)),
+            ("datetime(\"bad\") == context.now || true", None),
+            ("datetime(principal.kind) < context.now", None),
+            ("duration(principal.note) > duration(\"1d\")", None),
+            ("duration(principal.level) > duration(\"1d\")", None),
+            // Type errors: no comparison across types, no arithmetic on datetimes, no decimal methods on them.
+            ("context.now < duration(\"1d\")", None),
+            ("context.now < 5", None),
+            ("context.now + 1 > context.now", None),
+            ("context.now.lessThan(context.now)", None),
+            ("principal.level.toDays() == 0", None),
+            // decimal.
+            ("decimal(\"1.5\").lessThan(decimal(\"1.6\")) && decimal(\"-1.5\").greaterThanOrEqual(decimal(\"-1.5000\"))", Some(true)),
+            ("decimal(\"1.5\") == decimal(\"1.5000\") && !decimal(\"1.5\").greaterThan(decimal(\"2.0\"))", Some(true)),
+            ("decimal(\"-0.5\").lessThanOrEqual(decimal(\"0.0\"))", Some(true)),
+            ("decimal(\"1.5\").lessThanOrEqual(decimal(\"1.50001\"))", None),
+            ("decimal(\"1.5\") < decimal(\"2.0\")", None),
+            ("decimal(\"922337203685477.5808\") == decimal(\"1.0\")", None),
+            // ipaddr.
+            ("ip(\"10.0.0.1\").isInRange(ip(\"10.0.0.0/8\")) && !ip(\"10.0.0.1\").isInRange(ip(\"::1\"))", Some(true)),
+            ("ip(\"::1\").isLoopback() && ip(\"224.0.0.1\").isMulticast() && ip(\"::1\").isIpv6() && !ip(\"::1\").isIpv4()", Some(true)),
+            ("ip(\"10.0.0.1\") == ip(\"10.0.0.1/32\") && ip(\"10.0.0.1/24\") != ip(\"10.0.0.0/24\")", Some(true)),
+            ("ip(\"1.2.3.4/33\").isIpv4()", None),
+            ("ip(\"10.0.0.1\") < ip(\"10.0.0.2\")", None),
+            ("ip(principal.kind).isIpv4()", None),
+        ];
+        for (condition, expected) in cases {
+            let expected = expected.ok_or(ExprError);
+            for effect in ["permit", "forbid"] {
+                let policy = format!("{effect} (principal, action, resource) when {{ {condition} }};");
+                let (fast, slow) = both(&p, &policy, &u, None, "a:y");
+                assert_eq!((fast, slow), (expected, expected), "{policy}");
+            }
+        }
+    }
+
     #[test]
     fn what_is_not_modelled_stays_on_the_cedar_path() {
         let p = project();
         for condition in [
-            "principal.end < datetime(\"2026-01-01\")",
-            "context.now.toDate() == context.now",
             "{a: 1}.a == 1",
             "principal.hasTag(\"x\")",
+            "context has now && {now: context.now}.now < datetime(\"2026-01-01\")",
         ] {
             let set = PolicySet::from_str(&format!("forbid (principal, action, resource) when {{ {condition} }};")).unwrap();
             let json = set.policies().next().unwrap().to_json().unwrap();
