@@ -8,9 +8,16 @@
 //! Guardrails are generated too: every scope form, `when`/`unless`, `!`,
 //! `&&`, `||`, `if`, comparisons, arithmetic that overflows, sets, `like`,
 //! `is`, `in` over roles, packages and applications, entities named by
-//! literal (some not in the store, so reading them errs), and Cedar-only
-//! constructs (extension functions, records) — so both the native guardrail
-//! path and the Cedar path are held to the oracle, errors included.
+//! literal (some not in the store, so reading them errs), Cedar's datetime
+//! and duration extension (`offset`, `durationSince`, `toDate`, `toTime`,
+//! `toDays` …, comparisons; offsets that overflow for some identities or
+//! instants and not others), decimal and ipaddr, and Cedar-only constructs
+//! (records, one of them reading a static entity by literal) — so both the
+//! native guardrail path and the Cedar path are held to the oracle, errors
+//! included. Invalid extension literals (`datetime("2026-13-01")`) and
+//! constructors applied to attributes cannot be generated here: Cedar's
+//! strict validation refuses them at load. `eval/native.rs` holds the native
+//! path to Cedar on those directly, over random expressions.
 //!
 //! `ENTITLE_PROPTEST_CASES` sets the number of cases (default 2000).
 
@@ -104,8 +111,12 @@ fn condition(g: &mut Gen, depth: usize) -> String {
                     "principal has level && principal.level + 9223372036854775807 > 0",
                     "principal has start && principal.start < context.now",
                     "principal in Role::\"r0\"",
-                    // Cedar-only (an extension function), and one that errs unless `i1` is the identity or its owner.
+                    // Extension functions (native), one that overflows for late starts, a Cedar-only record,
+                    // and one that errs unless `i1` is the identity or its owner.
                     "principal has start && principal.start < datetime(\"2026-01-01\")",
+                    "principal has start && context.now.durationSince(principal.start) < duration(\"30d\")",
+                    "principal has start && principal.start.offset(duration(\"9223370269629175807ms\")) > context.now",
+                    "{a: principal.kind}.a == \"agent\"",
                     "Identity::\"i1\".kind == \"person\"",
                     "principal has owner && principal.owner has level && principal.owner.level * 4611686018427387904 > 1",
                 ])
@@ -179,7 +190,8 @@ fn guardrail_leaf(g: &mut Gen) -> String {
     let role = format!("r{}", g.below(6));
     let package = format!("p{}", g.below(4));
     let entitlement = format!("{}:e{}", g.pick(&["a", "b"]), g.below(4));
-    match g.below(30) {
+    let op = *g.pick(&["<", "<=", ">", ">=", "==", "!="]);
+    match g.below(43) {
         0 => format!(
             "principal has status && principal.status == {:?}",
             g.pick(&["active", "leave", "terminated"])
@@ -216,6 +228,49 @@ fn guardrail_leaf(g: &mut Gen) -> String {
         26 => "principal has env && principal.env == \"prod\"".into(),
         27 => "if principal has dept then principal.dept == \"Fin\" else principal.kind == \"agent\"".into(),
         28 => format!("[principal.kind, \"x\"].contains(\"agent\") && {{a: {}}}.a == 1", g.below(2)),
+        // Datetime and duration: starts are midnights and one half past eleven; instants around them.
+        29 | 30 => format!(
+            "principal has start && principal.start.offset(duration({:?})) {op} context.now",
+            g.pick(&["1d", "-1d", "12h", "30d", "1d1ms", "-24h", "23h59m59s999ms", "30m"])
+        ),
+        31 => format!(
+            "principal has start && context.now.durationSince(principal.start) {op} duration({:?})",
+            g.pick(&["0ms", "1d", "-1d", "214d", "30m", "-1ms"])
+        ),
+        32 => format!(
+            "principal has start && context.now.durationSince(principal.start).{}() {op} {}",
+            g.pick(&["toDays", "toHours", "toMinutes", "toSeconds", "toMilliseconds"]),
+            g.pick(&["0", "1", "-1", "24", "214", "86400000"])
+        ),
+        33 => format!(
+            "{} {op} {}",
+            g.pick(&["context.now.toDate()", "context.now", "datetime(\"2026-01-01\")"]),
+            g.pick(&[
+                "context.now.toDate()",
+                "context.now.offset(duration(\"-1ms\"))",
+                "datetime(\"2025-12-31T23:30:00.250Z\")"
+            ])
+        ),
+        34 => format!("context.now.toTime() {op} duration({:?})", g.pick(&["0ms", "1h", "23h59m59s999ms"])),
+        35 => "principal has start && principal.start.toDate() != principal.start".into(),
+        36 => "principal has start && [datetime(\"2026-01-01\"), datetime(\"2025-06-01\")].contains(principal.start)".into(),
+        // Overflow: for starts after 2026-01-01, for instants after 2026-01-01, always.
+        37 => "principal has start && principal.start.offset(duration(\"9223370269629175807ms\")) > context.now".into(),
+        38 => format!(
+            "{} && context.now.offset(duration(\"9223370269629175807ms\")) >= context.now",
+            g.pick(&["true", "principal.kind == \"person\""])
+        ),
+        39 => "datetime(\"1970-01-01\").offset(duration(\"-9223372036854775808ms\")).toDate() < context.now".into(),
+        40 => format!(
+            "decimal(\"1.5\").lessThan(decimal({:?})) && ip(\"10.0.0.1\").isInRange(ip({:?}))",
+            g.pick(&["1.4999", "1.5", "2.0"]),
+            g.pick(&["10.0.0.0/8", "10.0.0.0/32", "::1"])
+        ),
+        // Cedar-only: a record holding a static entity read by literal (so the full store), or a duration.
+        41 => match g.below(2) {
+            0 => format!("{{e: Entitlement::{entitlement:?}}}.e.privileged"),
+            _ => "principal has start && {d: duration(\"1d\")}.d < context.now.durationSince(principal.start)".into(),
+        },
         _ => format!("principal is Identity && resource is Entitlement in Package::{package:?}"),
     }
 }
@@ -285,7 +340,14 @@ fn identities(g: &mut Gen, t0: Instant) -> Vec<serde_json::Value> {
         if g.chance(60) {
             attrs.insert(
                 "start".into(),
-                (*g.pick(&["2025-06-01", "2026-01-01", "2026-01-01T00:00:00Z", "2026-03-01"])).into(),
+                (*g.pick(&[
+                    "2025-06-01",
+                    "2026-01-01",
+                    "2026-01-01T00:00:00Z",
+                    "2026-03-01",
+                    "2025-12-31T23:30:00.250Z",
+                ]))
+                .into(),
             );
         }
         if g.chance(60) {
@@ -355,8 +417,9 @@ fn run_case(seed: u64) -> Result<(), TestCaseError> {
         .filter_map(|r| IdentityState::from_json(r, &project.defs).ok())
         .collect();
     let by_id: BTreeMap<&str, &IdentityState> = states.iter().map(|s| (s.id.as_str(), s)).collect();
-    for offset_hours in [0i64, -24, 24, 1] {
-        let at = Instant(t0.0 + offset_hours * 3_600_000);
+    // On t0 (a midnight), a day either side, an hour after, a millisecond before.
+    for offset in [0i64, -24 * 3_600_000, 24 * 3_600_000, 3_600_000, -1] {
+        let at = Instant(t0.0 + offset);
         for s in &states {
             let owner = s.owner.as_deref().and_then(|o| by_id.get(o).copied());
             let fast = engine.desired(s, owner, at).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -384,15 +447,23 @@ proptest! {
 }
 
 /// The generator is worth its cases: guardrails take both the native and the
-/// Cedar path, and errors, permits and forbids all occur.
+/// Cedar path, native ones use datetime and duration arithmetic, Cedar-path
+/// ones read static entities by literal, and permits and forbids both occur.
 #[test]
 fn generated_guardrails_take_both_paths() {
     use entitle::eval::GuardrailPath;
     let (mut native, mut cedar, mut permits) = (0, 0, 0);
+    let (mut native_datetime, mut cedar_static_literal) = (0, 0);
     for seed in 1..400u64 {
         let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let (yaml, policies) = definitions(&mut g);
         permits += policies.matches("permit (").count();
+        // Each guardrail's text by `@id`.
+        let texts: BTreeMap<String, String> = policies
+            .split("@id(\"")
+            .skip(1)
+            .filter_map(|t| t.split_once('"').map(|(id, rest)| (id.to_string(), rest.to_string())))
+            .collect();
         let sources = Sources {
             roles: vec![SourceFile {
                 name: "roles/gen.yaml".into(),
@@ -405,15 +476,22 @@ fn generated_guardrails_take_both_paths() {
         };
         let project = Arc::new(Project::from_sources(&sources).unwrap_or_else(|f| panic!("seed {seed}: {:?}", f.diagnostics)));
         let engine = Engine::new(project).unwrap();
-        for (_, path) in engine.guardrail_paths() {
+        for (id, path) in engine.guardrail_paths() {
+            let text = texts.get(id).map_or("", String::as_str);
             match path {
-                GuardrailPath::Native => native += 1,
-                GuardrailPath::Cedar(_) => cedar += 1,
+                GuardrailPath::Native => {
+                    native += 1;
+                    native_datetime += usize::from(text.contains(".offset(") || text.contains(".durationSince("));
+                }
+                GuardrailPath::Cedar(_) => {
+                    cedar += 1;
+                    cedar_static_literal += usize::from(text.contains("{e: Entitlement::"));
+                }
             }
         }
     }
     assert!(
-        native > 200 && cedar > 50 && permits > 50,
-        "native {native}, cedar {cedar}, permits {permits}"
+        native > 200 && cedar > 30 && permits > 50 && native_datetime > 100 && cedar_static_literal > 10,
+        "native {native} ({native_datetime} with datetime arithmetic), cedar {cedar} ({cedar_static_literal} reading a static entity by literal), permits {permits}"
     );
 }

@@ -396,10 +396,7 @@ impl IpNet {
             Some((addr, prefix)) => {
                 let addr: IpAddr = addr.parse().ok()?;
                 let (max, max_len) = if addr.is_ipv4() { (32, 2) } else { (128, 3) };
-                if prefix.len() > max_len
-                    || !prefix.chars().all(|c| c.is_ascii_digit())
-                    || (prefix.starts_with('0') && prefix != "0")
-                {
+                if prefix.len() > max_len || !prefix.chars().all(|c| c.is_ascii_digit()) || (prefix.starts_with('0') && prefix != "0") {
                     return None;
                 }
                 let prefix: u8 = prefix.parse().ok()?;
@@ -514,11 +511,21 @@ mod tests {
         assert_mixed("datetime", &datetimes, |t| parse_datetime(t).is_some());
         for text in &datetimes {
             let ours = parse_datetime(text).map(|t| EvalResult::Long(t.into()));
-            let theirs = cedar(&format!("datetime({text:?}).durationSince(datetime(\"1970-01-01\")).toMilliseconds()"));
+            let theirs = cedar(&format!(
+                "datetime({text:?}).durationSince(datetime(\"1970-01-01\")).toMilliseconds()"
+            ));
             assert_eq!(ours, theirs, "datetime({text:?})");
         }
         let durations = near_misses(
-            &["1d2h3m4s5ms", "-1ms", "9223372036854775807ms", "-106751991167d7h12m55s808ms", "30d", "1m1ms", "0s"],
+            &[
+                "1d2h3m4s5ms",
+                "-1ms",
+                "9223372036854775807ms",
+                "-106751991167d7h12m55s808ms",
+                "30d",
+                "1m1ms",
+                "0s",
+            ],
             b"0123456789-dhms",
             3000,
         );
@@ -528,7 +535,11 @@ mod tests {
             let theirs = cedar(&format!("duration({text:?}).toMilliseconds()"));
             assert_eq!(ours, theirs, "duration({text:?})");
         }
-        let decimals = near_misses(&["1.5", "-0.0001", "922337203685477.5807", "-922337203685477.5808", "12.3400"], b"0123456789-.", 2000);
+        let decimals = near_misses(
+            &["1.5", "-0.0001", "922337203685477.5807", "-922337203685477.5808", "12.3400"],
+            b"0123456789-.",
+            2000,
+        );
         assert_mixed("decimal", &decimals, |t| parse_decimal(t).is_some());
         for text in &decimals {
             let ours = parse_decimal(text).map(|v| {
@@ -543,7 +554,14 @@ mod tests {
             }
         }
         let addresses = near_misses(
-            &["10.0.0.1", "192.168.0.0/16", "::1", "ffee::/64", "0.0.0.0/0", "2001:db8::ff00:42:8329/128"],
+            &[
+                "10.0.0.1",
+                "192.168.0.0/16",
+                "::1",
+                "ffee::/64",
+                "0.0.0.0/0",
+                "2001:db8::ff00:42:8329/128",
+            ],
             b"0123456789abcdef:./",
             2000,
         );
@@ -559,10 +577,17 @@ mod tests {
                 for (method, ours) in [
                     ("isLoopback()", net.is_loopback()),
                     ("isMulticast()", net.is_multicast()),
-                    ("isInRange(ip(\"10.0.0.0/8\"))", net.is_in_range(&IpNet::parse("10.0.0.0/8").unwrap())),
+                    (
+                        "isInRange(ip(\"10.0.0.0/8\"))",
+                        net.is_in_range(&IpNet::parse("10.0.0.0/8").unwrap()),
+                    ),
                     ("isInRange(ip(\"ff00::/8\"))", net.is_in_range(&IpNet::parse("ff00::/8").unwrap())),
                 ] {
-                    assert_eq!(cedar(&format!("ip({text:?}).{method}")), Some(EvalResult::Bool(ours)), "ip({text:?}).{method}");
+                    assert_eq!(
+                        cedar(&format!("ip({text:?}).{method}")),
+                        Some(EvalResult::Bool(ours)),
+                        "ip({text:?}).{method}"
+                    );
                 }
             }
         }

@@ -877,10 +877,14 @@ mod tests {
 
     /// Native verdict and Cedar's (over the oracle's store) for one policy text.
     fn both(p: &Project, policy: &str, who: &IdentityState, owner: Option<&IdentityState>, resource: &str) -> (Tri, Tri) {
+        both_at(p, policy, who, owner, resource, Instant::parse("2026-11-21").unwrap())
+    }
+
+    /// [`both`] at a given instant.
+    fn both_at(p: &Project, policy: &str, who: &IdentityState, owner: Option<&IdentityState>, resource: &str, at: Instant) -> (Tri, Tri) {
         let set = PolicySet::from_str(policy).unwrap();
         let json = set.policies().next().unwrap().to_json().unwrap();
         let native = NativePolicy::compile(&json, p.catalog()).unwrap_or_else(|u| panic!("{policy}: {u:?}"));
-        let at = Instant::parse("2026-11-21").unwrap();
         let facts = Facts::new(p.catalog(), who, owner, at);
         let fast = native.eval(p.catalog(), &facts, p.catalog().entitlements.id(resource));
         let store = crate::eval::cedar_io::full_store(p, who, owner, at).unwrap();
@@ -1054,6 +1058,129 @@ mod tests {
                 assert_eq!((fast, slow), (expected, expected), "{policy}");
             }
         }
+    }
+
+    /// Random datetime and duration expressions — invalid texts, constructors
+    /// on attribute values, overflow near both ends of `i64`, type errors —
+    /// that a validated policy could never hold (strict validation refuses
+    /// invalid literals and non-literal constructor arguments) but Cedar
+    /// evaluates all the same: the native verdict is Cedar's on each, for
+    /// identities with and without the attributes, at instants on and off
+    /// midnight and on both sides of the Unix epoch.
+    #[test]
+    fn random_extension_expressions_agree_with_cedar() {
+        struct Gen(u64);
+        impl Gen {
+            fn below(&mut self, n: usize) -> usize {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                (self.0 % n as u64) as usize
+            }
+            fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+                items[self.below(items.len())]
+            }
+        }
+        const DATETIMES: &[&str] = &[
+            "2026-11-21",
+            "2026-11-21T12:30:00Z",
+            "1969-12-31T23:59:59.999Z",
+            "0000-01-01",
+            "9999-12-31T23:59:59.999-2359",
+            "2026-02-29",
+            "2026-11-21T24:00:00Z",
+            "2026-11-21T12:30:00",
+            "bad",
+            "",
+        ];
+        const DURATIONS: &[&str] = &[
+            "1d",
+            "-1d",
+            "12h",
+            "30d",
+            "1d2h3m4s5ms",
+            "-1ms",
+            "0ms",
+            "9223372036854775807ms",
+            "-9223372036854775808ms",
+            "106751991167d",
+            "106751991168d",
+            "1h1d",
+            "-",
+            "",
+        ];
+        fn datetime(g: &mut Gen, depth: usize) -> String {
+            match g.below(if depth == 0 { 5 } else { 9 }) {
+                0 => "context.now".into(),
+                1 => "principal.end".into(),
+                2 => format!("datetime({:?})", g.pick(DATETIMES)),
+                3 => "datetime(principal.note)".into(),
+                4 => g.pick(&["duration(\"1d\")", "5", "\"2026-11-21\"", "principal"]).into(),
+                5 | 6 => format!("{}.offset({})", datetime(g, depth - 1), duration(g, depth - 1)),
+                _ => format!("{}.toDate()", datetime(g, depth - 1)),
+            }
+        }
+        fn duration(g: &mut Gen, depth: usize) -> String {
+            match g.below(if depth == 0 { 3 } else { 6 }) {
+                0 | 1 => format!("duration({:?})", g.pick(DURATIONS)),
+                2 => g
+                    .pick(&["duration(principal.note)", "duration(principal.level)", "context.now"])
+                    .into(),
+                3 | 4 => format!("{}.durationSince({})", datetime(g, depth - 1), datetime(g, depth - 1)),
+                _ => format!("{}.toTime()", datetime(g, depth - 1)),
+            }
+        }
+        fn condition(g: &mut Gen, depth: usize) -> String {
+            let op = g.pick(&["<", "<=", ">", ">=", "==", "!="]);
+            match g.below(if depth == 0 { 4 } else { 7 }) {
+                0 => format!("{} {op} {}", datetime(g, 2), datetime(g, 2)),
+                1 => format!("{} {op} {}", duration(g, 2), duration(g, 2)),
+                2 => format!(
+                    "{}.{}() {op} {}",
+                    duration(g, 2),
+                    g.pick(&["toMilliseconds", "toSeconds", "toMinutes", "toHours", "toDays"]),
+                    g.pick(&["0", "-1", "324", "86399999", "principal.level"])
+                ),
+                3 => format!("[{}, {}].contains({})", datetime(g, 1), duration(g, 1), datetime(g, 1)),
+                4 => format!("({}) && ({})", condition(g, depth - 1), condition(g, depth - 1)),
+                5 => format!("({}) || ({})", condition(g, depth - 1), condition(g, depth - 1)),
+                _ => format!(
+                    "if principal has end then {} else !({})",
+                    condition(g, depth - 1),
+                    condition(g, depth - 1)
+                ),
+            }
+        }
+        let p = project();
+        let people = [
+            serde_json::json!({"id": "u", "kind": "person", "attributes": {"status": "active", "level": 3, "end": "2026-01-01", "note": "2026-11-20T12:00:00Z"}}),
+            serde_json::json!({"id": "v", "kind": "person", "attributes": {"status": "active", "end": "1969-12-31T23:00:00Z", "note": "bad"}}),
+            serde_json::json!({"id": "w", "kind": "person", "attributes": {"status": "terminated"}}),
+        ]
+        .map(|j| identity(&p, j));
+        let instants = [
+            "2026-11-21",
+            "2026-11-21T13:45:10.123Z",
+            "1969-12-31T06:00:00Z",
+            "0000-01-01",
+            "9999-12-31T23:59:59.999Z",
+        ]
+        .map(|t| Instant::parse(t).unwrap());
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+        let mut outcomes = [0usize; 3];
+        for _ in 0..600 {
+            let policy = format!("forbid (principal, action, resource) when {{ {} }};", condition(&mut g, 2));
+            for (who, at) in people.iter().zip(instants.iter().cycle().skip(g.below(instants.len()))) {
+                let (fast, slow) = both_at(&p, &policy, who, None, "a:y", *at);
+                assert_eq!(fast, slow, "{policy} for {} at {at}", who.id);
+                outcomes[match fast {
+                    Ok(true) => 0,
+                    Ok(false) => 1,
+                    Err(_) => 2,
+                }] += 1;
+            }
+        }
+        assert!(outcomes.iter().all(|n| *n > 150), "true, false, error: {outcomes:?}");
     }
 
     #[test]
