@@ -9,15 +9,14 @@
 //! entities, sets of them); `.attr` and `has` (also `has a.b`) on identities
 //! (declared attributes, `kind`, `owner`), on entitlements (`privileged`,
 //! `application`, also named by literal) and on `context.now`; `==`, `!=`,
-//! `<`, `<=`, `>`, `>=` (longs and datetimes), `+`, `-`, `*`, unary `-` (with
+//! `<`, `<=`, `>`, `>=` (longs, datetimes, durations), `+`, `-`, `*`, unary `-` (with
 //! overflow errors), `!`, `&&`, `||`, `if-then-else`, `like`, `is`, `in`
 //! (over the role hierarchy, package nesting and applications), set literals,
 //! `contains`, `containsAll`, `containsAny`, `isEmpty`; Cedar's extension
 //! functions (`datetime`, `duration`, `offset`, `durationSince`, `toDate`,
 //! `toTime`, `toMilliseconds` … `toDays`; `decimal` and its comparisons;
-//! `ip` and its methods — `extensions.rs`), with `<`, `<=`, `>`, `>=` over
-//! datetimes and over durations; and the scope constraints `==`, `in`, `is`,
-//! `is … in`. Anything else (records, tags, template slots) keeps the Cedar
+//! `ip` and its methods — `extensions.rs`); and the scope constraints `==`,
+//! `in`, `is`, `is … in`. Anything else (records, tags, template slots) keeps the Cedar
 //! path. A constructor applied to a literal is evaluated once, when the
 //! policy is compiled: a valid literal becomes a value, an invalid one an
 //! expression that errs when (and only if) it is evaluated.

@@ -4,17 +4,17 @@
 //! - **Native**: they read only what the condition language can express —
 //!   principal and owner attributes, `context.now`, `resource.privileged`,
 //!   `resource in Application::"x"`, `resource in Package::"p"`.
-//! - **Cedar-only**: they need Cedar itself — a set method
-//!   (`principal.tags.containsAll([...])`), date arithmetic
-//!   (`principal.start_date.offset(...)`), and a literal read of a static
-//!   entity (`Entitlement::"okta:super-admin".privileged`).
+//! - **Cedar-only**: the condition language cannot express them; they need
+//!   Cedar's semantics — a set method (`principal.tags.containsAll([...])`),
+//!   date arithmetic (`principal.start_date.offset(...)`), and a literal read
+//!   of a static entity (`Entitlement::"okta:super-admin".privileged`). The
+//!   engine still evaluates every one of them natively (`eval/native.rs`).
 //!
 //! The literal read is generated only with
-//! [`GenOptions::literal_entity_guardrail`](super::GenOptions): today it sends
-//! the engine to the full static entity store for every identity, which at
-//! the reference size costs far more than everything else together, so the
-//! reference organisation measures the common path and the flag measures
-//! that one.
+//! [`GenOptions::literal_entity_guardrail`](super::GenOptions): before
+//! guardrails were native it sent the engine to the full static entity store
+//! for every identity; the flag keeps such a read in the engine-equals-oracle
+//! test of a generated organisation.
 //!
 //! Every generated guardrail forbids something for someone in the generated
 //! population (the tests check it), so none is dead weight.
@@ -30,7 +30,8 @@ pub struct Guardrail {
     pub id: &'static str,
     /// Generated (not one of the example's five).
     pub generated: bool,
-    /// Expressible in the condition language (no Cedar needed).
+    /// Expressible in the condition language (the class `docs/gen.md` lists;
+    /// the engine evaluates guardrails of both classes natively).
     pub native: bool,
 }
 
