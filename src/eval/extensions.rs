@@ -510,7 +510,7 @@ mod tests {
         );
         assert_mixed("datetime", &datetimes, |t| parse_datetime(t).is_some());
         for text in &datetimes {
-            let ours = parse_datetime(text).map(|t| EvalResult::Long(t));
+            let ours = parse_datetime(text).map(EvalResult::Long);
             let theirs = cedar(&format!(
                 "datetime({text:?}).durationSince(datetime(\"1970-01-01\")).toMilliseconds()"
             ));
@@ -531,7 +531,7 @@ mod tests {
         );
         assert_mixed("duration", &durations, |t| parse_duration(t).is_some());
         for text in &durations {
-            let ours = parse_duration(text).map(|d| EvalResult::Long(d));
+            let ours = parse_duration(text).map(EvalResult::Long);
             let theirs = cedar(&format!("duration({text:?}).toMilliseconds()"));
             assert_eq!(ours, theirs, "duration({text:?})");
         }
