@@ -22,7 +22,7 @@ impl Sym {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Interner {
     strings: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, Sym>,
+    index: HashMap<Arc<str>, Sym, foldhash::fast::RandomState>,
 }
 
 impl Interner {

@@ -167,7 +167,7 @@ pub struct LiveFileBuilder {
     file: String,
     strings: Interner,
     rows: Vec<GrantRow>,
-    seen: HashSet<(Sym, Sym)>,
+    seen: HashSet<(Sym, Sym), foldhash::fast::RandomState>,
 }
 
 impl LiveFileBuilder {
@@ -177,7 +177,7 @@ impl LiveFileBuilder {
             file: file.into(),
             strings: Interner::default(),
             rows: Vec::new(),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
         }
     }
 
