@@ -94,6 +94,9 @@ fn main() -> Result<(), String> {
 
     let mut rows = Vec::new();
     for peer in Peer::ALL {
+        if peer == Peer::Oracle && oracle_sample.is_empty() {
+            continue;
+        }
         let who = if peer == Peer::Oracle { &oracle_sample } else { &sample };
         let mut times = Vec::with_capacity(who.len());
         for &i in who {

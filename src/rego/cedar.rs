@@ -133,6 +133,20 @@ impl Translator<'_> {
     }
 
     fn scope(&mut self, c: &Json, ent: Ent) -> Tr<Pred> {
+        if ent == Ent::Action {
+            // One action, with no parents: decided here.
+            let hold = |e: &Json| {
+                let e = e.get("__entity").unwrap_or(e);
+                e.get("type").and_then(Json::as_str) == Some("Action") && e.get("id").and_then(Json::as_str) == Some("hold")
+            };
+            let holds = match (c.get("op").and_then(Json::as_str), c.get("entity"), c.get("entities")) {
+                (Some("All"), _, _) => true,
+                (Some("==" | "in"), Some(e), _) => hold(e),
+                (Some("in"), None, Some(Json::Array(list))) => list.iter().any(hold),
+                (other, _, _) => return unsupported(format!("an action scope {other:?}")),
+            };
+            return Ok(if holds { Pred::always() } else { Pred::never() });
+        }
         let left = self.entity_val(ent);
         match c.get("op").and_then(Json::as_str) {
             Some("All") => Ok(Pred::always()),
@@ -306,6 +320,11 @@ impl Translator<'_> {
     /// `left`'s ancestors (for a set, any member).
     fn within(&mut self, left: &Val, right: &Val) -> Tr<Pred> {
         let ancestors = self.ancestors(left)?;
+        let (lt, rt) = (entity_type(&left.ty), entity_type(&right.ty));
+        if right.ty != Ty::Set && lt.is_some() && rt.is_some() && lt != rt {
+            // Entities of two types are never equal.
+            return Ok(Pred::stmt(format!("{} in {ancestors}", right.term)));
+        }
         Ok(if right.ty == Ty::Set {
             let z = self.helpers.var();
             Pred(vec![
@@ -627,6 +646,17 @@ fn in_i64(mut v: Val) -> Val {
     v.stmts.push(format!("{} <= {}", v.term, I64_BOUNDS.1));
     v.stmts.push(format!("{} >= {}", v.term, I64_BOUNDS.0));
     v
+}
+
+/// The entity type of a value, when the translation knows it.
+fn entity_type(ty: &Ty) -> Option<&str> {
+    match ty {
+        Ty::Entity(Ent::Principal | Ent::Owner) => Some("Identity"),
+        Ty::Entity(Ent::Resource) => Some("Entitlement"),
+        Ty::Entity(Ent::Action) => Some("Action"),
+        Ty::Entity(Ent::Other(Some(t))) => Some(t),
+        _ => None,
+    }
 }
 
 fn set_of(items: Vec<Val>) -> Val {

@@ -429,10 +429,15 @@ impl Conditions<'_> {
                 }
                 // T(any[a, ..rest]) = T(a) ∨ (F(a) ∧ T(any rest)); dually F(all).
                 let mut out = Pred::never();
+                // (An item that cannot err needs no F(a): T(a) ∨ T(rest) is the same.)
                 for item in items.iter().rev() {
                     let decided = self.eval(item, want)?;
-                    let passed = self.eval(item, !want)?;
-                    let rest = self.helpers.and(passed, out);
+                    let rest = if may_err(item) {
+                        let passed = self.eval(item, !want)?;
+                        self.helpers.and(passed, out)
+                    } else {
+                        out
+                    };
                     out = Helpers::or(decided, rest);
                 }
                 Ok(out)
