@@ -45,9 +45,12 @@ pub struct Outcome {
 /// this function does.
 pub fn outcome(d: &DesiredSet) -> Outcome {
     Outcome {
-        roles: d.roles.iter().cloned().collect(),
-        entitlements: d.entitlements.keys().cloned().collect(),
-        forbidden: d.forbidden.iter().map(|(e, by)| (e.clone(), by.clone())).collect(),
+        roles: d.roles().map(str::to_string).collect(),
+        entitlements: d.entitlements().map(str::to_string).collect(),
+        forbidden: d
+            .forbidden()
+            .map(|(e, by)| (e.to_string(), by.into_iter().map(str::to_string).collect()))
+            .collect(),
     }
 }
 
@@ -231,10 +234,11 @@ impl PlainCedar {
                 entity_literals(&json, &mut literal_uids);
             }
         }
+        let statics = compiled.entities()?;
         let literals = literal_uids
             .iter()
             .filter_map(|text| EntityUid::from_str(text).ok())
-            .filter_map(|u| compiled.entities.get(&u).cloned())
+            .filter_map(|u| statics.get(&u).cloned())
             .collect();
         let grants = project
             .graph
@@ -265,7 +269,7 @@ impl PlainCedar {
             entitlements.insert(id.clone(), entity);
         }
         Ok(PlainCedar {
-            roles: compiled.role_probes.clone(),
+            roles: compiled.role_probes()?.clone(),
             guardrail_permits: (!permits.is_empty()).then_some(permits),
             guardrails,
             grants,
@@ -477,6 +481,15 @@ impl RegoPeer {
     /// Loads a module and data document.
     pub fn from_text(module: &str, data: &str) -> Result<RegoPeer, String> {
         let mut engine = regorus::Engine::new();
+        // regorus bounds a policy file (1 MiB, 20,000 lines, 1,024 columns) by
+        // default (tabs count wide); the module of 4,000 roles is larger, and it is ours.
+        let at_least = |n: usize| std::num::NonZeroUsize::new(n.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
+        let widest = module.lines().map(str::len).max().unwrap_or(0);
+        engine.set_policy_length_config(regorus::PolicyLengthConfig {
+            max_col: std::num::NonZeroU32::new(u32::try_from(widest * 8 + 1024).unwrap_or(u32::MAX)).unwrap_or(std::num::NonZeroU32::MIN),
+            max_file_bytes: at_least(module.len() + 1),
+            max_lines: at_least(module.lines().count() + 1),
+        });
         engine
             .add_policy(entitle::rego::MODULE_FILE.into(), module.into())
             .map_err(|e| format!("regorus refuses the module: {e}"))?;
