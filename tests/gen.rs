@@ -99,7 +99,7 @@ fn a_tiny_organisation_is_pinned() {
     );
 }
 
-const PINNED: &str = "9b0d49a5f525ad1f99a4e6cc1b70c62d63c124866ecca1513f50049edf705fca";
+const PINNED: &str = "56f9730b8b5f16e73d1daa3bbb743e0912039143dde76e2653dc3a96702b3f42";
 
 #[test]
 fn the_definitions_load_without_errors_and_the_feed_and_live_state_read_cleanly() {

@@ -85,5 +85,13 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         options.as_of.to_rfc3339(),
         org.totals.line()
     );
+    for o in &org.rego.omitted {
+        eprintln!(
+            "warning: {} leaves out `{}`: it uses {}, which the Rego translation does not cover",
+            entitle::rego::MODULE_FILE,
+            o.id,
+            o.reason
+        );
+    }
     Ok(EXIT_OK)
 }

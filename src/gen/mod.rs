@@ -309,6 +309,9 @@ pub struct GeneratedOrg {
     pub live: String,
     /// The figures.
     pub totals: Totals,
+    /// The roles and guardrails as Rego (`rego/entitle.rego`, `rego/data.json`),
+    /// for measuring a Rego engine on the same organisation.
+    pub rego: crate::rego::RegoPolicy,
     /// `gen.json`: the options, the files and the figures.
     pub manifest: String,
 }
@@ -326,6 +329,8 @@ impl GeneratedOrg {
             .chain(&self.sources.policies)
             .map(|f| (f.name.clone(), f.text.as_str()))
             .collect();
+        out.push((crate::rego::MODULE_FILE.into(), &self.rego.module));
+        out.push((crate::rego::DATA_FILE.into(), &self.rego.data));
         out.push(("identities.jsonl".into(), &self.identities));
         out.push(("live.jsonl".into(), &self.live));
         out.push((MANIFEST.into(), &self.manifest));
@@ -383,7 +388,11 @@ fn previous_files(manifest: &str) -> Option<Vec<String>> {
         let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
         let shape = match path.components().count() {
             1 => matches!(f, "identities.jsonl" | "live.jsonl" | MANIFEST),
-            2 => (f.starts_with("roles/") && f.ends_with(".yaml")) || (f.starts_with("policies/") && f.ends_with(".cedar")),
+            2 => {
+                (f.starts_with("roles/") && f.ends_with(".yaml"))
+                    || (f.starts_with("policies/") && f.ends_with(".cedar"))
+                    || matches!(f, crate::rego::MODULE_FILE | crate::rego::DATA_FILE)
+            }
             _ => false,
         };
         if !plain || !shape {
@@ -484,9 +493,11 @@ pub fn generate(options: &GenOptions) -> Result<GeneratedOrg, GenError> {
         mean_entitlements: round2(live.desired as f64 / n),
         drift: live.drift,
     };
+    let rego = crate::rego::write(&project);
     let mut org = GeneratedOrg {
         options: options.clone(),
         sources,
+        rego,
         project,
         feed,
         identities,
@@ -626,14 +637,16 @@ mod tests {
 
     #[test]
     fn a_doctored_manifest_cannot_reach_outside() {
-        let ok = r#"{"files": ["roles/a.yaml", "policies/g.cedar", "identities.jsonl", "gen.json"]}"#;
-        assert_eq!(previous_files(ok).map(|f| f.len()), Some(4));
+        let ok =
+            r#"{"files": ["roles/a.yaml", "policies/g.cedar", "rego/entitle.rego", "rego/data.json", "identities.jsonl", "gen.json"]}"#;
+        assert_eq!(previous_files(ok).map(|f| f.len()), Some(6));
         for bad in [
             r#"{"files": ["../etc/passwd"]}"#,
             r#"{"files": ["/etc/passwd"]}"#,
             r#"{"files": ["roles/../../x.yaml"]}"#,
             r#"{"files": ["src/lib.rs"]}"#,
             r#"{"files": ["roles/a/b.yaml"]}"#,
+            r#"{"files": ["rego/other.rego"]}"#,
             r#"{"files": "roles/a.yaml"}"#,
         ] {
             assert_eq!(previous_files(bad), None, "{bad}");
