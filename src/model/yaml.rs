@@ -234,9 +234,10 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
     let result = parser.load(&mut builder, true);
     if let Err(e) = result {
         let mark = e.marker();
+        let (line, column) = within_text(text, mark.line(), mark.col() + 1);
         return Err(Diagnostic::new(
             Code::YamlSyntax,
-            Location::new(file, mark.line() as u32, mark.col() as u32 + 1),
+            Location::new(file, line, column),
             format!("invalid YAML: {}", e.info()),
         ));
     }
@@ -245,6 +246,20 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
     }
 
     Ok(builder.root)
+}
+
+/// A parser position as a location inside `text`: the parser puts the end of
+/// a text that does not end with a line break on the line after its last, and
+/// a diagnostic must point at a line the file has (its end, then).
+fn within_text(text: &str, line: usize, column: usize) -> (u32, u32) {
+    let last_line = text.bytes().filter(|b| *b == b'\n').count() + 1;
+    let (line, column) = if line > last_line {
+        let last = text.rsplit('\n').next().unwrap_or_default();
+        (last_line, last.chars().count() + 1)
+    } else {
+        (line, column)
+    };
+    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
