@@ -147,7 +147,12 @@ fn attr_test(b: &mut Bytes<'_>, prefix: &str) -> String {
                 "eq" => int_value(b),
                 "exists" => format!("{{ exists: {} }}", b.chance(50)),
                 "matches" => format!("{{ matches: {} }}", string_value(b, GLOBS)),
-                _ if b.chance(20) => format!("{{ {op}: {}, {}: {} }}", int_value(b), b.pick(&["gt", "gte", "lt", "lte"]), int_value(b)),
+                _ if b.chance(20) => format!(
+                    "{{ {op}: {}, {}: {} }}",
+                    int_value(b),
+                    b.pick(&["gt", "gte", "lt", "lte"]),
+                    int_value(b)
+                ),
                 _ => format!("{{ {op}: {} }}", int_value(b)),
             };
             format!("{prefix}level: {value}")
@@ -205,7 +210,11 @@ fn attr_test(b: &mut Bytes<'_>, prefix: &str) -> String {
 
 /// A Cedar string literal (Cedar's escapes are Rust's).
 fn cedar_string(b: &mut Bytes<'_>) -> String {
-    let text = if b.chance(10) { b.text(5) } else { (*b.pick(&["Eng", "E\"x", "a\\b", "vip", "ü", "", "E*", "\0"])).to_string() };
+    let text = if b.chance(10) {
+        b.text(5)
+    } else {
+        (*b.pick(&["Eng", "E\"x", "a\\b", "vip", "ü", "", "E*", "\0"])).to_string()
+    };
     format!("\"{}\"", text.escape_default())
 }
 
@@ -224,14 +233,28 @@ fn cedar_bool(b: &mut Bytes<'_>, depth: usize) -> String {
         let cmp = |b: &mut Bytes<'_>| *b.pick(&["==", "!=", "<", "<=", ">", ">="]);
         return match b.below(16) {
             0 => format!("principal has level && principal.level {} {}", cmp(b), int(b)),
-            1 => format!("principal has level && principal.level {} {} {} {}", b.pick(&["+", "-", "*"]), int(b), cmp(b), int(b)),
+            1 => format!(
+                "principal has level && principal.level {} {} {} {}",
+                b.pick(&["+", "-", "*"]),
+                int(b),
+                cmp(b),
+                int(b)
+            ),
             2 => format!("principal has dept && principal.dept {} {}", b.pick(&["==", "!="]), cedar_string(b)),
-            3 => format!("principal has dept && principal.dept like \"{}\"", b.pick(&["E*", "*", "\\*x", "a\\\\b", "*n*", ""])),
+            3 => format!(
+                "principal has dept && principal.dept like \"{}\"",
+                b.pick(&["E*", "*", "\\*x", "a\\\\b", "*n*", ""])
+            ),
             4 => format!("principal has tags && principal.tags.contains({})", cedar_string(b)),
             5 => format!(
                 "principal has start && principal.start {} {}",
                 cmp(b),
-                b.pick(&["context.now", "context.now.offset(duration(\"-1d\"))", "datetime(\"2026-01-01\")", "datetime(\"2025-06-01T12:00:00Z\")"])
+                b.pick(&[
+                    "context.now",
+                    "context.now.offset(duration(\"-1d\"))",
+                    "datetime(\"2026-01-01\")",
+                    "datetime(\"2025-06-01T12:00:00Z\")"
+                ])
             ),
             6 => format!("principal.kind == \"{}\"", b.pick(&KINDS[..3])),
             7 => format!("principal.status {} \"{}\"", b.pick(&["==", "!="]), b.pick(STATUSES)),
@@ -242,9 +265,16 @@ fn cedar_bool(b: &mut Bytes<'_>, depth: usize) -> String {
             ),
             9 => format!("principal in Role::\"r{}\"", b.below(5)),
             10 => "principal has flag && principal.flag".into(),
-            11 => format!("principal has {}", b.pick(&["level", "dept", "tags", "start", "flag", "env", "owner"])),
+            11 => format!(
+                "principal has {}",
+                b.pick(&["level", "dept", "tags", "start", "flag", "env", "owner"])
+            ),
             12 => format!("principal has env && principal.env == \"{}\"", b.pick(&["dev", "prod"])),
-            13 => format!("principal has tags && principal.tags.{}([{}])", b.pick(&["containsAll", "containsAny"]), cedar_string(b)),
+            13 => format!(
+                "principal has tags && principal.tags.{}([{}])",
+                b.pick(&["containsAll", "containsAny"]),
+                cedar_string(b)
+            ),
             14 => (*b.pick(&["true", "false"])).into(),
             _ => format!("principal has owner && principal.owner.kind == \"{}\"", b.pick(&KINDS[..3])),
         };
@@ -272,7 +302,10 @@ fn cedar_expr(b: &mut Bytes<'_>, depth: usize) -> String {
             7 => "principal.owner".into(),
             8 => "principal.owner.status".into(),
             9 => "context.now".into(),
-            10 => format!("principal has {}", b.pick(&["level", "dept", "tags", "start", "flag", "env", "owner", "nope"])),
+            10 => format!(
+                "principal has {}",
+                b.pick(&["level", "dept", "tags", "start", "flag", "env", "owner", "nope"])
+            ),
             11 => b.pick(INTS).to_string(),
             12 => (i64::from(b.byte()) - 128).to_string(),
             13 => cedar_string(b),
@@ -280,7 +313,10 @@ fn cedar_expr(b: &mut Bytes<'_>, depth: usize) -> String {
             15 => format!("Role::\"r{}\"", b.below(5)),
             16 => format!("Entitlement::\"{}\"", b.pick(&["a:e0", "b:e1", "zz"])),
             17 => format!("[{}]", (0..b.below(3)).map(|_| cedar_string(b)).collect::<Vec<_>>().join(", ")),
-            18 => format!("datetime(\"{}\")", b.pick(&["2026-01-01", "2025-06-01T12:00:00Z", "2026-01-01T00:00:00.000+1400", "bad"])),
+            18 => format!(
+                "datetime(\"{}\")",
+                b.pick(&["2026-01-01", "2025-06-01T12:00:00Z", "2026-01-01T00:00:00.000+1400", "bad"])
+            ),
             19 => format!("duration(\"{}\")", b.pick(&["1d", "-1h", "0ms", "1x"])),
             20 => "principal".into(),
             21 => format!("principal.owner has {}", b.pick(&["status", "dept"])),
@@ -294,18 +330,41 @@ fn cedar_expr(b: &mut Bytes<'_>, depth: usize) -> String {
         1 => format!("{} || {}", cedar_expr(b, d), cedar_expr(b, d)),
         2 => format!("!{}", cedar_expr(b, d)),
         3 => format!("({})", cedar_expr(b, d)),
-        4 => format!("{} {} {}", cedar_expr(b, d), b.pick(&["==", "!=", "<", "<=", ">", ">="]), cedar_expr(b, d)),
+        4 => format!(
+            "{} {} {}",
+            cedar_expr(b, d),
+            b.pick(&["==", "!=", "<", "<=", ">", ">="]),
+            cedar_expr(b, d)
+        ),
         5 => format!("{} {} {}", cedar_expr(b, d), b.pick(&["+", "-", "*"]), cedar_expr(b, d)),
         6 => format!("-{}", cedar_expr(b, d)),
         7 => format!("{} in {}", cedar_expr(b, d), cedar_expr(b, d)),
-        8 => format!("{}.{}({})", cedar_expr(b, d), b.pick(&["contains", "containsAll", "containsAny"]), cedar_expr(b, d)),
+        8 => format!(
+            "{}.{}({})",
+            cedar_expr(b, d),
+            b.pick(&["contains", "containsAll", "containsAny"]),
+            cedar_expr(b, d)
+        ),
         9 => format!("{} like \"{}\"", cedar_expr(b, d), b.pick(&["E*", "*", "\\*x", "a\\\\b"])),
         10 => format!("if {} then {} else {}", cedar_expr(b, d), cedar_expr(b, d), cedar_expr(b, d)),
         11 => format!("{} is {}", cedar_expr(b, d), b.pick(&["Identity", "Role", "Entitlement"])),
-        12 => format!("{}.{}", cedar_expr(b, d), b.pick(&["toDate()", "offset(duration(\"1d\"))", "toDays()", "isEmpty()"])),
-        13 => format!("{}.{}({})", cedar_expr(b, d), b.pick(&["lessThan", "greaterThan"]), cedar_expr(b, d)),
+        12 => format!(
+            "{}.{}",
+            cedar_expr(b, d),
+            b.pick(&["toDate()", "offset(duration(\"1d\"))", "toDays()", "isEmpty()"])
+        ),
+        13 => format!(
+            "{}.{}({})",
+            cedar_expr(b, d),
+            b.pick(&["lessThan", "greaterThan"]),
+            cedar_expr(b, d)
+        ),
         14 => format!("{} {}", cedar_expr(b, d), b.text(6)),
-        _ => format!("principal has {} && {}", b.pick(&["level", "dept", "tags", "start", "flag", "owner"]), cedar_expr(b, d)),
+        _ => format!(
+            "principal has {} && {}",
+            b.pick(&["level", "dept", "tags", "start", "flag", "owner"]),
+            cedar_expr(b, d)
+        ),
     }
 }
 
@@ -359,7 +418,12 @@ pub fn decode(data: &[u8]) -> (String, String) {
     let mut cedar = String::new();
     let guardrails = if b.chance(50) { b.below(3) } else { 0 };
     for g in 0..guardrails {
-        let scope = *b.pick(&["resource", "resource in Application::\"a\"", "resource == Entitlement::\"a:e1\"", "resource in Package::\"p0\""]);
+        let scope = *b.pick(&[
+            "resource",
+            "resource in Application::\"a\"",
+            "resource == Entitlement::\"a:e1\"",
+            "resource in Package::\"p0\"",
+        ]);
         let resource_test = *b.pick(&["true", "resource.privileged", "!resource.privileged"]);
         if b.chance(15) {
             let _ = writeln!(
@@ -371,7 +435,11 @@ pub fn decode(data: &[u8]) -> (String, String) {
             let _ = writeln!(
                 cedar,
                 "@id(\"g{g}\")\nforbid (principal, action, {scope}) when {{ {} && {resource_test} }};",
-                if b.chance(85) { cedar_bool(&mut b, 2) } else { cedar_expr(&mut b, 2) }
+                if b.chance(85) {
+                    cedar_bool(&mut b, 2)
+                } else {
+                    cedar_expr(&mut b, 2)
+                }
             );
         }
     }
@@ -418,8 +486,13 @@ fn check_decoded(yaml: &str, cedar: &str) {
         validation.validation_errors().map(ToString::to_string).collect::<Vec<_>>(),
         compiled.policies_text
     );
-    let reparsed = PolicySet::from_str(&compiled.policies_text).unwrap_or_else(|e| panic!("policy text does not parse again: {e}\n{}", compiled.policies_text));
-    assert_eq!(reparsed.policies().count(), compiled.policies.policies().count(), "policy text and policy set differ");
+    let reparsed = PolicySet::from_str(&compiled.policies_text)
+        .unwrap_or_else(|e| panic!("policy text does not parse again: {e}\n{}", compiled.policies_text));
+    assert_eq!(
+        reparsed.policies().count(),
+        compiled.policies.policies().count(),
+        "policy text and policy set differ"
+    );
     let engine = Engine::new(project.clone()).unwrap_or_else(|e| panic!("the engine does not build: {e}\n{yaml}\n{cedar}"));
     let oracle = Oracle::new(project.clone());
     let states: Vec<IdentityState> = IDENTITIES

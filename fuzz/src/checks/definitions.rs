@@ -2,12 +2,13 @@
 //! through `Project::from_sources` — load, graph, compile, lint.
 //!
 //! The input is split into files at lines `%% NAME` (text before the first
-//! such line is `roles/fuzz.yaml`); a name ending in `.cedar` is a guardrail
-//! file. Invariants: no panic and no stack overflow (on a 2 MiB stack); a
-//! failed load says why with an error located in a file it was given (or one
-//! it names), at a line within it; a successful load compiles to Cedar that
-//! parses again and passes Cedar's validator in strict mode, to an engine
-//! that builds, and to byte-identical artefacts when loaded twice.
+//! such line is `roles/fuzz.yaml`; names are made distinct); a name ending in
+//! `.cedar` is a guardrail file. Invariants: no panic and no stack overflow
+//! (on a 2 MiB stack); a failed load says why with an error located in a file
+//! it was given (or one it names), at a line within it; a successful load
+//! compiles to Cedar that parses again and passes Cedar's validator in strict
+//! mode, to an engine that builds, and to byte-identical artefacts when
+//! loaded twice.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -30,6 +31,16 @@ pub fn decode(data: &[u8]) -> Sources {
     let mut name = "roles/fuzz.yaml".to_string();
     let mut body = String::new();
     let push = |name: &str, body: &mut String, sources: &mut Sources| {
+        // Files read from a directory have distinct names that are not empty.
+        let taken = |n: &str| sources.roles.iter().chain(&sources.policies).any(|f| f.name == n);
+        let base = if name.is_empty() { "unnamed.yaml" } else { name };
+        let mut unique = base.to_string();
+        let mut n = 1;
+        while taken(&unique) {
+            n += 1;
+            unique = format!("{n}/{base}");
+        }
+        let name = unique.as_str();
         let file = SourceFile {
             name: name.to_string(),
             text: std::mem::take(body),
@@ -76,7 +87,11 @@ fn check_sources(sources: &Sources) {
                 assert!(!d.location.file.is_empty(), "a diagnostic without a file: {d:?}");
                 if let Some(text) = sources.text_of(&d.location.file) {
                     let lines = line_count(text.as_bytes());
-                    assert!(d.location.line <= lines, "diagnostic at line {} of a {lines}-line file: {d:?}", d.location.line);
+                    assert!(
+                        d.location.line <= lines,
+                        "diagnostic at line {} of a {lines}-line file: {d:?}",
+                        d.location.line
+                    );
                 }
             }
             return;
@@ -93,11 +108,21 @@ fn check_sources(sources: &Sources) {
         panic!("schema text does not parse again: {e}");
     }
     let reparsed = PolicySet::from_str(&compiled.policies_text).unwrap_or_else(|e| panic!("policy text does not parse again: {e}"));
-    assert_eq!(reparsed.policies().count(), compiled.policies.policies().count(), "policy text and policy set differ");
+    assert_eq!(
+        reparsed.policies().count(),
+        compiled.policies.policies().count(),
+        "policy text and policy set differ"
+    );
     let again = Project::from_sources(sources).unwrap_or_else(|f| panic!("loads once, fails twice: {:?}", f.diagnostics));
     assert_eq!(again.compiled.schema_text, compiled.schema_text, "schema is not deterministic");
-    assert_eq!(again.compiled.policies_text, compiled.policies_text, "policies are not deterministic");
-    assert_eq!(again.compiled.entities_json, compiled.entities_json, "entities are not deterministic");
+    assert_eq!(
+        again.compiled.policies_text, compiled.policies_text,
+        "policies are not deterministic"
+    );
+    assert_eq!(
+        again.compiled.entities_json, compiled.entities_json,
+        "entities are not deterministic"
+    );
     assert_eq!(again.warnings, project.warnings, "warnings are not deterministic");
     if let Err(e) = Engine::new(Arc::new(project)) {
         panic!("the engine does not build: {e}");

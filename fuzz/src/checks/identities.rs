@@ -78,12 +78,20 @@ pub fn check(data: &[u8]) {
             }
         }
         let line = feed.line_of(i).expect("every valid record has a line");
-        assert!((1..=lines).contains(&line), "record `{}` at line {line} outside 1..={lines}", state.id);
+        assert!(
+            (1..=lines).contains(&line),
+            "record `{}` at line {line} outside 1..={lines}",
+            state.id
+        );
         assert!(valid.insert(state.id.as_str()), "id `{}` held by two valid records", state.id);
     }
     assert_eq!(feed.line_of(feed.identities.len()), None, "a line for a record that is not there");
     for record in &feed.invalid {
-        assert!((1..=lines).contains(&record.line), "invalid record at line {} outside 1..={lines}", record.line);
+        assert!(
+            (1..=lines).contains(&record.line),
+            "invalid record at line {} outside 1..={lines}",
+            record.line
+        );
         assert_shown_safely("invalid record", &record.error);
         if let Some(id) = &record.id {
             assert!(!valid.contains(id.as_str()), "id `{id}` held by a valid and an invalid record");
@@ -92,7 +100,9 @@ pub fn check(data: &[u8]) {
         }
         if record.id_uncertain {
             assert!(
-                feed.uncertain.iter().any(|s| s.first_line <= record.line && record.line <= s.last_line),
+                feed.uncertain
+                    .iter()
+                    .any(|s| s.first_line <= record.line && record.line <= s.last_line),
                 "an uncertain record at line {} outside every uncertain stretch",
                 record.line
             );

@@ -45,7 +45,11 @@ pub fn check(data: &[u8]) {
     };
     let mut seen = HashSet::new();
     for grant in live.grants() {
-        assert!((1..=lines).contains(&grant.line()), "grant at line {} outside 1..={lines}", grant.line());
+        assert!(
+            (1..=lines).contains(&grant.line()),
+            "grant at line {} outside 1..={lines}",
+            grant.line()
+        );
         if let Err(e) = check_id("`identity`", grant.identity()) {
             panic!("grant with an unclean identity: {e}");
         }
