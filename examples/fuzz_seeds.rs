@@ -97,7 +97,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for scenario in fs::read_dir(root.join("tests/scenarios"))? {
         let scenario = scenario?.path();
         let name = scenario.file_name().and_then(|n| n.to_str()).unwrap_or("x").to_string();
-        seeds.write("definitions", &format!("scenario-{name}"), definitions_input(&tree(&scenario)?).as_bytes())?;
+        seeds.write(
+            "definitions",
+            &format!("scenario-{name}"),
+            definitions_input(&tree(&scenario)?).as_bytes(),
+        )?;
         for feed in ["identities.jsonl"] {
             if let Ok(bytes) = fs::read(scenario.join(feed)) {
                 let mut input = vec![identity_selector(feed)];
@@ -135,7 +139,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (Some(file), Some(input)) = (case.get("file").and_then(Value::as_str), case.get("input").and_then(Value::as_str)) else {
                 continue;
             };
-            let selector = if target == "identities" { identity_selector(file) } else { live_selector(file) };
+            let selector = if target == "identities" {
+                identity_selector(file)
+            } else {
+                live_selector(file)
+            };
             let mut bytes = vec![selector];
             bytes.extend_from_slice(input.as_bytes());
             seeds.write(target, stem, &bytes)?;

@@ -27,7 +27,10 @@ fn inputs(target: &str) -> Vec<PathBuf> {
 /// Runs every input of `target` through `check`; fails naming each input that breaks an invariant.
 fn run(target: &str, check: fn(&[u8])) {
     let inputs = inputs(target);
-    assert!(!inputs.is_empty(), "no corpus for fuzz target `{target}` under fuzz/corpus or fuzz/regressions");
+    assert!(
+        !inputs.is_empty(),
+        "no corpus for fuzz target `{target}` under fuzz/corpus or fuzz/regressions"
+    );
     let mut failures = Vec::new();
     for path in &inputs {
         let data = std::fs::read(path).unwrap();
@@ -40,7 +43,13 @@ fn run(target: &str, check: fn(&[u8])) {
             failures.push(format!("{}: {why}", path.display()));
         }
     }
-    assert!(failures.is_empty(), "{} of {} inputs of `{target}` fail:\n{}", failures.len(), inputs.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} inputs of `{target}` fail:\n{}",
+        failures.len(),
+        inputs.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
