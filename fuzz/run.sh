@@ -5,10 +5,11 @@
 #   fuzz/run.sh --minimise TARGET   # merges what runs found into fuzz/corpus/TARGET (libFuzzer -merge=1)
 #
 # Needs `cargo install cargo-fuzz` (installed here on first use). Builds with
-# the stable toolchain: `--sanitizer none` (no -Z flag needed), release with
-# debug assertions. New inputs go to fuzz/work/TARGET; the committed corpus
-# fuzz/corpus/TARGET and the seeds (fuzz/seeds, written from the repository's
-# cases by `cargo run --example fuzz_seeds`) are read, never written, by a run.
+# the stable toolchain: `--sanitizer none` (no -Z flag needed); cargo fuzz's
+# default profile, release with debug assertions and overflow checks. New
+# inputs go to fuzz/work/TARGET; the committed corpus fuzz/corpus/TARGET and
+# the seeds (fuzz/seeds, written from the repository's cases by `cargo run
+# --example fuzz_seeds`) are read, never written, by a run.
 # Findings land in fuzz/artifacts/TARGET.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,7 +28,7 @@ esac
 command -v cargo-fuzz > /dev/null || cargo install cargo-fuzz --locked
 [ -d "seeds/$target" ] || (cd .. && cargo run -q --example fuzz_seeds -- fuzz/seeds)
 mkdir -p "work/$target" "corpus/$target" "artifacts/$target"
-flags=(-O --sanitizer none)
+flags=(--sanitizer none)
 # libFuzzer: a 10 s timeout per input (the "bounded time" of an input), 2 GiB of memory.
 options=(-timeout=10 -rss_limit_mb=2048 "-max_len=$max_len" -print_final_stats=1)
 
