@@ -2,7 +2,7 @@
 # Runs one fuzz target for a bounded time, then prints libFuzzer's final figures.
 #
 #   fuzz/run.sh TARGET SECONDS      # TARGET: definitions, conditions, identities, live
-#   fuzz/run.sh --minimise TARGET   # merges what runs found into fuzz/corpus/TARGET (libFuzzer -merge=1)
+#   fuzz/run.sh --minimise TARGET   # minimises what runs found into fuzz/work/TARGET and fuzz/corpus/TARGET (libFuzzer -merge=1)
 #
 # Needs `cargo install cargo-fuzz` (installed here on first use). Builds with
 # the stable toolchain: `--sanitizer none` (no -Z flag needed); cargo fuzz's
@@ -32,12 +32,23 @@ flags=(--sanitizer none)
 # libFuzzer: a 10 s timeout per input (the "bounded time" of an input), 2 GiB of memory.
 options=(-timeout=10 -rss_limit_mb=2048 "-max_len=$max_len" -print_final_stats=1)
 
+files() { echo "$(find "$1" -type f | wc -l) files, $(find "$1" -type f -exec cat {} + | wc -c) bytes"; }
 if $minimise; then
-  merged=$(mktemp -d "corpus/$target.merge.XXXXXX")
+  # 1. Every input found (committed corpus, working corpus, seeds) merged into
+  #    the fewest that keep every feature libFuzzer tracks: the new working corpus.
+  merged=$(mktemp -d "work/$target.merge.XXXXXX")
   cargo fuzz run "${flags[@]}" "$target" "$merged" "corpus/$target" "work/$target" "seeds/$target" -- -merge=1 "${options[@]}"
+  rm -rf "work/$target"
+  mv "$merged" "work/$target"
+  echo "work/$target (every feature): $(files "work/$target")"
+  # 2. The committed corpus: the fewest of those that keep every coverage
+  #    edge (features without hit counts, -use_counters=0), small enough to
+  #    commit and to run under `cargo test` (tests/fuzz_regressions.rs).
+  merged=$(mktemp -d "corpus/$target.merge.XXXXXX")
+  cargo fuzz run "${flags[@]}" "$target" "$merged" "work/$target" -- -merge=1 -use_counters=0 "${options[@]}"
   rm -rf "corpus/$target"
   mv "$merged" "corpus/$target"
-  echo "corpus/$target: $(ls "corpus/$target" | wc -l) files, $(du -sh "corpus/$target" | cut -f1)"
+  echo "corpus/$target (every edge): $(files "corpus/$target")"
   exit 0
 fi
 

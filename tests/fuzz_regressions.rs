@@ -4,7 +4,7 @@
 //! (`fuzz/src/checks/`, included here by path), so CI re-runs them on every
 //! commit without the fuzzer. See docs/security.md, "Fuzzing".
 
-#[allow(dead_code, clippy::all)]
+#[allow(dead_code)]
 #[path = "../fuzz/src/checks/mod.rs"]
 mod checks;
 
@@ -24,15 +24,10 @@ fn inputs(target: &str) -> Vec<PathBuf> {
     out
 }
 
-/// Runs every input of `target` through `check`; fails naming each input that breaks an invariant.
-fn run(target: &str, check: fn(&[u8])) {
-    let inputs = inputs(target);
-    assert!(
-        !inputs.is_empty(),
-        "no corpus for fuzz target `{target}` under fuzz/corpus or fuzz/regressions"
-    );
-    let mut failures = Vec::new();
-    for path in &inputs {
+/// The inputs among `inputs` that `check` fails on, each with why.
+fn failures(inputs: &[PathBuf], check: fn(&[u8])) -> Vec<String> {
+    let mut out = Vec::new();
+    for path in inputs {
         let data = std::fs::read(path).unwrap();
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| check(&data))) {
             let why = panic
@@ -40,15 +35,38 @@ fn run(target: &str, check: fn(&[u8])) {
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            failures.push(format!("{}: {why}", path.display()));
+            out.push(format!("{}: {why}", path.display()));
         }
     }
+    out
+}
+
+/// Runs every input of `target` through `check`; fails naming each input that breaks an invariant.
+fn run(target: &str, check: fn(&[u8])) {
+    let inputs = inputs(target);
+    assert!(
+        !inputs.is_empty(),
+        "no corpus for fuzz target `{target}` under fuzz/corpus or fuzz/regressions"
+    );
+    let failures = failures(&inputs, check);
     assert!(
         failures.is_empty(),
         "{} of {} inputs of `{target}` fail:\n{}",
         failures.len(),
         inputs.len(),
         failures.join("\n")
+    );
+}
+
+#[test]
+fn a_broken_invariant_is_reported_with_its_input() {
+    let inputs = inputs("definitions");
+    assert!(!inputs.is_empty());
+    let failures = failures(&inputs, |_| panic!("an invariant broke"));
+    assert_eq!(failures.len(), inputs.len());
+    assert!(
+        failures.iter().all(|f| f.contains("fuzz/") && f.ends_with(": an invariant broke")),
+        "{failures:?}"
     );
 }
 

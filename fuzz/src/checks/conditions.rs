@@ -88,7 +88,7 @@ fn string_value(b: &mut Bytes<'_>, pool: &[&str]) -> String {
     if b.chance(8) {
         quoted(&b.text(6))
     } else {
-        quoted(*b.pick(pool))
+        quoted(b.pick::<&str>(pool))
     }
 }
 
@@ -107,7 +107,7 @@ fn date_value(b: &mut Bytes<'_>, allow_now: bool) -> String {
     if b.chance(5) {
         return quoted(&b.text(25));
     }
-    quoted(*b.pick(DATES))
+    quoted(b.pick::<&str>(DATES))
 }
 
 fn list(b: &mut Bytes<'_>, item: impl Fn(&mut Bytes<'_>) -> String) -> String {
