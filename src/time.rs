@@ -22,6 +22,8 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
+use crate::state::shown;
+
 /// A point in time, in milliseconds since 1970-01-01T00:00:00Z.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(pub i64);
@@ -63,18 +65,26 @@ impl Instant {
             .is_some_and(|y| y[..4].iter().all(u8::is_ascii_digit) && y[4] == b'-')
         {
             return Err(format!(
-                "`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)"
+                "`{}` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)",
+                shown(text)
             ));
         }
         if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             if text.len() == 10 {
-                let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(|| format!("`{text}` is not a valid date"))?;
+                let midnight = date
+                    .and_hms_opt(0, 0, 0)
+                    .ok_or_else(|| format!("`{}` is not a valid date", shown(text)))?;
                 return Ok(Instant(midnight.and_utc().timestamp_millis()));
             }
         }
         DateTime::parse_from_rfc3339(text)
             .map(|t| Instant(t.with_timezone(&Utc).timestamp_millis()))
-            .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)"))
+            .map_err(|_| {
+                format!(
+                    "`{}` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)",
+                    shown(text)
+                )
+            })
     }
 
     /// The current time.
@@ -115,7 +125,7 @@ pub struct Duration(pub i64);
 impl Duration {
     /// Parses `30d`, `8h`, `90m`, `45s`, `2w`, or a sum such as `1d12h`.
     pub fn parse(text: &str) -> Result<Duration, String> {
-        let bad = || format!("`{text}` is not a duration such as `8h`, `7d`, `30d` or `1d12h`");
+        let bad = || format!("`{}` is not a duration such as `8h`, `7d`, `30d` or `1d12h`", shown(text));
         let mut total: i64 = 0;
         let mut number = String::new();
         let mut any = false;
@@ -171,6 +181,16 @@ mod tests {
         for bad in ["-001-01-01", "+2026-01-01", "12026-01-01", "-0001-01-01T00:00:00Z"] {
             assert!(Instant::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn messages_show_what_they_quote_escaped() {
+        let err = Instant::parse("2026-12-0\u{7f}").unwrap_err();
+        assert!(err.starts_with("`2026-12-0\\u{7f}` is not a date"), "{err}");
+        let err = Instant::parse("2026-11-01\u{202e}").unwrap_err();
+        assert!(err.starts_with("`2026-11-01\\u{202e}` is not a date"), "{err}");
+        let err = Duration::parse("7d\u{1b}[2J").unwrap_err();
+        assert!(err.starts_with("`7d\\u{1b}[2J` is not a duration"), "{err}");
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub fn role_policy_id(role: &str) -> String {
     format!("{ROLE_POLICY_PREFIX}{role}")
 }
 
+/// A policy id as written in its `@id`. Cedar displays a policy id escaped
+/// (`it\'s` for `it's`), so its `Display` must never be used to look a
+/// policy up or to name it to a user: this is the id every map is keyed by.
+pub fn policy_id(id: &PolicyId) -> &str {
+    id.as_ref()
+}
+
 /// Where a policy of the merged set came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyOrigin {
@@ -206,8 +213,8 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
     let validator = Validator::new(schema.clone());
     let result = validator.validate(&policies, ValidationMode::Strict);
     for error in result.validation_errors() {
-        let pid = error.policy_id().to_string();
-        let location = info.get(&pid).map(|i| i.source.clone()).unwrap_or_default();
+        let pid = policy_id(error.policy_id());
+        let location = info.get(pid).map(|i| i.source.clone()).unwrap_or_default();
         let location = guardrails
             .iter()
             .find(|f| f.name == location.file)
@@ -225,8 +232,8 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
 
     for warning in result.validation_warnings() {
         if let cedar_policy::ValidationWarning::ImpossiblePolicy(w) = warning {
-            let pid = w.policy_id().to_string();
-            if let Some(info) = info.get(&pid).filter(|i| i.origin == PolicyOrigin::Guardrail) {
+            let pid = policy_id(w.policy_id());
+            if let Some(info) = info.get(pid).filter(|i| i.origin == PolicyOrigin::Guardrail) {
                 diagnostics.push(
                     Diagnostic::new(
                         Code::ImpossibleGuardrail,

@@ -27,7 +27,7 @@ pub use engine::{Engine, GuardrailPath};
 pub use oracle::Oracle;
 
 use crate::catalog::{EntitlementId, GuardrailId, JustificationId};
-use crate::compile::PolicyOrigin;
+use crate::compile::{policy_id, PolicyOrigin};
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
@@ -91,8 +91,9 @@ fn forbidding_reasons(project: &Project, response: &cedar_policy::Response) -> V
     let forbids: BTreeSet<String> = response
         .diagnostics()
         .reason()
-        .filter(|id| project.compiled.info.get(AsRef::<str>::as_ref(*id)).is_some_and(|i| i.forbid))
-        .map(|id| id.to_string())
+        .map(policy_id)
+        .filter(|id| project.compiled.info.get(*id).is_some_and(|i| i.forbid))
+        .map(str::to_string)
         .collect();
     forbids.into_iter().collect()
 }

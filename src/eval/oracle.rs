@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use cedar_policy::{Authorizer, Decision, Entities, PolicySet};
 
 use crate::catalog::RoleId;
-use crate::compile::PolicyOrigin;
+use crate::compile::{policy_id, PolicyOrigin};
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
@@ -65,7 +65,7 @@ impl Evaluator for Oracle {
         let mut roles: Vec<RoleId> = probe
             .diagnostics()
             .reason()
-            .filter_map(|id| match &p.compiled.info.get(AsRef::<str>::as_ref(id))?.origin {
+            .filter_map(|id| match &p.compiled.info.get(policy_id(id))?.origin {
                 PolicyOrigin::Role(role) => c.roles.id(role),
                 PolicyOrigin::Guardrail => None,
             })
@@ -78,7 +78,7 @@ impl Evaluator for Oracle {
         for (id, entitlement) in c.entitlements.iter() {
             let request = hold_request(&identity.id, entitlement, context_at(at)?)?;
             let response = authorizer.is_authorized(&request, &p.compiled.policies, &entities);
-            let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+            let reasons: BTreeSet<String> = response.diagnostics().reason().map(|id| policy_id(id).to_string()).collect();
             match response.decision() {
                 Decision::Allow => out.push_entitlement(id, justifications_for(p, id, reasons.iter().map(String::as_str))),
                 Decision::Deny if !reasons.is_empty() => {

@@ -104,6 +104,7 @@
 //! `id`, identity and live state exported from the same SCIM service will not
 //! match.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -413,8 +414,17 @@ struct Failure {
 }
 
 impl Failure {
+    /// A failure whose message is safe to show whatever it quotes: every
+    /// record's error passes here, so a value quoted without
+    /// [`crate::state::shown`] still cannot put a control or invisible
+    /// character into a message (escaping is idempotent).
     fn new(id: RecordId, error: impl Into<String>) -> Failure {
-        Failure { id, error: error.into() }
+        let error = error.into();
+        let error = match crate::term::one_line(&error) {
+            Cow::Borrowed(_) => error,
+            Cow::Owned(escaped) => escaped,
+        };
+        Failure { id, error }
     }
 }
 

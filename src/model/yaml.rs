@@ -80,6 +80,8 @@ struct Builder {
     nodes: usize,
     error: Option<(Code, Pos, String)>,
     documents: usize,
+    /// The end of the text: no position may lie beyond it (see [`end_of`]).
+    end: Pos,
 }
 
 fn pos_of(mark: &Marker) -> Pos {
@@ -163,7 +165,7 @@ impl MarkedEventReceiver for Builder {
         if self.error.is_some() {
             return;
         }
-        let pos = pos_of(&mark);
+        let pos = within(pos_of(&mark), self.end);
         self.nodes += 1;
         if self.nodes > MAX_NODES {
             self.fail(Code::InputTooLarge, pos, format!("more than {MAX_NODES} values"));
@@ -229,14 +231,15 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
         nodes: 0,
         error: None,
         documents: 0,
+        end: end_of(text),
     };
     let mut parser = Parser::new_from_str(text);
     let result = parser.load(&mut builder, true);
     if let Err(e) = result {
-        let mark = e.marker();
+        let pos = within(pos_of(e.marker()), builder.end);
         return Err(Diagnostic::new(
             Code::YamlSyntax,
-            Location::new(file, mark.line() as u32, mark.col() as u32 + 1),
+            Location::new(file, pos.line, pos.column),
             format!("invalid YAML: {}", e.info()),
         ));
     }
@@ -245,6 +248,26 @@ pub fn parse(file: &str, text: &str) -> Result<Option<Node>, Diagnostic> {
     }
 
     Ok(builder.root)
+}
+
+/// The end of `text`: its last line, and the column after its last character.
+fn end_of(text: &str) -> Pos {
+    let last = text.rsplit('\n').next().unwrap_or_default();
+    Pos {
+        line: u32::try_from(text.bytes().filter(|b| *b == b'\n').count() + 1).unwrap_or(u32::MAX),
+        column: u32::try_from(last.chars().count() + 1).unwrap_or(u32::MAX),
+    }
+}
+
+/// `pos`, or `end` when `pos` lies past it: the parser puts the end of a text
+/// that does not end with a line break on the line after its last, and a
+/// diagnostic must point at a line the file has.
+fn within(pos: Pos, end: Pos) -> Pos {
+    if pos.line > end.line {
+        end
+    } else {
+        pos
+    }
 }
 
 #[cfg(test)]
@@ -321,5 +344,21 @@ mod tests {
         let err = parse("bad.yaml", "a: [1, 2\nb: 3\n").unwrap_err();
         assert_eq!(err.code, Code::YamlSyntax);
         assert_eq!(err.location.file, "bad.yaml");
+    }
+
+    #[test]
+    fn positions_past_the_end_of_a_text_without_a_final_line_break_are_on_its_last_line() {
+        // The parser puts the end of such a text on the line after its last.
+        let node = parse("f.yaml", "roles:\n  -").unwrap().unwrap();
+        let Value::Map(entries) = &node.value else { panic!("not a map") };
+        let Value::Seq(items) = &entries[0].1.value else {
+            panic!("not a seq")
+        };
+        assert!(items[0].is_null());
+        assert_eq!(items[0].pos, Pos { line: 2, column: 4 });
+
+        let err = parse("f.yaml", "a: [1,\n  2").unwrap_err();
+        assert_eq!(err.code, Code::YamlSyntax);
+        assert_eq!((err.location.line, err.location.column), (2, 4));
     }
 }
