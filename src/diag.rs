@@ -111,6 +111,13 @@ codes! {
     /// identity: it grants to every identity its condition lets through, agents
     /// included. `@unbounded_permit("why")` opts out explicitly.
     UnboundedPermit = "E022", Error, "unbounded-permit";
+    /// An invariant that some identity state breaks (`entitle prove`): the
+    /// solver found a well-formed identity, at some instant, that matches the
+    /// invariant's `for` and holds what it must not; the counterexample shows it.
+    InvariantViolated = "E023", Error, "invariant-violated";
+    /// A separation-of-duties rule some identity state violates (`entitle prove`):
+    /// the roles let one identity hold entitlements from two sides at once.
+    SodReachable = "E024", Error, "sod-reachable";
     /// A privileged entitlement is granted by a birthright (non-assignable) role:
     /// everyone matching the rule holds it permanently, without approval or expiry.
     PrivilegedBirthright = "W001", Warning, "privileged-birthright";
@@ -135,6 +142,31 @@ codes! {
     /// (for example it tests `principal has` an undeclared attribute): it
     /// protects nothing while looking as if it did.
     ImpossibleGuardrail = "W008", Warning, "impossible-guardrail";
+    /// A proof the solver could not decide (time limit, or a construct outside the
+    /// proof's model): the property is neither proved nor refuted, so `prove` fails.
+    ProofUnknown = "W009", Warning, "proof-unknown";
+    /// A role no well-formed identity state can ever hold (`prove`, `check --deep`):
+    /// its condition contradicts the identity schema or itself, so it grants nothing.
+    DeadRole = "W010", Warning, "dead-role";
+    /// A role whose every grant another role also grants, to every identity that
+    /// holds it (`prove`, `check --deep`): it adds nothing and will drift.
+    ShadowedRole = "W011", Warning, "shadowed-role";
+    /// A hand-written forbid that matches no well-formed identity state and catalog
+    /// entitlement (`prove`, `check --deep`): it protects nothing while looking as if it did.
+    IdleGuardrail = "W012", Warning, "idle-guardrail";
+}
+
+impl Code {
+    /// The codes only the solver finds (`entitle prove`, `entitle check --deep`):
+    /// their cases live in `tests/cases/prove/`, not with the plain `check` cases.
+    pub const FROM_SOLVER: &'static [Code] = &[
+        Code::InvariantViolated,
+        Code::SodReachable,
+        Code::ProofUnknown,
+        Code::DeadRole,
+        Code::ShadowedRole,
+        Code::IdleGuardrail,
+    ];
 }
 
 impl fmt::Display for Code {

@@ -111,6 +111,7 @@ pub mod model;
 pub mod plan;
 pub mod population;
 pub mod project;
+pub mod prove;
 pub mod rego;
 pub mod state;
 pub mod term;

@@ -9,6 +9,7 @@ mod eval;
 mod explain;
 mod gen;
 mod plan;
+mod prove;
 
 use std::path::PathBuf;
 
@@ -56,6 +57,8 @@ enum Command {
     Plan(plan::Args),
     /// A deterministic synthetic organisation with its identity feed and drifted live state.
     Gen(gen::Args),
+    /// Prove every invariant and SoD rule over all identity states (Cedar SymCC + cvc5).
+    Prove(prove::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -75,6 +78,7 @@ pub fn run() -> i32 {
         Command::Explain(args) => explain::run(&cli.roles, policies, args),
         Command::Plan(args) => plan::run(&cli.roles, policies, args),
         Command::Gen(args) => gen::run(args),
+        Command::Prove(args) => prove::run(&cli.roles, policies, args),
     };
     match result {
         Ok(code) => code,

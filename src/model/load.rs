@@ -740,7 +740,7 @@ fn read_sod(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut 
 }
 
 fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut Vec<Reference>) {
-    let Some(entries) = r.map(node, &["id", "description", "for", "holds", "never"], "an invariant") else {
+    let Some(entries) = r.map(node, &["id", "description", "for", "holds", "never", "only"], "an invariant") else {
         return;
     };
     let Some((id, id_node)) = required_id(r, &entries, node, "invariant") else {
@@ -749,22 +749,31 @@ fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs:
     let mut subject = Condition::always();
     let mut rule = None;
     for (key, key_node, value) in &entries {
-        match *key {
+        let read = match *key {
             "for" => {
                 if let Some(c) = read_condition(r, &defs.identity, value) {
                     subject = c;
                 }
+                continue;
             }
             "holds" => match r.string(value, "`holds`").as_deref() {
-                Some("nothing") => rule = Some(InvariantRule::HoldsNothing),
-                Some(other) => r.report_help(
-                    Code::InvalidValue,
-                    value,
-                    format!("unknown `holds` value `{other}`"),
-                    Some("write `holds: nothing`, or use `never:` with a filter".into()),
-                ),
-                None => {}
+                Some("nothing") => Some(InvariantRule::HoldsNothing),
+                Some(other) => {
+                    r.report_help(
+                        Code::InvalidValue,
+                        value,
+                        format!("unknown `holds` value `{other}`"),
+                        Some("write `holds: nothing`, or use `never:` or `only:` with entitlements".into()),
+                    );
+                    None
+                }
+                None => None,
             },
+            // `never: [ids]` is short for `never: { entitlements: [ids] }`.
+            "never" if matches!(value.value, yaml::Value::Seq(_)) => Some(InvariantRule::Never(EntitlementFilter {
+                entitlements: grant_list(r, value, "`never`", refs),
+                ..EntitlementFilter::default()
+            })),
             "never" => {
                 let Some(filter) = r.map(value, &["privileged", "application", "entitlements"], "`never`") else {
                     continue;
@@ -777,23 +786,27 @@ fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs:
                         _ => f.entitlements = grant_list(r, fv, "`entitlements`", refs),
                     }
                 }
-                if rule.is_some() {
-                    r.report(
-                        Code::InvalidValue,
-                        key_node,
-                        format!("invariant `{id}` has both `holds` and `never`"),
-                    );
-                }
-                rule = Some(InvariantRule::Never(f));
+                Some(InvariantRule::Never(f))
             }
-            _ => {}
+            "only" => Some(InvariantRule::Only(grant_list(r, value, "`only`", refs))),
+            _ => continue,
+        };
+        if rule.is_some() {
+            r.report(
+                Code::InvalidValue,
+                key_node,
+                format!("invariant `{id}` has more than one of `holds`, `never` and `only`"),
+            );
+        }
+        if read.is_some() {
+            rule = read;
         }
     }
     let Some(rule) = rule else {
         r.report(
             Code::MissingKey,
             node,
-            format!("invariant `{id}` has neither `holds: nothing` nor `never:`"),
+            format!("invariant `{id}` has none of `holds: nothing`, `never:` and `only:`"),
         );
         return;
     };

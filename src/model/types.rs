@@ -217,11 +217,15 @@ pub struct Invariant {
 pub enum InvariantRule {
     /// `holds: nothing`.
     HoldsNothing,
-    /// `never: { privileged: true }` and friends: no entitlement matching the filter.
+    /// `never: { privileged: true }` and friends (`never: [ids]` is short for
+    /// `never: { entitlements: [ids] }`): no entitlement matching the filter.
     Never(EntitlementFilter),
+    /// `only: [ids]`: nothing outside these entitlements and packages.
+    Only(Vec<GrantRef>),
 }
 
-/// A filter over catalog entitlements.
+/// A filter over catalog entitlements: an entitlement matches when it
+/// matches every field given (an empty filter matches every entitlement).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntitlementFilter {
     /// Match on `privileged`.

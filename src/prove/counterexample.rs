@@ -1,0 +1,367 @@
+//! Solver models back to identity states: the subject (the request's
+//! principal) and its owner as records of spec §4, an instant, and the
+//! entitlement; then confirmed by Cedar on the real schema and store, and
+//! made small.
+//!
+//! Invariant: a counterexample leaves this module only as records the feed
+//! reader accepts ([`IdentityState::from_json`]) that reproduce the violation
+//! under the oracle's semantics (spec §3: the merged policy set, the static
+//! entities plus the identity and its loaded owner); anything else is an
+//! error the caller reports as `unknown`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cedar_policy::{Authorizer, Decision, EntityUid, EvalResult, PolicySet};
+use cedar_policy_symcc::Env;
+
+use crate::eval::cedar_io::{context_at, hold_request, identity_entity};
+use crate::eval::Justification;
+use crate::model::{AttrType, Definitions};
+use crate::project::Project;
+use crate::state::{Assignment, AttrValue, IdentityState};
+use crate::time::{Duration, Instant};
+
+use super::assume::{self, Literals};
+
+/// An identity state (with its owner) at an instant, read from a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// The identity the property speaks of.
+    pub subject: IdentityState,
+    /// Its owner's record, when it has one.
+    pub owner: Option<IdentityState>,
+    /// The instant (`--as-of`).
+    pub at: Instant,
+}
+
+/// Reads the subject, its owner, the instant and the resource from a model.
+/// Ids no policy names are replaced by readable ones (`subject`, `owner`).
+/// Only what the query's policies read (`footprint`) is kept: optional
+/// attributes they do not read, the owner when they do not read it, and
+/// assignments to roles they do not name were left free by the assumptions,
+/// so the model's values for them mean nothing (and need not be valid).
+pub fn scenario_of(
+    env: &Env,
+    project: &Project,
+    named_identities: &BTreeSet<String>,
+    footprint: &Literals,
+) -> Result<(Scenario, String), String> {
+    let defs = &project.defs;
+    let principal = env.request.principal().ok_or("the model has no principal")?;
+    let resource = env.request.resource().ok_or("the model has no resource")?;
+    let at = match env.request.context().and_then(|c| c.get("now")) {
+        Some(EvalResult::ExtensionValue(text)) => instant_of(&text)?,
+        other => return Err(format!("the model's `context.now` is not a datetime: {other:?}")),
+    };
+    let fresh = |wanted: &str, taken: &BTreeSet<String>| {
+        (0..)
+            .map(|i| if i == 0 { wanted.to_string() } else { format!("{wanted}-{i}") })
+            .find(|c| !named_identities.contains(c) && !taken.contains(c))
+            .unwrap_or_default()
+    };
+    let keep_or = |uid: &EntityUid, wanted: &str, taken: &BTreeSet<String>| {
+        let id = uid.id().unescaped().to_string();
+        if named_identities.contains(&id) {
+            id
+        } else {
+            fresh(wanted, taken)
+        }
+    };
+    let subject_id = keep_or(principal, "subject", &BTreeSet::new());
+    let entity = env.entities.get(principal).ok_or("the model has no principal entity")?;
+    let owner_uid = match entity.attr("owner") {
+        Some(Ok(EvalResult::EntityUid(uid))) if footprint.reads_owner() => Some(uid),
+        _ => None,
+    };
+    let owner_id = owner_uid
+        .as_ref()
+        .map(|uid| keep_or(uid, "owner", &BTreeSet::from([subject_id.clone()])));
+    let roles = assume::roles_named(defs, &project.graph, &footprint.roles);
+    let subject = identity_of(
+        env,
+        principal,
+        subject_id,
+        owner_id.clone(),
+        at,
+        defs,
+        (&footprint.principal_attributes, &roles),
+    )?;
+    let owner_roles = if footprint.owner_roles { roles.clone() } else { BTreeSet::new() };
+    let owner = match (owner_uid, owner_id) {
+        (Some(uid), Some(id)) => Some(identity_of(
+            env,
+            &uid,
+            id,
+            None,
+            at,
+            defs,
+            (&footprint.owner_attributes, &owner_roles),
+        )?),
+        _ => None,
+    };
+    Ok((Scenario { subject, owner, at }, resource.id().unescaped().to_string()))
+}
+
+/// Cedar's canonical datetime (`datetime("1970-01-01").offset(duration("123ms"))`,
+/// or `datetime("...")`) as an instant.
+fn instant_of(text: &str) -> Result<Instant, String> {
+    let quoted = |s: &str, prefix: &str| -> Option<String> {
+        let rest = s.strip_prefix(prefix)?;
+        let end = rest.find('"')?;
+        rest.get(..end).map(str::to_string)
+    };
+    let base = quoted(text, "datetime(\"").ok_or_else(|| format!("`{text}` is not a datetime"))?;
+    let base = Instant::parse(&base)?;
+    let offset = match text.find(".offset(duration(\"") {
+        None => 0,
+        Some(i) => {
+            let d = quoted(text.get(i..).unwrap_or_default(), ".offset(duration(\"").unwrap_or_default();
+            d.strip_suffix("ms")
+                .and_then(|n| n.parse::<i64>().ok())
+                .ok_or_else(|| format!("`{text}` is not a datetime"))?
+        }
+    };
+    base.0
+        .checked_add(offset)
+        .map(Instant)
+        .ok_or_else(|| format!("`{text}` is out of range"))
+}
+
+/// The record of the identity `uid` in the model, under the id `id`, with the
+/// required attributes and those in `keep.0`, and assignments to the roles in `keep.1`.
+fn identity_of(
+    env: &Env,
+    uid: &EntityUid,
+    id: String,
+    owner: Option<String>,
+    at: Instant,
+    defs: &Definitions,
+    keep: (&BTreeSet<String>, &BTreeSet<String>),
+) -> Result<IdentityState, String> {
+    let entity = env.entities.get(uid).ok_or_else(|| format!("the model has no entity {uid}"))?;
+    let kind = match entity.attr("kind") {
+        Some(Ok(EvalResult::String(k))) => k,
+        _ => return Err(format!("the model's {uid} has no kind")),
+    };
+    let mut attributes = BTreeMap::new();
+    for (name, def) in &defs.identity.attributes {
+        if !def.required && !keep.0.contains(name) {
+            continue;
+        }
+        let Some(Ok(value)) = entity.attr(name) else { continue };
+        let value = match (&def.ty, value) {
+            (AttrType::String | AttrType::Enum(_), EvalResult::String(s)) => AttrValue::Str(s),
+            (AttrType::Int, EvalResult::Long(n)) => AttrValue::Int(n),
+            (AttrType::Bool, EvalResult::Bool(b)) => AttrValue::Bool(b),
+            (AttrType::Date, EvalResult::ExtensionValue(text)) => AttrValue::Date(instant_of(&text)?),
+            (AttrType::Set, EvalResult::Set(items)) => AttrValue::Set(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        EvalResult::String(s) => Ok(s.clone()),
+                        other => Err(format!("`{name}` holds a non-string {other:?}")),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            (_, other) => return Err(format!("the model gives `{name}` the value {other:?}")),
+        };
+        attributes.insert(name.clone(), value);
+    }
+    let roles: BTreeSet<String> = env
+        .entities
+        .ancestors(uid)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.type_name().to_string() == "Role")
+        .map(|a| a.id().unescaped().to_string())
+        .filter(|r| keep.1.contains(r))
+        .collect();
+    let assignments = roles
+        .iter()
+        .filter_map(|r| defs.roles.get(r).filter(|role| role.assignable))
+        .filter_map(|role| assignment(&role.id, role.max_duration, at))
+        .collect();
+    Ok(IdentityState {
+        id,
+        kind,
+        owner,
+        attributes,
+        assignments,
+    })
+}
+
+/// An assignment to `role` that is valid at `at`: it starts then and runs for
+/// the role's `max_duration` (30 days for a role without one), within the
+/// instants a record can name.
+fn assignment(role: &str, max_duration: Option<Duration>, at: Instant) -> Option<Assignment> {
+    let last = Instant::parse(assume::LAST_INSTANT).ok()?;
+    let length = max_duration.unwrap_or(Duration(30 * 86_400_000)).0;
+    let expires = Instant(at.0.saturating_add(length).min(last.0));
+    let expires = match (expires > at, max_duration) {
+        (true, _) => Some(expires),
+        (false, None) => None,
+        (false, Some(_)) => return None,
+    };
+    Some(Assignment {
+        role: role.to_string(),
+        starts: at,
+        expires,
+        approved_by: None,
+        ticket: None,
+    })
+}
+
+/// What a counterexample must show, checked with Cedar on the real schema and store.
+pub struct Claim<'a> {
+    /// Entitlements the subject must hold.
+    pub holds: Vec<String>,
+    /// A policy set that must also allow (subject, `holds[0]`): the invariant's `for` and filter.
+    pub also: Option<&'a PolicySet>,
+}
+
+/// Does `scenario` reproduce `claim` under the oracle's semantics, with
+/// records the feed reader accepts? On success, every justification.
+pub fn confirm(project: &Project, scenario: &Scenario, claim: &Claim<'_>) -> Result<BTreeMap<String, Vec<Justification>>, String> {
+    let defs = &project.defs;
+    for record in std::iter::once(&scenario.subject).chain(&scenario.owner) {
+        IdentityState::from_json(&record.to_json(), defs).map_err(|e| format!("record `{}` would be refused: {e}", record.id))?;
+    }
+    let mut extra = vec![identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()).map_err(|e| e.to_string())?];
+    if let Some(o) = &scenario.owner {
+        extra.push(identity_entity(defs, o, scenario.at, false).map_err(|e| e.to_string())?);
+    }
+    let entities = project
+        .compiled
+        .entities
+        .clone()
+        .add_entities(extra, None)
+        .map_err(|e| e.to_string())?;
+    let authorizer = Authorizer::new();
+    let context = context_at(scenario.at).map_err(|e| e.to_string())?;
+    let mut because = BTreeMap::new();
+    for (i, entitlement) in claim.holds.iter().enumerate() {
+        let request = hold_request(&scenario.subject.id, entitlement, context.clone()).map_err(|e| e.to_string())?;
+        let response = authorizer.is_authorized(&request, &project.compiled.policies, &entities);
+        if response.decision() != Decision::Allow {
+            return Err(format!("`{}` would not hold `{entitlement}`", scenario.subject.id));
+        }
+        if let (0, Some(also)) = (i, claim.also) {
+            if authorizer.is_authorized(&request, also, &entities).decision() != Decision::Allow {
+                return Err(format!("`{}` is not an identity the property speaks of", scenario.subject.id));
+            }
+        }
+        let reasons = response.diagnostics().reason().map(|id| id.to_string()).collect();
+        because.insert(entitlement.clone(), crate::eval::justifications_for(project, entitlement, &reasons));
+    }
+    Ok(because)
+}
+
+/// The smallest scenario (fewest attributes, assignments and owner) found
+/// by dropping one thing at a time while it still reproduces `claim`.
+pub fn minimise(project: &Project, scenario: Scenario, claim: &Claim<'_>) -> Scenario {
+    let mut best = scenario;
+    loop {
+        let smaller = candidates(&best).into_iter().find(|c| confirm(project, c, claim).is_ok());
+        match smaller {
+            Some(c) => best = c,
+            None => return best,
+        }
+    }
+}
+
+/// An instant a person reads at a glance, tried in place of the solver's
+/// (which tends to sit next to the Unix epoch).
+const ROUND_INSTANT: &str = "2030-01-01";
+
+/// `s` at the instant `at`, its assignments moved with it.
+fn at_instant(s: &Scenario, at: Instant) -> Scenario {
+    let shift = |t: Instant| Instant(t.0.saturating_add(at.0.saturating_sub(s.at.0)));
+    let moved = |r: &IdentityState| {
+        let mut r = r.clone();
+        for a in &mut r.assignments {
+            a.starts = shift(a.starts);
+            a.expires = a.expires.map(shift);
+        }
+        r
+    };
+    Scenario {
+        subject: moved(&s.subject),
+        owner: s.owner.as_ref().map(moved),
+        at,
+    }
+}
+
+/// Every scenario with one thing fewer (or a rounder instant), in a fixed order.
+fn candidates(s: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let day = 86_400_000;
+    let round = Instant::parse(ROUND_INSTANT).ok();
+    // Only ever rounder (the round instant, then any midnight), so minimising terminates.
+    let rank = |t: Instant| match (Some(t) == round, t.0 % day == 0) {
+        (true, _) => 0,
+        (false, true) => 1,
+        (false, false) => 2,
+    };
+    for at in [round, Some(Instant(s.at.0.div_euclid(day) * day))].into_iter().flatten() {
+        if rank(at) < rank(s.at) {
+            out.push(at_instant(s, at));
+        }
+    }
+    if s.owner.is_some() {
+        let mut c = s.clone();
+        c.owner = None;
+        c.subject.owner = None;
+        out.push(c);
+    }
+    let shrink = |record: &IdentityState| -> Vec<IdentityState> {
+        let mut out = Vec::new();
+        for i in 0..record.assignments.len() {
+            let mut r = record.clone();
+            r.assignments.remove(i);
+            out.push(r);
+        }
+        for name in record.attributes.keys() {
+            let mut r = record.clone();
+            r.attributes.remove(name);
+            out.push(r);
+        }
+        out
+    };
+    for subject in shrink(&s.subject) {
+        out.push(Scenario { subject, ..s.clone() });
+    }
+    if let Some(owner) = &s.owner {
+        for o in shrink(owner) {
+            out.push(Scenario {
+                owner: Some(o),
+                ..s.clone()
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cedar_datetimes_read_back() {
+        assert_eq!(
+            instant_of(r#"datetime("1970-01-01").offset(duration("-1ms"))"#).unwrap(),
+            Instant(-1)
+        );
+        assert_eq!(instant_of(r#"datetime("1970-01-02")"#).unwrap(), Instant(86_400_000));
+        assert!(instant_of("decimal(\"1.0\")").is_err());
+    }
+
+    #[test]
+    fn assignments_run_from_the_instant() {
+        let at = Instant(0);
+        let a = assignment("r", Some(Duration(3_600_000)), at).unwrap();
+        assert_eq!((a.starts, a.expires), (at, Some(Instant(3_600_000))));
+        let last = Instant::parse(super::super::assume::LAST_INSTANT).unwrap();
+        assert!(assignment("r", Some(Duration(1000)), last).is_none());
+        assert_eq!(assignment("r", None, last).unwrap().expires, None);
+    }
+}
