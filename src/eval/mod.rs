@@ -7,7 +7,7 @@
 //! and hand-written guardrails). They must agree on every input; the property
 //! tests in `tests/` hold them to it.
 
-pub(crate) mod cedar_io;
+pub mod cedar_io;
 mod classes;
 pub mod condition;
 mod desired;
