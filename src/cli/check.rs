@@ -29,14 +29,21 @@ pub struct Args {
     /// Fail on warnings too.
     #[arg(long)]
     deny_warnings: bool,
+    /// Also find dead roles, shadowed roles and idle guardrails with the solver (cvc5, as `entitle prove`).
+    #[arg(long)]
+    deep: bool,
 }
 
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
     let (sources, result) = Project::load(roles, policies);
-    let diagnostics = match &result {
+    let mut diagnostics = match &result {
         Ok(p) => p.warnings.clone(),
         Err(f) => f.diagnostics.clone(),
     };
+    if let (true, Ok(project)) = (args.deep, &result) {
+        diagnostics.extend(super::prove::definitions(project)?);
+        entitle::diag::sort(&mut diagnostics);
+    }
     match args.format {
         Format::Human => {
             print_human(&diagnostics, &sources);

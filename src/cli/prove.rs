@@ -54,16 +54,21 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a time limit such as `60s`, `500ms` or `2m`");
     let value: f64 = number.trim().parse().map_err(|_| bad())?;
     let ms = value * unit_ms;
-    if !ms.is_finite() || ms < 1.0 || ms > 86_400_000.0 {
+    if !ms.is_finite() || !(1.0..=86_400_000.0).contains(&ms) {
         return Err(bad());
     }
     Ok(Duration::from_millis(ms as u64))
 }
 
-/// Options shared with `check --deep`, reporting a missing solver in one sentence.
-pub fn solver_error(e: &ProveError) -> anyhow::Error {
+/// A missing solver (or a proof that cannot be set up), told in one sentence: exit 2.
+fn solver_error(e: &ProveError) -> anyhow::Error {
     eprintln!("error: {e}");
     Reported(EXIT_USAGE).into()
+}
+
+/// `check --deep`: dead roles, shadowed roles and idle guardrails.
+pub fn definitions(project: &entitle::Project) -> anyhow::Result<Vec<entitle::Diagnostic>> {
+    prove::analyse_definitions(project, &ProveOptions::default()).map_err(|e| solver_error(&e))
 }
 
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {

@@ -111,28 +111,9 @@ impl Session {
         let timeout = self.config.timeout;
         // The solver's own limit covers solving; the guard also covers writing the query.
         let guard = timeout + Duration::from_secs(2).min(timeout);
-        if let Ok(dir) = std::env::var("ENTITLE_DUMP") {
-            let mut w = CedarSymCompiler::new(cedar_policy_symcc::solver::WriterSolver { w: Vec::<u8>::new() }).unwrap();
-            let _ = self.runtime.block_on(w.check_disjoint_with_counterexample_opt(a, b));
-            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _ = std::fs::write(format!("{dir}/q{n}.smt2"), &w.solver().w);
-        }
-        let t0 = std::time::Instant::now();
         let outcome = self
             .runtime
             .block_on(async { tokio::time::timeout(guard, compiler.check_disjoint_with_counterexample_opt(a, b)).await });
-        if std::env::var("ENTITLE_TRACE").is_ok() {
-            eprintln!(
-                "query {:?} {}",
-                t0.elapsed(),
-                match &outcome {
-                    Ok(Ok(None)) => "unsat",
-                    Ok(Ok(Some(_))) => "sat",
-                    _ => "other",
-                }
-            );
-        }
         match outcome {
             Ok(Ok(None)) => {
                 self.compiler = Some(compiler);
@@ -169,7 +150,7 @@ impl Session {
 /// A duration as a person reads it: `60s`, `1.5s`, `250ms`.
 pub fn describe(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms > 1000 {
         format!("{:.1}s", d.as_secs_f64())
