@@ -24,6 +24,9 @@ use std::collections::BTreeSet;
 pub use cedar_io::assigned_roles;
 pub use desired::{DesiredSet, DesiredSummary};
 pub use engine::{Engine, GuardrailPath};
+pub(crate) use classes::ResourceClasses;
+pub(crate) use engine::attr_test;
+pub use engine::Engine;
 pub use oracle::Oracle;
 
 use crate::catalog::{EntitlementId, GuardrailId, JustificationId};

@@ -44,7 +44,7 @@ use serde_json::Value;
 
 use crate::compile::expr::{entity_ref, string_lit};
 use crate::graph::RoleGraph;
-use crate::model::{AttrType, AttributeDef, Definitions};
+use crate::model::{AttrType, AttributeDef, Condition, Definitions, Role, Subject};
 
 /// The first instant an identity record or `--as-of` can name (years are four digits).
 pub const FIRST_INSTANT: &str = "0000-01-01";
@@ -148,7 +148,7 @@ impl Literals {
         self.owner_roles |= other.owner_roles;
     }
 
-    /// The footprint of a set of policies.
+    /// The footprint of a set of policies (read from their JSON form).
     pub fn of<'a>(policies: impl IntoIterator<Item = &'a cedar_policy::Policy>) -> Literals {
         let mut out = Literals::default();
         for p in policies {
@@ -158,6 +158,48 @@ impl Literals {
         }
         out
     }
+}
+
+/// What a role's probe policy (its condition, kinds and, when assignable, its
+/// membership) reads, from the definition itself; `None` when the condition
+/// has a `cedar:` escape hatch (then the policy text must be scanned).
+pub fn role_footprint(role: &Role, declared_kinds: &[String]) -> Option<Literals> {
+    fn walk(c: &Condition, out: &mut Literals) -> bool {
+        let owner = |out: &mut Literals| {
+            out.principal_attributes.insert("owner".into());
+            // "The owner is known" is `principal.owner has kind`.
+            out.owner_attributes.insert("kind".into());
+        };
+        match c {
+            Condition::All(items) | Condition::Any(items) => items.iter().all(|i| walk(i, out)),
+            Condition::Not(inner) => walk(inner, out),
+            Condition::Cedar { .. } => false,
+            Condition::Kind { subject, .. } | Condition::Attr { subject, .. } => {
+                let attr = match c {
+                    Condition::Attr { attr, .. } => attr.as_str(),
+                    _ => "kind",
+                };
+                match subject {
+                    Subject::Identity => {
+                        out.principal_attributes.insert(attr.to_string());
+                    }
+                    Subject::Owner => {
+                        owner(out);
+                        out.owner_attributes.insert(attr.to_string());
+                    }
+                }
+                true
+            }
+        }
+    }
+    let mut out = Literals::default();
+    if !declared_kinds.iter().all(|k| role.kinds.contains(k)) {
+        out.principal_attributes.insert("kind".into());
+    }
+    if role.assignable {
+        out.roles.insert(role.id.clone());
+    }
+    walk(&role.when, &mut out).then_some(out)
 }
 
 fn is_var(v: &Value, name: &str) -> bool {
@@ -293,15 +335,6 @@ fn all_of(items: Vec<String>) -> String {
 /// `subject` is one of `kinds`.
 fn kind_in(subject: &str, kinds: &[String]) -> String {
     any_of(kinds.iter().map(|k| format!("{subject}.kind == {}", string_lit(k))))
-}
-
-/// `resource` (or an entitlement expression) is one of `entitlements`.
-fn one_of_entitlements(subject: &str, entitlements: &BTreeSet<String>) -> String {
-    if entitlements.is_empty() {
-        return "false".into();
-    }
-    let list: Vec<String> = entitlements.iter().map(|e| entity_ref("Entitlement", e)).collect();
-    format!("{subject} in [{}]", list.join(", "))
 }
 
 /// What the feed reader guarantees of one attribute of `subject`.
@@ -449,75 +482,39 @@ pub fn identity_assumption(defs: &Definitions, graph: &RoleGraph, literals: &Lit
 }
 
 /// The catalog entitlements of each application.
-fn application_entitlements(defs: &Definitions) -> BTreeMap<&str, BTreeSet<String>> {
-    let mut out: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+fn application_entitlements(defs: &Definitions) -> BTreeMap<&str, BTreeSet<&str>> {
+    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for e in defs.entitlements.values() {
-        out.entry(e.application.as_str()).or_default().insert(e.id.clone());
+        out.entry(e.application.as_str()).or_default().insert(e.id.as_str());
     }
     out
 }
 
-/// The catalog as far as the policies can observe it, as one Cedar expression
-/// over `resource` and the entitlement literals they name. With
-/// `catalog_only`, the resource is also a catalog entitlement (needed only
-/// when a hand-written permit could grant something no role grants).
-pub fn catalog_facts(defs: &Definitions, graph: &RoleGraph, literals: &Literals, catalog_only: bool) -> String {
+/// What the catalog says of every catalog entitlement the policies read by
+/// literal (`resource` is one, once fixed to a class representative), as
+/// constants: in which of the packages and applications they name it is
+/// (transitively), whether it is privileged, its application.
+pub fn catalog_facts(defs: &Definitions, graph: &RoleGraph, literals: &Literals) -> String {
+    let by_app = application_entitlements(defs);
     let mut out = Vec::new();
-    if catalog_only {
-        out.push(one_of_entitlements("resource", &defs.entitlements.keys().cloned().collect()));
-    }
-    out.extend(entitlement_facts("resource", defs, graph, literals, None));
-    for e in &literals.entitlements {
-        if defs.entitlements.contains_key(e) {
-            out.extend(entitlement_facts(&entity_ref("Entitlement", e), defs, graph, literals, Some(e)));
+    for e in literals.entitlements.iter().filter_map(|e| defs.entitlements.get(e)) {
+        let subject = entity_ref("Entitlement", &e.id);
+        for p in &literals.packages {
+            let member = graph.package_entitlements.get(p).is_some_and(|m| m.contains(&e.id));
+            out.push(format!("(({subject} in {}) == {member})", entity_ref("Package", p)));
+        }
+        for a in &literals.applications {
+            let member = by_app.get(a.as_str()).is_some_and(|m| m.contains(e.id.as_str()));
+            out.push(format!("(({subject} in {}) == {member})", entity_ref("Application", a)));
+            if literals.resource_attributes.contains("application") {
+                out.push(format!("(({subject}.application == {}) == {member})", entity_ref("Application", a)));
+            }
+        }
+        if literals.resource_attributes.contains("privileged") {
+            out.push(format!("({subject}.privileged == {})", e.privileged));
         }
     }
     all_of(out)
-}
-
-/// What the catalog says of one entitlement literal, for a proof that names it.
-pub fn literal_facts(entitlement: &str, defs: &Definitions, graph: &RoleGraph, literals: &Literals) -> String {
-    all_of(entitlement_facts(
-        &entity_ref("Entitlement", entitlement),
-        defs,
-        graph,
-        literals,
-        Some(entitlement),
-    ))
-}
-
-/// Facts about `subject`: symbolic (`resource`) when `known` is `None`, else
-/// the catalog entitlement `known` (the facts are then constants).
-fn entitlement_facts(subject: &str, defs: &Definitions, graph: &RoleGraph, literals: &Literals, known: Option<&str>) -> Vec<String> {
-    let mut out = Vec::new();
-    let is = |members: &BTreeSet<String>| -> String {
-        match known {
-            Some(e) => members.contains(e).to_string(),
-            None => format!("({})", one_of_entitlements(subject, members)),
-        }
-    };
-    let empty = BTreeSet::new();
-    for p in &literals.packages {
-        let members = graph.package_entitlements.get(p).unwrap_or(&empty);
-        out.push(format!("(({subject} in {}) == {})", entity_ref("Package", p), is(members)));
-    }
-    let by_app = application_entitlements(defs);
-    for a in &literals.applications {
-        let members = by_app.get(a.as_str()).unwrap_or(&empty);
-        out.push(format!("(({subject} in {}) == {})", entity_ref("Application", a), is(members)));
-        if literals.resource_attributes.contains("application") {
-            out.push(format!(
-                "(({subject}.application == {}) == {})",
-                entity_ref("Application", a),
-                is(members)
-            ));
-        }
-    }
-    if literals.resource_attributes.contains("privileged") {
-        let privileged: BTreeSet<String> = defs.entitlements.values().filter(|e| e.privileged).map(|e| e.id.clone()).collect();
-        out.push(format!("({subject}.privileged == {})", is(&privileged)));
-    }
-    out
 }
 
 #[cfg(test)]

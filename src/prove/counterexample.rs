@@ -273,6 +273,11 @@ pub fn minimise(project: &Project, scenario: Scenario, claim: &Claim<'_>) -> Sce
 /// (which tends to sit next to the Unix epoch).
 const ROUND_INSTANT: &str = "2030-01-01";
 
+/// The instant witnesses are built at, and counterexamples moved to when they can be.
+pub fn round_instant() -> Instant {
+    Instant::parse(ROUND_INSTANT).unwrap_or(Instant(0))
+}
+
 /// `s` at the instant `at`, its assignments moved with it.
 fn at_instant(s: &Scenario, at: Instant) -> Scenario {
     let shift = |t: Instant| Instant(t.0.saturating_add(at.0.saturating_sub(s.at.0)));

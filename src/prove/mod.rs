@@ -21,13 +21,14 @@
 
 pub mod assume;
 pub mod counterexample;
+mod prune;
 pub mod render;
 mod rewrite;
 mod solver;
+mod witness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use cedar_policy::{Authorizer, Policy, PolicyId, PolicySet, RequestEnv, Schema};
@@ -37,7 +38,7 @@ use crate::compile::expr::{condition, entity_ref};
 use crate::compile::{role_policy_id, PolicyOrigin};
 use crate::diag::{Code, Diagnostic, Location};
 use crate::eval::Justification;
-use crate::model::{GrantRef, Invariant, InvariantRule, SodRule};
+use crate::model::{Condition, GrantRef, Invariant, InvariantRule, SodRule};
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
@@ -232,9 +233,7 @@ pub fn analyse_definitions(project: &Project, options: &ProveOptions) -> Result<
 /// Policy ids of the policies a proof adds (not user policies: `entitle:` is not an id users write).
 const ASSUME_IDENTITY: &str = "entitle:assume-identity";
 const ASSUME_CATALOG: &str = "entitle:assume-catalog";
-const ASSUME_LITERAL: &str = "entitle:assume-literal";
 const PROPERTY: &str = "entitle:property";
-const OTHER_SIDE: &str = "entitle:other-side";
 
 /// The proof schema and the policies of one project's proofs.
 struct Setup<'p> {
@@ -243,14 +242,20 @@ struct Setup<'p> {
     env: RequestEnv,
     /// Every literal any query names (the schema's enumerations, and ids kept in counterexamples).
     literals: Literals,
-    /// What the merged policy set names and reads.
-    merged_footprint: Literals,
-    /// Does a hand-written permit exist (then the resource must be said to be in the catalog)?
-    hand_written_permit: bool,
     /// Why the policies are outside the proof's model, if they are.
     outside: Option<String>,
     /// Each invariant's property policy ("permits what it forbids"), by invariant id.
     invariant_policies: BTreeMap<String, PolicySet>,
+    /// Each invariant's filter alone (what it forbids of an entitlement), by invariant id.
+    invariant_filters: BTreeMap<String, PolicySet>,
+    /// The hand-written policies (guardrails and permits), in policy-set order.
+    hand_written: Vec<Policy>,
+    /// What each role's probe policy reads, by role id.
+    probe_footprints: BTreeMap<String, Literals>,
+    /// For each entitlement, the roles that grant it (own grants and inherited).
+    granted_by: BTreeMap<String, BTreeSet<String>>,
+    /// The static `Role` entities (their hierarchy), for asking whether a state holds a role.
+    role_entities: cedar_policy::Entities,
 }
 
 /// Parses a policy the proof writes; its id is its `@id`.
@@ -299,7 +304,16 @@ fn resource_in(grants: &[GrantRef]) -> String {
 
 /// The policy that permits exactly what an invariant forbids its identities.
 fn invariant_policy(inv: &Invariant) -> String {
-    let filter = match &inv.rule {
+    format!(
+        "@id(\"{PROPERTY}\")\npermit (principal, action == Action::\"hold\", resource)\nwhen {{ {} }}\nwhen {{ {} }};",
+        condition(&inv.subject),
+        invariant_filter(inv)
+    )
+}
+
+/// What an invariant forbids, as a Cedar test of `resource`.
+fn invariant_filter(inv: &Invariant) -> String {
+    match &inv.rule {
         InvariantRule::HoldsNothing => "true".to_string(),
         InvariantRule::Never(f) => {
             let mut parts = Vec::new();
@@ -319,43 +333,26 @@ fn invariant_policy(inv: &Invariant) -> String {
             }
         }
         InvariantRule::Only(allowed) => format!("!{}", resource_in(allowed)),
-    };
-    format!(
-        "@id(\"{PROPERTY}\")\npermit (principal, action == Action::\"hold\", resource)\nwhen {{ {} }}\nwhen {{ {filter} }};",
-        condition(&inv.subject)
-    )
+    }
 }
 
-/// What the dead-role pass learnt: the roles some identity state holds, and
-/// the roles held by each witness the solver produced.
+/// What the dead-role pass learnt: the roles some identity state holds, with
+/// an identity state that holds each (when one was read back).
 #[derive(Default)]
 struct Liveness {
     alive: BTreeSet<String>,
-    witnesses: Vec<BTreeSet<String>>,
+    witnesses: BTreeMap<String, Scenario>,
 }
 
-/// What one query is about.
+/// What one query is about: entitlements that the hand-written policies (and
+/// the property) cannot tell apart are asked about together, through a
+/// representative (see [`Setup::class_set`]).
 enum Query<'a> {
-    Invariant(&'a Invariant),
-    /// An SoD rule: one entitlement of one side, against one entitlement of
-    /// another side, or against a whole (large) side.
-    Sod {
-        rule: &'a SodRule,
-        fixed: String,
-        other: Other,
-    },
+    /// An invariant, for one class of entitlements.
+    Invariant(&'a Invariant, Vec<String>),
+    /// An SoD rule, for a class of one side against a class of another.
+    Sod(&'a SodRule, Vec<String>, Vec<String>),
 }
-
-/// What an SoD query sets against its fixed entitlement.
-enum Other {
-    /// One entitlement: both requests are concrete, only the identity is symbolic.
-    Entitlement(String),
-    /// A side too large to pair up (its index): the resource is symbolic.
-    Side(usize),
-}
-
-/// Largest side paired entitlement by entitlement; a larger one is queried with a symbolic resource.
-const PAIRWISE_SIDE: usize = 8;
 
 impl<'p> Setup<'p> {
     fn new(project: &'p Project) -> Result<Setup<'p>, ProveError> {
@@ -371,18 +368,58 @@ impl<'p> Setup<'p> {
                 }
             }
         };
-        project.compiled.policies.policies().for_each(&mut scan);
-        project.compiled.role_probes.policies().for_each(&mut scan);
+        // Role policies name only defined roles and packages (always in the
+        // proof schema), and read what their definition says: only hand-written
+        // policies and `cedar:` escape hatches need their text scanned.
+        let is_hand_written = |p: &Policy| {
+            project
+                .compiled
+                .info
+                .get(p.id().to_string().as_str())
+                .is_some_and(|i| i.origin == PolicyOrigin::Guardrail)
+        };
+        let hand_written: Vec<Policy> = project
+            .compiled
+            .policies
+            .policies()
+            .filter(|p| is_hand_written(p))
+            .cloned()
+            .collect();
+        hand_written.iter().for_each(&mut scan);
+        let mut probe_footprints = BTreeMap::new();
+        for role in defs.roles.values() {
+            let footprint = match assume::role_footprint(role, &defs.identity.kinds) {
+                Some(f) => f,
+                None => {
+                    let probe = project
+                        .compiled
+                        .role_probes
+                        .policy(&PolicyId::new(role_policy_id(&role.id)))
+                        .ok_or_else(|| setup(format!("role `{}` has no probe policy", role.id)))?;
+                    scan(probe);
+                    Literals::of([probe])
+                }
+            };
+            probe_footprints.insert(role.id.clone(), footprint);
+        }
         let mut invariant_policies = BTreeMap::new();
+        let mut invariant_filters = BTreeMap::new();
         for inv in defs.invariants.values() {
             let policy = parse_policy(&invariant_policy(inv)).map_err(setup)?;
             scan(&policy);
             invariant_policies.insert(inv.id.clone(), set_of([policy]).map_err(setup)?);
+            let filter = parse_policy(&format!(
+                "permit (principal, action, resource) when {{ {} }};",
+                invariant_filter(inv)
+            ))
+            .map_err(setup)?;
+            invariant_filters.insert(inv.id.clone(), set_of([filter]).map_err(setup)?);
         }
-        for rule in defs.sod.values() {
-            for side in &rule.sides {
-                scan(&side_policy(side).map_err(setup)?);
-            }
+        if let Some(ghost) = literals.entitlements.iter().find(|e| !defs.entitlements.contains_key(*e)) {
+            outside.get_or_insert(format!(
+                "a policy reads {}, which is not in the catalog (Cedar errors on it where the solver would read a free record)",
+                entity_ref("Entitlement", ghost)
+            ));
         }
         let schema_text = assume::proof_schema_text(defs, &literals).map_err(setup)?;
         let schema = Schema::from_str(&schema_text).map_err(|e| setup(format!("the proof schema is invalid: {e}")))?;
@@ -390,20 +427,24 @@ impl<'p> Setup<'p> {
             .request_envs()
             .next()
             .ok_or_else(|| setup("the proof schema has no request environment".into()))?;
-        let hand_written_permit = project
-            .compiled
-            .info
-            .values()
-            .any(|i| i.origin == PolicyOrigin::Guardrail && !i.forbid);
+        let mut granted_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (role, grants) in &project.graph.role_grants {
+            for e in grants.keys() {
+                granted_by.entry(e.clone()).or_default().insert(role.clone());
+            }
+        }
         Ok(Setup {
             project,
             schema,
             env,
             literals,
-            merged_footprint: Literals::of(project.compiled.policies.policies()),
-            hand_written_permit,
             outside,
             invariant_policies,
+            invariant_filters,
+            hand_written,
+            probe_footprints,
+            granted_by,
+            role_entities: role_entities(project),
         })
     }
 
@@ -416,63 +457,148 @@ impl<'p> Setup<'p> {
         assume::identity_assumption(&self.project.defs, &self.project.graph, footprint)
     }
 
-    /// The catalog facts for a footprint (an expression over `resource` and entitlement literals).
-    fn catalog(&self, footprint: &Literals) -> String {
-        assume::catalog_facts(&self.project.defs, &self.project.graph, footprint, self.hand_written_permit)
-    }
-
-    /// `set` with the assumptions for `footprint` added as forbids: it then
-    /// allows only requests of well-formed identities for catalog entitlements.
-    fn assumed(&self, mut set: PolicySet, footprint: &Literals, catalog: bool) -> Result<PolicySet, String> {
+    /// `set` with the assumptions for `footprint` (what the policies of the
+    /// whole query read): well-formed identities, and the catalog's facts
+    /// about the entitlements they read.
+    fn assumed(&self, mut set: PolicySet, footprint: &Literals) -> Result<PolicySet, String> {
+        let p = self.project;
         set.add(forbid_unless(ASSUME_IDENTITY, &self.identity(footprint))?)
             .map_err(|e| e.to_string())?;
-        if catalog {
-            set.add(forbid_unless(ASSUME_CATALOG, &self.catalog(footprint))?)
-                .map_err(|e| e.to_string())?;
-        }
+        set.add(forbid_unless(ASSUME_CATALOG, &assume::catalog_facts(&p.defs, &p.graph, footprint))?)
+            .map_err(|e| e.to_string())?;
         Ok(set)
     }
 
-    /// The merged policy set plus `extra`, with the assumptions for its
-    /// footprint and `also` (what the other side of the query reads).
-    fn assumed_merged(&self, extra: Option<Policy>, also: &Literals) -> Result<CompiledPolicySet, String> {
-        let mut set = self.project.compiled.policies.clone();
-        let mut footprint = self.merged_footprint.clone();
-        footprint.extend(also);
-        if let Some(p) = extra {
-            footprint.extend(&Literals::of([&p]));
-            set.add(p).map_err(|e| e.to_string())?;
+    /// `within`, grouped into classes the hand-written policies and `extra`
+    /// cannot tell apart (each class in catalog order, classes by their first member).
+    fn classes(&self, extra: &[&Policy], within: &BTreeSet<String>) -> Vec<Vec<String>> {
+        let p = self.project;
+        let observers: Vec<serde_json::Value> = self
+            .hand_written
+            .iter()
+            .chain(extra.iter().copied())
+            .filter_map(|policy| policy.to_json().ok())
+            .collect();
+        let ancestors_of = |id: &str| -> BTreeSet<String> {
+            let packages = p
+                .graph
+                .entitlement_packages
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|pk| format!("Package::{pk:?}"));
+            let application = p.defs.entitlements.get(id).map(|e| format!("Application::{:?}", e.application));
+            packages.chain(application).collect()
+        };
+        let classes = crate::eval::ResourceClasses::new(
+            observers.iter(),
+            within
+                .iter()
+                .filter_map(|e| p.defs.entitlements.get(e))
+                .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
+        );
+        let mut grouped: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for e in within {
+            if let Some(c) = classes.class(e) {
+                grouped.entry(c).or_default().push(e.clone());
+            }
         }
-        self.compile(&self.assumed(set, &footprint, true)?)
+        let mut out: Vec<Vec<String>> = grouped.into_values().collect();
+        out.sort();
+        out
+    }
+
+    /// The policies that decide, for any request, whether its identity holds
+    /// some entitlement of the class `members`: the probe (condition without
+    /// grants) of every role granting one of them, and the hand-written
+    /// policies with `resource` fixed to the first member (they cannot tell
+    /// the members apart). [`Setup::assumed`] adds what the catalog says of it.
+    ///
+    /// An identity holds some member exactly when this set allows it: the
+    /// roles' grants are the only thing that differs between members.
+    ///
+    /// With `subject` (an invariant's `for`), roles whose condition contradicts
+    /// it are left out ([`prune`]): no identity it speaks of holds them.
+    ///
+    /// Also what the set reads (its footprint).
+    fn class_set(&self, members: &[String], subject: Option<&Condition>) -> Result<(PolicySet, Literals), String> {
+        let representative = members.first().ok_or("an empty class")?;
+        let mut set = PolicySet::new();
+        let mut footprint = Literals::default();
+        let roles: BTreeSet<&String> = members.iter().filter_map(|e| self.granted_by.get(e)).flatten().collect();
+        let defs = &self.project.defs;
+        for role in roles {
+            if let (Some(r), Some(subject)) = (defs.roles.get(role), subject) {
+                if !prune::may_hold(r, subject) {
+                    continue;
+                }
+            }
+            set.add(self.probe(role)?).map_err(|e| e.to_string())?;
+            if let Some(f) = self.probe_footprints.get(role) {
+                footprint.extend(f);
+            }
+        }
+        let mut fixed = Vec::new();
+        for policy in &self.hand_written {
+            fixed.push(rewrite::fix_resource(policy, representative, policy.id().as_ref())?);
+        }
+        footprint.extend(&Literals::of(&fixed));
+        for policy in fixed {
+            set.add(policy).map_err(|e| e.to_string())?;
+        }
+        Ok((set, footprint))
+    }
+
+    /// Can anything in `members` be allowed at all (a role grants one, or a hand-written permit exists)?
+    fn grantable(&self, members: &[String]) -> bool {
+        members.iter().any(|e| self.granted_by.contains_key(e))
+            || self.hand_written.iter().any(|p| p.effect() == cedar_policy::Effect::Permit)
+    }
+
+    /// Does the invariant forbid the entitlements of `class` (its filter, asked
+    /// of Cedar for the class's first member; the class shares the answer)?
+    fn forbids(&self, inv: &Invariant, class: &[String]) -> bool {
+        let (Some(filter), Some(representative)) = (self.invariant_filters.get(&inv.id), class.first()) else {
+            return true;
+        };
+        let request = crate::eval::cedar_io::context_at(Instant(0))
+            .and_then(|context| crate::eval::cedar_io::hold_request("entitle:anyone", representative, context));
+        match request {
+            Ok(request) => {
+                Authorizer::new()
+                    .is_authorized(&request, filter, &self.project.compiled.entities)
+                    .decision()
+                    == cedar_policy::Decision::Allow
+            }
+            // When in doubt, ask the solver.
+            Err(_) => true,
+        }
     }
 
     /// Invariants, then SoD rules, each in id order.
     fn properties(&self, config: &SolverConfig, jobs: usize) -> Result<Vec<ProofResult>, ProveError> {
         let defs = &self.project.defs;
+        let catalog: BTreeSet<String> = defs.entitlements.keys().cloned().collect();
         let mut queries = Vec::new();
         for inv in defs.invariants.values() {
-            queries.push(Query::Invariant(inv));
+            let property: Vec<&Policy> = self
+                .invariant_policies
+                .get(&inv.id)
+                .map(|s| s.policies().collect())
+                .unwrap_or_default();
+            for class in self.classes(&property, &catalog) {
+                if self.grantable(&class) && self.forbids(inv, &class) {
+                    queries.push(Query::Invariant(inv, class));
+                }
+            }
         }
         for rule in defs.sod.values() {
-            let sides: Vec<BTreeSet<String>> = rule.sides.iter().map(|s| self.expand(s)).collect();
+            let sides: Vec<Vec<Vec<String>>> = rule.sides.iter().map(|s| self.classes(&[], &self.expand(s))).collect();
             for i in 0..sides.len() {
                 for j in i + 1..sides.len() {
-                    let (fixed, other) = if sides[i].len() <= sides[j].len() { (i, j) } else { (j, i) };
-                    for e in &sides[fixed] {
-                        if sides[other].len() <= PAIRWISE_SIDE {
-                            for e2 in &sides[other] {
-                                queries.push(Query::Sod {
-                                    rule,
-                                    fixed: e.clone(),
-                                    other: Other::Entitlement(e2.clone()),
-                                });
-                            }
-                        } else {
-                            queries.push(Query::Sod {
-                                rule,
-                                fixed: e.clone(),
-                                other: Other::Side(other),
-                            });
+                    for a in sides[i].iter().filter(|c| self.grantable(c)) {
+                        for b in sides[j].iter().filter(|c| self.grantable(c)) {
+                            queries.push(Query::Sod(rule, a.clone(), b.clone()));
                         }
                     }
                 }
@@ -504,8 +630,8 @@ impl<'p> Setup<'p> {
         // the first unknown, else it is proved.
         for (q, outcome) in queries.iter().zip(answers) {
             let (id, kind) = match q {
-                Query::Invariant(inv) => (&inv.id, ProofKind::Invariant),
-                Query::Sod { rule, .. } => (&rule.id, ProofKind::Sod),
+                Query::Invariant(inv, _) => (&inv.id, ProofKind::Invariant),
+                Query::Sod(rule, ..) => (&rule.id, ProofKind::Sod),
             };
             let Some(result) = results.iter_mut().find(|r| &r.id == id && r.kind == kind) else {
                 continue;
@@ -525,97 +651,73 @@ impl<'p> Setup<'p> {
     }
 
     fn answer(&self, session: &mut Session, query: &Query<'_>) -> Result<Outcome, String> {
-        match query {
-            Query::Invariant(inv) => {
+        let (a, b, footprint, candidates, also) = match query {
+            Query::Invariant(inv, class) => {
                 let property = self.invariant_policies.get(&inv.id).ok_or("no property policy")?;
-                let footprint = Literals::of(property.policies());
-                let merged = self.assumed_merged(None, &footprint)?;
-                let mut read = footprint;
-                read.extend(&self.merged_footprint);
-                match session.overlap(&merged, &self.compile(property)?) {
-                    Answer::Disjoint => Ok(Outcome::Proved),
-                    Answer::Unknown(reason) => Ok(Outcome::Unknown { reason }),
-                    Answer::Overlap(env) => {
-                        let (scenario, resource) = counterexample::scenario_of(&env, self.project, &self.literals.identities, &read)?;
-                        let claim = Claim {
-                            holds: vec![resource],
-                            also: Some(property),
-                        };
-                        self.failure(scenario, &claim)
-                    }
-                }
+                let representative = class.first().ok_or("an empty class")?;
+                let fixed = rewrite::fix_resource(property.policies().next().ok_or("no property policy")?, representative, PROPERTY)?;
+                let mut footprint = Literals::of([&fixed]);
+                let b = set_of([fixed])?;
+                let (a, read) = self.class_set(class, Some(&inv.subject))?;
+                footprint.extend(&read);
+                (self.assumed(a, &footprint)?, b, footprint, vec![class.clone()], Some(property))
             }
-            Query::Sod { rule, fixed, other } => {
-                let first = self.fixed_resource_policies(fixed)?;
-                let (a, b, read) = match other {
-                    Other::Entitlement(e2) => {
-                        let second = self.fixed_resource_policies(e2)?;
-                        let mut read = Literals::of(first.policies());
-                        read.extend(&Literals::of(second.policies()));
-                        let a = self.assumed(first, &read, false)?;
-                        (self.compile(&a)?, self.compile(&second)?, read)
-                    }
-                    Other::Side(index) => {
-                        let side = rule.sides.get(*index).ok_or("no such side")?;
-                        let restrict = forbid_unless(OTHER_SIDE, &resource_in(side))?;
-                        let read = Literals::of(first.policies());
-                        let b = self.assumed_merged(Some(restrict), &read)?;
-                        let mut all = read;
-                        all.extend(&self.merged_footprint);
-                        (self.compile(&first)?, b, all)
-                    }
+            Query::Sod(_, first, second) => {
+                let (b, mut footprint) = self.class_set(second, None)?;
+                let (a, read) = self.class_set(first, None)?;
+                footprint.extend(&read);
+                (
+                    self.assumed(a, &footprint)?,
+                    b,
+                    footprint,
+                    vec![first.clone(), second.clone()],
+                    None,
+                )
+            }
+        };
+        match session.overlap(&self.compile(&a)?, &self.compile(&b)?) {
+            Answer::Disjoint => Ok(Outcome::Proved),
+            Answer::Unknown(reason) => Ok(Outcome::Unknown { reason }),
+            Answer::Overlap(env) => {
+                let (scenario, _) = counterexample::scenario_of(&env, self.project, &self.literals.identities, &footprint)?;
+                self.failure(scenario, &candidates, also)
+            }
+        }
+    }
+
+    /// A confirmed, minimal counterexample: the scenario holds an entitlement
+    /// of each class in `classes` (the first that reproduces, in catalog
+    /// order), and matches `also` for the first; or why it does not reproduce.
+    fn failure(&self, scenario: Scenario, classes: &[Vec<String>], also: Option<&PolicySet>) -> Result<Outcome, String> {
+        let mut holds = Vec::new();
+        let mut last_error = String::from("no entitlement of the class is held");
+        for (i, class) in classes.iter().enumerate() {
+            let found = class.iter().find(|e| {
+                let mut claimed = holds.clone();
+                claimed.push((*e).clone());
+                let claim = Claim {
+                    holds: claimed,
+                    also: also.filter(|_| i == 0),
                 };
-                match session.overlap(&a, &b) {
-                    Answer::Disjoint => Ok(Outcome::Proved),
-                    Answer::Unknown(reason) => Ok(Outcome::Unknown { reason }),
-                    Answer::Overlap(env) => {
-                        let (scenario, resource) = counterexample::scenario_of(&env, self.project, &self.literals.identities, &read)?;
-                        let second = match other {
-                            Other::Entitlement(e2) => e2.clone(),
-                            Other::Side(_) => resource,
-                        };
-                        let mut holds = vec![fixed.clone()];
-                        if second != *fixed {
-                            holds.push(second);
-                        }
-                        self.failure(scenario, &Claim { holds, also: None })
+                match counterexample::confirm(self.project, &scenario, &claim) {
+                    Ok(_) => true,
+                    Err(why) => {
+                        last_error = why;
+                        false
                     }
                 }
+            });
+            match found {
+                Some(e) => holds.push(e.clone()),
+                None => return Err(format!("the solver's counterexample does not reproduce ({last_error})")),
             }
         }
-    }
-
-    /// The merged policies as they decide for the one entitlement `fixed`
-    /// (role permits that cannot grant it left out), plus what the catalog
-    /// says of it: the set answers every request as the merged set answers
-    /// the request for `fixed`.
-    fn fixed_resource_policies(&self, fixed: &str) -> Result<PolicySet, String> {
-        let p = self.project;
-        let mut set = PolicySet::new();
-        for policy in p.compiled.policies.policies() {
-            let id = policy.id().to_string();
-            let relevant = match p.compiled.info.get(&id).map(|i| &i.origin) {
-                Some(PolicyOrigin::Role(role)) => p.graph.role_grants.get(role).is_some_and(|g| g.contains_key(fixed)),
-                _ => true,
-            };
-            if relevant {
-                set.add(rewrite::fix_resource(policy, fixed, &id)?).map_err(|e| e.to_string())?;
-            }
-        }
-        let named = Literals::of(set.policies());
-        let facts = assume::literal_facts(fixed, &p.defs, &p.graph, &named);
-        set.add(forbid_unless(ASSUME_LITERAL, &facts)?).map_err(|e| e.to_string())?;
-        Ok(set)
-    }
-
-    /// A confirmed, minimal counterexample, or why the model does not reproduce.
-    fn failure(&self, scenario: Scenario, claim: &Claim<'_>) -> Result<Outcome, String> {
-        counterexample::confirm(self.project, &scenario, claim)
-            .map_err(|why| format!("the solver's counterexample does not reproduce ({why})"))?;
-        let small = counterexample::minimise(self.project, scenario, claim);
-        let because = counterexample::confirm(self.project, &small, claim)?;
+        let claim = Claim { holds, also };
+        let small = counterexample::minimise(self.project, scenario, &claim);
+        let because = counterexample::confirm(self.project, &small, &claim)?;
         let mut entitlements = claim.holds.clone();
         entitlements.sort();
+        entitlements.dedup();
         Ok(Outcome::Failed {
             counterexample: Box::new(Counterexample {
                 identities: std::iter::once(small.subject).chain(small.owner).collect(),
@@ -649,103 +751,108 @@ impl<'p> Setup<'p> {
     }
 
     /// A policy that permits every well-formed request, for the footprint of `policies`.
-    fn well_formed(&self, footprint: &Literals, catalog: bool) -> Result<Policy, String> {
-        let mut text = format!(
-            "@id(\"{ASSUME_IDENTITY}\")\npermit (principal, action, resource)\nwhen {{ {} }}",
+    fn well_formed(&self, footprint: &Literals) -> Result<Policy, String> {
+        parse_policy(&format!(
+            "@id(\"{ASSUME_IDENTITY}\")\npermit (principal, action, resource)\nwhen {{ {} }};",
             self.identity(footprint)
-        );
-        if catalog {
-            text.push_str(&format!("\nwhen {{ {} }}", self.catalog(footprint)));
-        }
-        text.push(';');
-        parse_policy(&text)
+        ))
     }
 
-    /// The roles an identity state holds, as the oracle decides them (each role's probe policy).
-    fn roles_held(&self, scenario: &Scenario) -> BTreeSet<String> {
+    /// Does `scenario` hold `role`, as the oracle decides it (the role's probe
+    /// policy, on the role hierarchy plus the identity and its owner), with
+    /// records the feed reader accepts?
+    fn holds_role(&self, scenario: &Scenario, role: &str) -> bool {
         let p = self.project;
         let defs = &p.defs;
-        // Only a witness the feed reader would accept says anything about the roles.
         let readable = std::iter::once(&scenario.subject)
             .chain(&scenario.owner)
             .all(|r| IdentityState::from_json(&r.to_json(), defs).is_ok());
-        if !readable {
-            return BTreeSet::new();
-        }
-        let mut extra = Vec::new();
-        if let Ok(e) = crate::eval::cedar_io::identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()) {
-            extra.push(e);
-        }
+        let Ok(probe) = self.probe(role).and_then(|p| set_of([p])) else {
+            return false;
+        };
+        // The identity, its owner, and the roles their assignments reach (with
+        // the roles those extend): all a probe policy can read of the store.
+        let mut entities = Vec::new();
+        entities.extend(crate::eval::cedar_io::identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()).ok());
         if let Some(o) = &scenario.owner {
-            if let Ok(e) = crate::eval::cedar_io::identity_entity(defs, o, scenario.at, false) {
-                extra.push(e);
-            }
+            entities.extend(crate::eval::cedar_io::identity_entity(defs, o, scenario.at, false).ok());
+        }
+        let mut roles = BTreeSet::new();
+        for a in std::iter::once(&scenario.subject)
+            .chain(&scenario.owner)
+            .flat_map(|r| &r.assignments)
+        {
+            roles.insert(a.role.as_str());
+            roles.extend(p.graph.role_ancestors.get(&a.role).into_iter().flatten().map(String::as_str));
+        }
+        for r in roles {
+            entities.extend(
+                self.role_entities
+                    .get(&crate::compile::uid(crate::compile::EntityType::Role, r))
+                    .cloned(),
+            );
         }
         let (Ok(entities), Ok(context)) = (
-            p.compiled.entities.clone().add_entities(extra, None),
+            cedar_policy::Entities::from_entities(entities, None),
             crate::eval::cedar_io::context_at(scenario.at),
         ) else {
-            return BTreeSet::new();
+            return false;
         };
         let any = defs.entitlements.keys().next().map_or("entitle:probe", String::as_str);
         let Ok(request) = crate::eval::cedar_io::hold_request(&scenario.subject.id, any, context) else {
-            return BTreeSet::new();
+            return false;
         };
-        let response = Authorizer::new().is_authorized(&request, &p.compiled.role_probes, &entities);
-        response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| match p.compiled.info.get(id.to_string().as_str()).map(|i| &i.origin) {
-                Some(PolicyOrigin::Role(role)) => Some(role.clone()),
-                _ => None,
-            })
-            .collect()
+        readable && Authorizer::new().is_authorized(&request, &probe, &entities).decision() == cedar_policy::Decision::Allow
     }
 
     /// Roles no well-formed identity state holds, reported in `out`; the
-    /// roles known to be held, and the witnesses found on the way.
+    /// roles known to be held, each with a witness when one was read back.
+    /// A witness built from the role's own literals ([`witness`]) spares
+    /// most roles a solver query.
     fn dead_roles(&self, config: &SolverConfig, jobs: usize, out: &mut Vec<Diagnostic>) -> Result<Liveness, ProveError> {
         let defs = &self.project.defs;
-        let roles: Vec<&String> = defs.roles.keys().collect();
-        let witnessed: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-        let witnesses: Mutex<Vec<BTreeSet<String>>> = Mutex::new(Vec::new());
-        let answers = solver::in_parallel(config, jobs, &roles, |session, role| -> Result<bool, String> {
-            // A role some earlier witness holds is alive: no query needed.
-            if witnessed.lock().is_ok_and(|w| w.contains(role.as_str())) {
-                return Ok(true);
+        let roles: Vec<&crate::model::Role> = defs.roles.values().collect();
+        let at = counterexample::round_instant();
+        // `Some(witness)` when alive (the witness when one was read back), `None` when dead.
+        let answers = solver::in_parallel(config, jobs, &roles, |session, role| -> Result<Option<Option<Scenario>>, String> {
+            if let Some(w) = witness::candidates(role, defs, at)
+                .into_iter()
+                .find(|w| self.holds_role(w, &role.id))
+            {
+                return Ok(Some(Some(w)));
             }
-            let probe = self.probe(role)?;
-            let footprint = Literals::of([&probe]);
-            let world = set_of([self.well_formed(&footprint, false)?])?;
+            let probe = self.probe(&role.id)?;
+            let footprint = self.probe_footprints.get(&role.id).cloned().unwrap_or_default();
+            let world = set_of([self.well_formed(&footprint)?])?;
             match session.overlap(&self.compile(&set_of([probe])?)?, &self.compile(&world)?) {
-                Answer::Disjoint => Ok(false),
+                Answer::Disjoint => Ok(None),
                 Answer::Unknown(why) => Err(why),
                 Answer::Overlap(env) => {
-                    if let Ok((scenario, _)) = counterexample::scenario_of(&env, self.project, &self.literals.identities, &footprint) {
-                        let held = self.roles_held(&scenario);
-                        if let Ok(mut w) = witnessed.lock() {
-                            w.extend(held.iter().cloned());
-                        }
-                        if let Ok(mut w) = witnesses.lock() {
-                            w.push(held);
-                        }
-                    }
-                    Ok(true)
+                    let read_back = counterexample::scenario_of(&env, self.project, &self.literals.identities, &footprint)
+                        .ok()
+                        .map(|(s, _)| s)
+                        .filter(|s| self.holds_role(s, &role.id));
+                    Ok(Some(read_back))
                 }
             }
         })?;
-        let mut alive = BTreeSet::new();
+        let mut liveness = Liveness::default();
         for (role, answer) in roles.iter().zip(answers) {
-            let Some(r) = defs.roles.get(*role) else { continue };
             match answer {
-                Ok(true) => {
-                    alive.insert(role.to_string());
+                Ok(Some(witness)) => {
+                    liveness.alive.insert(role.id.clone());
+                    if let Some(w) = witness {
+                        liveness.witnesses.insert(role.id.clone(), w);
+                    }
                 }
-                Ok(false) => out.push(
+                Ok(None) => out.push(
                     Diagnostic::new(
                         Code::DeadRole,
-                        r.source.clone(),
-                        format!("role `{role}` can never be held: no identity state the feed can produce satisfies its condition"),
+                        role.source.clone(),
+                        format!(
+                            "role `{}` can never be held: no identity state the feed can produce satisfies its condition",
+                            role.id
+                        ),
                     )
                     .with_help(
                         "check its `when` and `kinds` against the identity schema (enum values, attributes that apply only to some kinds)",
@@ -753,15 +860,12 @@ impl<'p> Setup<'p> {
                 ),
                 Err(why) => out.push(Diagnostic::new(
                     Code::ProofUnknown,
-                    r.source.clone(),
-                    format!("could not decide whether role `{role}` can ever be held: {why}"),
+                    role.source.clone(),
+                    format!("could not decide whether role `{}` can ever be held: {why}", role.id),
                 )),
             }
         }
-        Ok(Liveness {
-            alive,
-            witnesses: witnesses.into_inner().unwrap_or_default(),
-        })
+        Ok(liveness)
     }
 
     /// Roles whose grants another role grants too, to every identity that holds them.
@@ -791,8 +895,8 @@ impl<'p> Setup<'p> {
                 if *s == r.as_str() || !mine.is_subset(&grants(s)) {
                     continue;
                 }
-                // A witness that holds `r` but not `s` settles it without the solver.
-                if liveness.witnesses.iter().any(|w| w.contains(r.as_str()) && !w.contains(*s)) {
+                // `r`'s witness not holding `s` settles it without the solver.
+                if liveness.witnesses.get(r.as_str()).is_some_and(|w| !self.holds_role(w, s)) {
                     continue;
                 }
                 pairs.push((r.clone(), s.to_string()));
@@ -800,9 +904,10 @@ impl<'p> Setup<'p> {
         }
         let answers = solver::in_parallel(config, jobs, &pairs, |session, (r, s)| -> Result<bool, String> {
             let (probe_r, probe_s) = (self.probe(r)?, self.probe(s)?);
-            let footprint = Literals::of([&probe_r, &probe_s]);
+            let mut footprint = self.probe_footprints.get(r).cloned().unwrap_or_default();
+            footprint.extend(&self.probe_footprints.get(s).cloned().unwrap_or_default());
             let not_s = rewrite::with_effect(&probe_s, "forbid", "entitle:not-held")?;
-            let rest = set_of([self.well_formed(&footprint, false)?, not_s])?;
+            let rest = set_of([self.well_formed(&footprint)?, not_s])?;
             match session.overlap(&self.compile(&set_of([probe_r])?)?, &self.compile(&rest)?) {
                 Answer::Disjoint => Ok(true),
                 Answer::Overlap(_) => Ok(false),
@@ -858,14 +963,23 @@ impl<'p> Setup<'p> {
                     .is_some_and(|i| i.origin == PolicyOrigin::Guardrail && i.forbid)
             })
             .collect();
+        let catalog: BTreeSet<String> = p.defs.entitlements.keys().cloned().collect();
         let answers = solver::in_parallel(config, jobs, &guardrails, |session, g| -> Result<bool, String> {
+            // Idle when, for every class of entitlements it can tell apart, no well-formed identity matches it.
             let as_permit = rewrite::with_effect(g, "permit", "entitle:guardrail")?;
-            let world = set_of([self.well_formed(&Literals::of([*g]), true)?])?;
-            match session.overlap(&self.compile(&set_of([as_permit])?)?, &self.compile(&world)?) {
-                Answer::Disjoint => Ok(true),
-                Answer::Overlap(_) => Ok(false),
-                Answer::Unknown(why) => Err(why),
+            for class in self.classes(&[*g], &catalog) {
+                let representative = class.first().ok_or("an empty class")?;
+                let fixed = set_of([rewrite::fix_resource(&as_permit, representative, "entitle:guardrail")?])?;
+                let footprint = Literals::of(fixed.policies());
+                let fixed = self.assumed(fixed, &footprint)?;
+                let world = set_of([self.well_formed(&footprint)?])?;
+                match session.overlap(&self.compile(&fixed)?, &self.compile(&world)?) {
+                    Answer::Disjoint => {}
+                    Answer::Overlap(_) => return Ok(false),
+                    Answer::Unknown(why) => return Err(why),
+                }
             }
+            Ok(true)
         })?;
         for (g, answer) in guardrails.iter().zip(answers) {
             let id = g.id().to_string();
@@ -893,17 +1007,20 @@ impl<'p> Setup<'p> {
     }
 }
 
+/// The static `Role` entities of a project: all a role's probe policy reads of the store.
+fn role_entities(project: &Project) -> cedar_policy::Entities {
+    let roles = project
+        .compiled
+        .entities
+        .iter()
+        .filter(|e| e.uid().type_name().to_string() == "Role")
+        .cloned();
+    cedar_policy::Entities::from_entities(roles, None).unwrap_or_else(|_| cedar_policy::Entities::empty())
+}
+
 /// A forbid that holds back every request for which `expr` does not hold.
 fn forbid_unless(id: &str, expr: &str) -> Result<Policy, String> {
     parse_policy(&format!(
         "@id(\"{id}\")\nforbid (principal, action, resource)\nunless {{ {expr} }};"
-    ))
-}
-
-/// A policy that permits exactly the requests for the entitlements of an SoD side.
-fn side_policy(side: &[GrantRef]) -> Result<Policy, String> {
-    parse_policy(&format!(
-        "@id(\"{OTHER_SIDE}\")\npermit (principal, action, resource)\nwhen {{ {} }};",
-        resource_in(side)
     ))
 }

@@ -159,6 +159,9 @@ pub fn describe(d: Duration) -> String {
     }
 }
 
+/// Stack of a proof worker thread.
+const WORKER_STACK: usize = 256 << 20;
+
 /// Runs `work` on every item with `jobs` workers, each with its own solver
 /// process; results come back in input order whatever order they finish in.
 pub fn in_parallel<T: Sync, R: Send>(
@@ -173,7 +176,9 @@ pub fn in_parallel<T: Sync, R: Send>(
     let failures: Mutex<Vec<ProveError>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| {
+            // The symbolic compiler recurses over terms as deep as the policy
+            // set is long (a permit per role): give it room.
+            let spawned = std::thread::Builder::new().stack_size(WORKER_STACK).spawn_scoped(scope, || {
                 let mut session = match Session::new(config) {
                     Ok(s) => s,
                     Err(e) => {
@@ -194,6 +199,11 @@ pub fn in_parallel<T: Sync, R: Send>(
                     }
                 }
             });
+            if let Err(e) = spawned {
+                if let Ok(mut f) = failures.lock() {
+                    f.push(ProveError::Setup(format!("cannot start a proof worker: {e}")));
+                }
+            }
         }
     });
     if let Some(e) = failures.into_inner().ok().and_then(|mut f| f.pop()) {

@@ -1,0 +1,119 @@
+//! Roles a property's identities can never hold, told apart without the
+//! solver: a role that requires `status: active` is no concern of an
+//! invariant about `status: terminated`. Leaving such roles out of a query
+//! keeps it small on large organisations.
+//!
+//! Invariant: only a role whose condition *contradicts* the property's
+//! condition on their top-level conjuncts is left out (the same attribute
+//! pinned to a value the other's test refuses, or no kind in common), so the
+//! query's answer is the same with or without it.
+
+use crate::eval::attr_test;
+use crate::model::{AttrTest, AttrType, Condition, Literal, Role, Subject};
+use crate::state::AttrValue;
+use crate::time::Instant;
+
+/// The top-level conjuncts of a condition (nested `all` flattened).
+fn conjuncts(c: &Condition) -> Vec<&Condition> {
+    match c {
+        Condition::All(items) => items.iter().flat_map(conjuncts).collect(),
+        other => vec![other],
+    }
+}
+
+/// The single value an `attr: value` test pins a scalar attribute to.
+fn pinned(ty: &AttrType, test: &AttrTest) -> Option<AttrValue> {
+    if matches!(ty, AttrType::Set) {
+        return None;
+    }
+    match test {
+        AttrTest::Eq(Literal::Str(s)) => Some(AttrValue::Str(s.clone())),
+        AttrTest::Eq(Literal::Int(n)) => Some(AttrValue::Int(*n)),
+        AttrTest::Eq(Literal::Bool(b)) => Some(AttrValue::Bool(*b)),
+        AttrTest::Eq(Literal::Date(t)) => Some(AttrValue::Date(*t)),
+        _ => None,
+    }
+}
+
+/// Does a test mention the instant of evaluation (then it cannot be decided here)?
+fn uses_now(test: &AttrTest) -> bool {
+    match test {
+        AttrTest::Eq(l) | AttrTest::Not(l) | AttrTest::Contains(l) | AttrTest::Cmp(_, l) => *l == Literal::Now,
+        AttrTest::In(ls) | AttrTest::NotIn(ls) => ls.contains(&Literal::Now),
+        AttrTest::Exists(_) | AttrTest::Matches(_) => false,
+    }
+}
+
+/// Do the conjuncts `a` and `b` contradict each other on some attribute?
+fn contradict(a: &[&Condition], b: &[&Condition]) -> bool {
+    a.iter().any(|x| {
+        let Condition::Attr {
+            subject, attr, ty, test, ..
+        } = x
+        else {
+            return false;
+        };
+        let Some(value) = pinned(ty, test) else { return false };
+        b.iter().any(|y| match y {
+            Condition::Attr {
+                subject: s2,
+                attr: a2,
+                test: t2,
+                ..
+            } if s2 == subject && a2 == attr && !uses_now(t2) => !attr_test(Some(&value), t2, Instant(0)),
+            _ => false,
+        })
+    })
+}
+
+/// Can an identity matching `subject` (an invariant's `for`) hold `role`?
+/// `false` only when their conditions contradict outright.
+pub fn may_hold(role: &Role, subject: &Condition) -> bool {
+    let (r, s) = (conjuncts(&role.when), conjuncts(subject));
+    let kinds_meet = s.iter().all(|c| match c {
+        Condition::Kind {
+            subject: Subject::Identity,
+            kinds,
+            ..
+        } => kinds.iter().any(|k| role.kinds.contains(k)),
+        _ => true,
+    });
+    kinds_meet && !contradict(&r, &s) && !contradict(&s, &r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::test_support::load_ok;
+
+    fn check(role_when: &str, kinds: &str, subject_yaml: &str) -> bool {
+        let (defs, _) = load_ok(&format!(
+            "roles:\n  - id: r\n    kinds: {kinds}\n    when: {role_when}\n    grants: [app:read]\ninvariants:\n  - id: i\n    for: {subject_yaml}\n    holds: nothing\n"
+        ));
+        may_hold(&defs.roles["r"], &defs.invariants["i"].subject)
+    }
+
+    #[test]
+    fn contradictions_on_a_pinned_attribute_rule_a_role_out() {
+        assert!(!check("{ status: active }", "[person]", "{ status: terminated }"));
+        assert!(!check(
+            "{ department: A, status: active }",
+            "[person]",
+            "{ status: { in: [terminated] } }"
+        ));
+        assert!(!check("{ status: { not: terminated } }", "[person]", "{ status: terminated }"));
+        assert!(!check(
+            "{ status: active }",
+            "[person]",
+            "{ kind: { in: [agent, service_account] } }"
+        ));
+    }
+
+    #[test]
+    fn anything_short_of_a_contradiction_keeps_the_role() {
+        assert!(check("{ status: active }", "[person]", "{ department: A }"));
+        assert!(check("{ any: [{ status: active }] }", "[person]", "{ status: terminated }"));
+        assert!(check("{ tags: x }", "[person]", "{ tags: { not: x } }"));
+        assert!(check("{ status: active }", "[person, agent]", "{ kind: agent }"));
+    }
+}

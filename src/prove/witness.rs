@@ -1,0 +1,243 @@
+//! Witnesses without the solver: identity states built from the literals a
+//! role's condition names, one attribute at a time, so that most roles are
+//! shown alive (not dead) without a solver query.
+//!
+//! A role's condition is mostly a conjunction of tests on separate
+//! attributes (`department: X, status: active, job_code: { matches: "X-*" }`);
+//! for each tested attribute a value is picked among the literals the tests
+//! name (and the enum's values, glob instantiations, neighbours of numbers and
+//! dates) that passes every test on it, as the engine evaluates a test
+//! (`eval::engine::attr_test`). `any` takes one branch at a time; `not` and
+//! `cedar:` are left to luck.
+//!
+//! Invariant: this module only proposes. A candidate counts as a witness only
+//! once the feed reader accepts its records and Cedar, on the oracle's store,
+//! says it holds the role (the caller checks); a role no candidate holds goes
+//! to the solver.
+
+use std::collections::BTreeSet;
+
+use crate::eval::attr_test;
+use crate::model::{AttrTest, AttrType, AttributeDef, Condition, Definitions, Literal, Role, Subject};
+use crate::state::{Assignment, AttrValue, IdentityState};
+use crate::time::{Duration, Instant};
+
+use super::counterexample::Scenario;
+
+/// Most alternatives (`any` branches multiplied out) tried per role.
+const MAX_ALTERNATIVES: usize = 8;
+
+/// Candidate identity states for `role` at `at`, most likely first.
+pub fn candidates(role: &Role, defs: &Definitions, at: Instant) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    for conjunction in alternatives(&role.when) {
+        let tests = |subject: Subject| -> Vec<&Condition> {
+            conjunction
+                .iter()
+                .copied()
+                .filter(|c| match c {
+                    Condition::Kind { subject: s, .. } | Condition::Attr { subject: s, .. } => *s == subject,
+                    _ => false,
+                })
+                .collect()
+        };
+        let (mine, owners) = (tests(Subject::Identity), tests(Subject::Owner));
+        let owner = if owners.is_empty() {
+            None
+        } else {
+            match defs.identity.kinds.iter().find_map(|k| record("owner", k, &owners, defs, at)) {
+                Some(o) => Some(o),
+                None => continue,
+            }
+        };
+        for kind in &role.kinds {
+            let Some(mut subject) = record("subject", kind, &mine, defs, at) else {
+                continue;
+            };
+            subject.owner = owner.as_ref().map(|o| o.id.clone());
+            if role.assignable {
+                subject.assignments.push(assignment(role, at));
+            }
+            out.push(Scenario {
+                subject,
+                owner: owner.clone(),
+                at,
+            });
+            break;
+        }
+    }
+    out
+}
+
+/// The condition as alternative conjunctions of tests (`any` multiplied out, bounded).
+fn alternatives(c: &Condition) -> Vec<Vec<&Condition>> {
+    match c {
+        Condition::All(items) => items.iter().fold(vec![Vec::new()], |acc, item| {
+            let mut out = Vec::new();
+            for prefix in &acc {
+                for alt in alternatives(item) {
+                    if out.len() < MAX_ALTERNATIVES {
+                        out.push(prefix.iter().copied().chain(alt).collect());
+                    }
+                }
+            }
+            out
+        }),
+        Condition::Any(items) => items.iter().flat_map(alternatives).take(MAX_ALTERNATIVES).collect(),
+        other => vec![vec![other]],
+    }
+}
+
+/// A record of `kind` meeting `tests` (kind and attribute tests of one
+/// subject), with the required attributes filled in; `None` when some tested
+/// attribute has no passing value among the candidates.
+fn record(id: &str, kind: &str, tests: &[&Condition], defs: &Definitions, at: Instant) -> Option<IdentityState> {
+    for t in tests {
+        if let Condition::Kind { kinds, .. } = t {
+            if !kinds.iter().any(|k| k == kind) {
+                return None;
+            }
+        }
+    }
+    let mut attributes = std::collections::BTreeMap::new();
+    for def in defs.identity.attributes.values() {
+        let on_it: Vec<&AttrTest> = tests
+            .iter()
+            .filter_map(|t| match t {
+                Condition::Attr { attr, test, .. } if *attr == def.name => Some(test),
+                _ => None,
+            })
+            .collect();
+        if on_it.is_empty() {
+            if def.required && def.applies_to(kind) {
+                attributes.insert(def.name.clone(), default_value(def, at));
+            }
+            continue;
+        }
+        let applies = def.applies_to(kind);
+        let chosen = values(def, &on_it, at)
+            .into_iter()
+            .map(Some)
+            .chain((!def.required || !applies).then_some(None))
+            .find(|v| (applies || v.is_none()) && on_it.iter().all(|t| attr_test(v.as_ref(), t, at)))?;
+        if let Some(v) = chosen {
+            attributes.insert(def.name.clone(), v);
+        }
+    }
+    Some(IdentityState {
+        id: id.to_string(),
+        kind: kind.to_string(),
+        owner: None,
+        attributes,
+        assignments: Vec::new(),
+    })
+}
+
+/// A value every record may carry for an untested required attribute.
+fn default_value(def: &AttributeDef, at: Instant) -> AttrValue {
+    match &def.ty {
+        AttrType::Enum(values) => AttrValue::Str(values.first().cloned().unwrap_or_default()),
+        AttrType::String => AttrValue::Str("x".into()),
+        AttrType::Int => AttrValue::Int(0),
+        AttrType::Bool => AttrValue::Bool(false),
+        AttrType::Date => AttrValue::Date(at),
+        AttrType::Set => AttrValue::Set(BTreeSet::new()),
+    }
+}
+
+/// Values worth trying for an attribute under `tests`: the literals they name
+/// and their neighbours, the enum's values, globs filled in.
+fn values(def: &AttributeDef, tests: &[&AttrTest], at: Instant) -> Vec<AttrValue> {
+    let mut literals = Vec::new();
+    let mut globs = Vec::new();
+    for t in tests {
+        match t {
+            AttrTest::Eq(l) | AttrTest::Not(l) | AttrTest::Contains(l) | AttrTest::Cmp(_, l) => literals.push(l.clone()),
+            AttrTest::In(ls) | AttrTest::NotIn(ls) => literals.extend(ls.iter().cloned()),
+            AttrTest::Matches(g) => globs.push(g.clone()),
+            AttrTest::Exists(_) => {}
+        }
+    }
+    let strings: Vec<String> = literals
+        .iter()
+        .filter_map(|l| match l {
+            Literal::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+        .chain(globs.iter().flat_map(|g| [g.replace('*', ""), g.replace('*', "x")]))
+        .chain(["x".to_string()])
+        .collect();
+    match &def.ty {
+        AttrType::Enum(values) => values.iter().map(|v| AttrValue::Str(v.clone())).collect(),
+        AttrType::String => strings.into_iter().map(AttrValue::Str).collect(),
+        AttrType::Set => {
+            let mut out: Vec<AttrValue> = strings.iter().map(|s| AttrValue::Set(BTreeSet::from([s.clone()]))).collect();
+            out.push(AttrValue::Set(strings.iter().cloned().collect()));
+            out.push(AttrValue::Set(BTreeSet::new()));
+            out
+        }
+        AttrType::Int => {
+            let mut out = vec![AttrValue::Int(0)];
+            for l in &literals {
+                if let Literal::Int(n) = l {
+                    out.extend([*n, n.saturating_add(1), n.saturating_sub(1)].map(AttrValue::Int));
+                }
+            }
+            out
+        }
+        AttrType::Bool => vec![AttrValue::Bool(true), AttrValue::Bool(false)],
+        AttrType::Date => {
+            let day = 86_400_000;
+            let mut out = Vec::new();
+            for t in literals
+                .iter()
+                .filter_map(|l| match l {
+                    Literal::Date(t) => Some(*t),
+                    Literal::Now => Some(at),
+                    _ => None,
+                })
+                .chain([at])
+            {
+                out.extend([t, Instant(t.0.saturating_add(day)), Instant(t.0.saturating_sub(day))].map(AttrValue::Date));
+            }
+            out
+        }
+    }
+}
+
+/// An assignment to `role` valid at `at`.
+fn assignment(role: &Role, at: Instant) -> Assignment {
+    let length = role.max_duration.unwrap_or(Duration(30 * 86_400_000));
+    Assignment {
+        role: role.id.clone(),
+        starts: at,
+        expires: Some(Instant(at.0.saturating_add(length.0))),
+        approved_by: None,
+        ticket: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::test_support::load_ok;
+
+    #[test]
+    fn a_conjunction_of_tests_gets_a_record_that_passes_them() {
+        let (defs, _) = load_ok(
+            "roles:\n  - id: r\n    when: { status: active, department: { matches: \"ENG-*\" }, tags: { contains: oncall } }\n    grants: [app:read]\n",
+        );
+        let at = Instant::parse("2030-01-01").unwrap();
+        let found = candidates(&defs.roles["r"], &defs, at);
+        let subject = &found[0].subject;
+        assert_eq!(subject.attributes["status"], AttrValue::Str("active".into()));
+        assert_eq!(subject.attributes["department"], AttrValue::Str("ENG-".into()));
+        assert_eq!(subject.attributes["tags"], AttrValue::Set(BTreeSet::from(["oncall".to_string()])));
+    }
+
+    #[test]
+    fn no_value_passes_contradictory_tests() {
+        let (defs, _) = load_ok("roles:\n  - id: r\n    when: { all: [{ department: A }, { department: B }] }\n    grants: [app:read]\n");
+        assert!(candidates(&defs.roles["r"], &defs, Instant(0)).is_empty());
+    }
+}
