@@ -1,0 +1,184 @@
+//! The proofs' assumptions are true of real requests, and what `prove` calls
+//! proved holds on real identities.
+//!
+//! `prove` may only assume what holds of every request the oracle makes
+//! (docs/prove.md): these tests evaluate the assumptions themselves with
+//! Cedar, on the oracle's store, for every identity of the example's feed (and
+//! records at the edges of what the reader accepts) at several instants, and
+//! the catalog facts for every catalog entitlement. Then every property the
+//! example proves is checked against every fixture identity with the oracle.
+//!
+//! The last test needs the cvc5 solver and fails (never skips) without it.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use cedar_policy::{Authorizer, Decision, Entities, Policy, PolicySet};
+use entitle::compile::expr::condition;
+use entitle::eval::cedar_io::{context_at, hold_request, identity_entity};
+use entitle::eval::{Evaluator, Oracle};
+use entitle::model::InvariantRule;
+use entitle::project::Project;
+use entitle::prove::assume::{catalog_facts, identity_assumption, Literals};
+use entitle::prove::{prove, Outcome, ProveOptions};
+use entitle::state::IdentityState;
+use entitle::Instant;
+
+fn example() -> Arc<Project> {
+    common::load_project(Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// A footprint that reads everything: every assumption the proofs can make.
+fn everything(project: &Project) -> Literals {
+    let defs = &project.defs;
+    let mut all = Literals::default();
+    all.roles = defs.roles.keys().cloned().collect();
+    all.packages = defs.packages.keys().cloned().collect();
+    all.applications = defs.applications.keys().cloned().collect();
+    all.entitlements = defs.entitlements.keys().cloned().collect();
+    all.principal_attributes = defs
+        .identity
+        .attributes
+        .keys()
+        .cloned()
+        .chain(["owner".into(), "kind".into()])
+        .collect();
+    all.owner_attributes = defs.identity.attributes.keys().cloned().chain(["kind".into()]).collect();
+    all.owner_roles = true;
+    all.resource_attributes = BTreeSet::from(["privileged".into(), "application".into()]);
+    all
+}
+
+/// Does Cedar allow `principal` (with its owner) under `when { expr }`, on the oracle's store?
+fn holds(project: &Project, expr: &str, subject: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> bool {
+    let mut extra = vec![identity_entity(&project.defs, subject, at, owner.is_some()).unwrap()];
+    if let Some(o) = owner {
+        extra.push(identity_entity(&project.defs, o, at, false).unwrap());
+    }
+    let entities: Entities = project.compiled.entities.clone().add_entities(extra, None).unwrap();
+    let policy: Policy = format!("permit (principal, action, resource) when {{ {expr} }};").parse().unwrap();
+    let mut set = PolicySet::new();
+    set.add(policy).unwrap();
+    let any = project.defs.entitlements.keys().next().unwrap();
+    let request = hold_request(&subject.id, any, context_at(at).unwrap()).unwrap();
+    Authorizer::new().is_authorized(&request, &set, &entities).decision() == Decision::Allow
+}
+
+/// The example's feed, plus records at the edges of what the reader accepts.
+fn identities(project: &Project) -> Vec<IdentityState> {
+    let mut out = common::read_identities(project, &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/identities.jsonl"));
+    for record in [
+        r#"{"id": "edge-first", "kind": "person", "attributes": {"status": "leave", "start_date": "0000-01-01", "end_date": "9999-12-31T23:59:59.999Z", "clearance": -9223372036854775808, "tags": []}}"#,
+        r#"{"id": "edge-agent", "kind": "agent", "owner": "edge-first", "attributes": {"status": "pre_hire", "environment": "staging", "purpose": ""}}"#,
+        r#"{"id": "edge-assigned", "kind": "person", "attributes": {"status": "active", "department": "Engineering"}, "assignments": [{"role": "prod-oncall", "starts": "2026-11-01T00:00:00Z", "expires": "2026-11-30T00:00:00Z"}, {"role": "break-glass-admin", "starts": "0000-01-01T00:00:00Z"}]}"#,
+    ] {
+        let v: serde_json::Value = serde_json::from_str(record).unwrap();
+        out.push(IdentityState::from_json(&v, &project.defs).unwrap_or_else(|e| panic!("{record}: {e}")));
+    }
+    out
+}
+
+#[test]
+fn the_identity_assumption_holds_for_every_identity_the_feed_produces() {
+    let project = example();
+    let w = identity_assumption(&project.defs, &project.graph, &everything(&project));
+    let all = identities(&project);
+    let instants = ["0000-01-01", "2026-11-21", "2026-11-15T12:00:00Z", "9999-12-31T23:59:59.998Z"].map(|t| Instant::parse(t).unwrap());
+    let mut checked = 0;
+    for identity in &all {
+        let owner = identity.owner.as_deref().and_then(|o| all.iter().find(|i| i.id == o));
+        for at in instants {
+            assert!(
+                holds(&project, &w, identity, owner, at),
+                "the assumption refuses `{}` (owner {:?}) at {at}, a state the reader accepts",
+                identity.id,
+                owner.map(|o| &o.id)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}
+
+#[test]
+fn the_assumption_is_not_vacuous() {
+    let project = example();
+    let w = identity_assumption(&project.defs, &project.graph, &everything(&project));
+    let v = serde_json::json!({"id": "x", "kind": "person", "attributes": {"status": "active"}});
+    let mut person = IdentityState::from_json(&v, &project.defs).unwrap();
+    let at = Instant::parse("2026-11-21").unwrap();
+    assert!(holds(&project, &w, &person, None, at));
+    // What the reader would refuse, built behind its back, the assumption refuses too.
+    person
+        .attributes
+        .insert("status".into(), entitle::state::AttrValue::Str("fired".into()));
+    assert!(!holds(&project, &w, &person, None, at), "an enum value outside the schema");
+    person
+        .attributes
+        .insert("status".into(), entitle::state::AttrValue::Str("active".into()));
+    person
+        .attributes
+        .insert("environment".into(), entitle::state::AttrValue::Str("prod".into()));
+    assert!(!holds(&project, &w, &person, None, at), "a per-kind attribute on the wrong kind");
+}
+
+#[test]
+fn the_catalog_facts_hold_for_the_catalog() {
+    let project = example();
+    let facts = catalog_facts(&project.defs, &project.graph, &everything(&project));
+    let subject = identities(&project).remove(0);
+    assert!(holds(&project, &facts, &subject, None, Instant::parse("2026-11-21").unwrap()));
+}
+
+#[test]
+fn what_the_example_proves_holds_for_its_fixtures() {
+    let project = example();
+    let report = prove(
+        &project,
+        &ProveOptions {
+            definitions: false,
+            ..ProveOptions::default()
+        },
+    )
+    .expect("prove (needs cvc5)");
+    assert!(report.all_proved(), "{:?}", report.results);
+    let oracle = Oracle::new(project.clone());
+    let all = identities(&project);
+    let at = Instant::parse("2026-11-21").unwrap();
+    let mut checked = 0;
+    for identity in &all {
+        let owner = identity.owner.as_deref().and_then(|o| all.iter().find(|i| i.id == o));
+        let held = oracle.desired(identity, owner, at).unwrap().entitlements;
+        for inv in project.defs.invariants.values() {
+            if !holds(&project, &condition(&inv.subject), identity, owner, at) {
+                continue;
+            }
+            checked += 1;
+            for e in held.keys() {
+                let entitlement = &project.defs.entitlements[e];
+                let forbidden = match &inv.rule {
+                    InvariantRule::HoldsNothing => true,
+                    InvariantRule::Never(f) => f.privileged.is_none_or(|p| p == entitlement.privileged) && f.entitlements.is_empty(),
+                    InvariantRule::Only(_) => false,
+                };
+                assert!(
+                    !forbidden,
+                    "`{}` holds `{e}`, which proved invariant `{}` forbids",
+                    identity.id, inv.id
+                );
+            }
+        }
+        for rule in project.defs.sod.values() {
+            let sides_held = rule
+                .sides
+                .iter()
+                .filter(|side| side.iter().flat_map(|g| project.graph.expand(g)).any(|e| held.contains_key(&e)))
+                .count();
+            assert!(sides_held < 2, "`{}` holds two sides of proved rule `{}`", identity.id, rule.id);
+        }
+    }
+    assert!(checked > 0, "no fixture identity matches an invariant's `for`");
+}
