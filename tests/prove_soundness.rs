@@ -23,7 +23,7 @@ use entitle::eval::{Evaluator, Oracle};
 use entitle::model::InvariantRule;
 use entitle::project::Project;
 use entitle::prove::assume::{catalog_facts, identity_assumption, Literals};
-use entitle::prove::{prove, Outcome, ProveOptions};
+use entitle::prove::{prove, ProveOptions};
 use entitle::state::IdentityState;
 use entitle::Instant;
 
@@ -34,22 +34,18 @@ fn example() -> Arc<Project> {
 /// A footprint that reads everything: every assumption the proofs can make.
 fn everything(project: &Project) -> Literals {
     let defs = &project.defs;
-    let mut all = Literals::default();
-    all.roles = defs.roles.keys().cloned().collect();
-    all.packages = defs.packages.keys().cloned().collect();
-    all.applications = defs.applications.keys().cloned().collect();
-    all.entitlements = defs.entitlements.keys().cloned().collect();
-    all.principal_attributes = defs
-        .identity
-        .attributes
-        .keys()
-        .cloned()
-        .chain(["owner".into(), "kind".into()])
-        .collect();
-    all.owner_attributes = defs.identity.attributes.keys().cloned().chain(["kind".into()]).collect();
-    all.owner_roles = true;
-    all.resource_attributes = BTreeSet::from(["privileged".into(), "application".into()]);
-    all
+    let attributes = || defs.identity.attributes.keys().cloned();
+    Literals {
+        roles: defs.roles.keys().cloned().collect(),
+        packages: defs.packages.keys().cloned().collect(),
+        applications: defs.applications.keys().cloned().collect(),
+        entitlements: defs.entitlements.keys().cloned().collect(),
+        identities: BTreeSet::new(),
+        resource_attributes: BTreeSet::from(["privileged".into(), "application".into()]),
+        principal_attributes: attributes().chain(["owner".into(), "kind".into()]).collect(),
+        owner_attributes: attributes().chain(["kind".into()]).collect(),
+        owner_roles: true,
+    }
 }
 
 /// Does Cedar allow `principal` (with its owner) under `when { expr }`, on the oracle's store?
