@@ -239,3 +239,16 @@ fn a_bad_time_limit_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("`soon` is not a time limit"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_same_inputs_give_byte_identical_output_whatever_the_parallelism() {
+    let dir = tempfile::tempdir().unwrap();
+    broken_example(dir.path());
+    let runs: Vec<Vec<u8>> = ["1", "2", "3"]
+        .iter()
+        .map(|jobs| entitle(dir.path(), &["prove", "--format", "json", "--jobs", jobs]).stdout)
+        .collect();
+    assert!(text(&runs[0]).contains("\"failed\""), "{}", text(&runs[0]));
+    assert_eq!(runs[0], runs[1]);
+    assert_eq!(runs[0], runs[2]);
+}
