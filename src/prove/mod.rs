@@ -3,15 +3,17 @@
 //! difference to — dead roles, shadowed roles, guardrails that forbid nothing
 //! (`prove`, `check --deep`).
 //!
-//! Each property is a question to Cedar's symbolic compiler (SymCC) and the
-//! cvc5 solver: "can one request be allowed by both of these policy sets?".
-//! For an invariant, the merged policy set (with the assumptions of
-//! [`assume`]) against a policy that permits what the invariant forbids; for an
-//! SoD rule, the merged set with the resource fixed to an entitlement of one
-//! side against the merged set restricted to the other side. A model the
-//! solver finds is read back into identity records, confirmed with Cedar on
-//! the real store ([`counterexample`]) and made small. docs/prove.md has the
-//! encoding in full.
+//! Each property is a few questions to Cedar's symbolic compiler (SymCC) and
+//! the cvc5 solver: "can one request be allowed by both of these policy
+//! sets?", under the assumptions of [`assume`] (identity states a feed can
+//! produce). The resource is never symbolic: entitlements the hand-written
+//! policies cannot tell apart are asked about together, through the roles
+//! that grant them and the hand-written policies fixed to one of them
+//! (`Setup::class_set`). For an invariant, each class it forbids against a
+//! policy that permits what it forbids; for an SoD rule, a class of one side
+//! against a class of another. A model the solver finds is read back into
+//! identity records, confirmed with Cedar on the real store
+//! ([`counterexample`]) and made small. docs/prove.md has the encoding in full.
 //!
 //! Invariants: a result is `proved` only on the solver's `unsat`; a
 //! counterexample is reported only once it reproduces under the oracle's
