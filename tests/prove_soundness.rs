@@ -108,16 +108,16 @@ fn the_assumption_is_not_vacuous() {
     let at = Instant::parse("2026-11-21").unwrap();
     assert!(holds(&project, &w, &person, None, at));
     // What the reader would refuse, built behind its back, the assumption refuses too.
-    person
-        .attributes
-        .insert("status".into(), entitle::state::AttrValue::Str("fired".into()));
+    use entitle::state::AttrValue;
+    person.attributes = [("status", AttrValue::str("fired"))].into_iter().collect();
     assert!(!holds(&project, &w, &person, None, at), "an enum value outside the schema");
-    person
-        .attributes
-        .insert("status".into(), entitle::state::AttrValue::Str("active".into()));
-    person
-        .attributes
-        .insert("environment".into(), entitle::state::AttrValue::Str("prod".into()));
+    person.attributes = [("status", AttrValue::str("active")), ("department", AttrValue::str(""))]
+        .into_iter()
+        .collect();
+    assert!(!holds(&project, &w, &person, None, at), "blank text, which the reader drops");
+    person.attributes = [("status", AttrValue::str("active")), ("environment", AttrValue::str("prod"))]
+        .into_iter()
+        .collect();
     assert!(!holds(&project, &w, &person, None, at), "a per-kind attribute on the wrong kind");
 }
 

@@ -11,7 +11,8 @@
 //! compiler, `compile/`):
 //!
 //! - **identities** ([`identity_assumption`]): the kind is a declared kind;
-//!   enum attributes take declared values; per-kind attributes appear only on
+//!   enum attributes take declared values; text is never empty (the reader
+//!   drops blank text); per-kind attributes appear only on
 //!   their kinds and required ones are present; dates lie in the years
 //!   0000–9999 `Instant` reads; an identity is `in` a role only through an
 //!   assignment to an assignable role (and then in every role it extends), and
@@ -350,7 +351,10 @@ fn attribute_assumptions(subject: &str, attr: &AttributeDef, declared_kinds: &[S
             datetime(FIRST_INSTANT),
             datetime(LAST_INSTANT)
         )),
-        AttrType::String | AttrType::Int | AttrType::Bool | AttrType::Set => {}
+        // The reader drops blank text (and blank set members): present text is never empty.
+        AttrType::String => facts.push(format!("{value} != \"\"")),
+        AttrType::Set => facts.push(format!("!{value}.contains(\"\")")),
+        AttrType::Int | AttrType::Bool => {}
     }
     if let Some(kinds) = &attr.kinds {
         if !declared_kinds.iter().all(|k| kinds.contains(k)) {

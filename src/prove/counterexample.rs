@@ -102,6 +102,13 @@ pub fn scenario_of(
     Ok((Scenario { subject, owner, at }, resource.id().unescaped().to_string()))
 }
 
+/// `record` as the feed reader reads it back (text trimmed, blank text
+/// absent, ...): a record in a counterexample must mean exactly what was
+/// evaluated. An error when the reader refuses it.
+pub fn as_read(record: &IdentityState, defs: &Definitions) -> Result<IdentityState, String> {
+    IdentityState::from_json(&record.to_json(), defs).map_err(|e| format!("record `{}` would be refused: {e}", record.id))
+}
+
 /// Cedar's canonical datetime (`datetime("1970-01-01").offset(duration("123ms"))`,
 /// or `datetime("...")`) as an instant.
 fn instant_of(text: &str) -> Result<Instant, String> {
@@ -143,29 +150,29 @@ fn identity_of(
         Some(Ok(EvalResult::String(k))) => k,
         _ => return Err(format!("the model's {uid} has no kind")),
     };
-    let mut attributes = BTreeMap::new();
+    let mut attributes = Vec::new();
     for (name, def) in &defs.identity.attributes {
         if !def.required && !keep.0.contains(name) {
             continue;
         }
         let Some(Ok(value)) = entity.attr(name) else { continue };
         let value = match (&def.ty, value) {
-            (AttrType::String | AttrType::Enum(_), EvalResult::String(s)) => AttrValue::Str(s),
+            (AttrType::String | AttrType::Enum(_), EvalResult::String(s)) => AttrValue::str(&s),
             (AttrType::Int, EvalResult::Long(n)) => AttrValue::Int(n),
             (AttrType::Bool, EvalResult::Bool(b)) => AttrValue::Bool(b),
             (AttrType::Date, EvalResult::ExtensionValue(text)) => AttrValue::Date(instant_of(&text)?),
-            (AttrType::Set, EvalResult::Set(items)) => AttrValue::Set(
+            (AttrType::Set, EvalResult::Set(items)) => AttrValue::set(
                 items
                     .iter()
                     .map(|i| match i {
-                        EvalResult::String(s) => Ok(s.clone()),
+                        EvalResult::String(s) => Ok(s.as_str()),
                         other => Err(format!("`{name}` holds a non-string {other:?}")),
                     })
-                    .collect::<Result<_, _>>()?,
+                    .collect::<Result<Vec<&str>, _>>()?,
             ),
             (_, other) => return Err(format!("the model gives `{name}` the value {other:?}")),
         };
-        attributes.insert(name.clone(), value);
+        attributes.push((name.clone(), value));
     }
     let roles: BTreeSet<String> = env
         .entities
@@ -183,9 +190,9 @@ fn identity_of(
         .collect();
     Ok(IdentityState {
         id,
-        kind,
+        kind: kind.into(),
         owner,
-        attributes,
+        attributes: attributes.into_iter().collect(),
         assignments,
     })
 }
@@ -224,7 +231,9 @@ pub struct Claim<'a> {
 pub fn confirm(project: &Project, scenario: &Scenario, claim: &Claim<'_>) -> Result<BTreeMap<String, Vec<Justification>>, String> {
     let defs = &project.defs;
     for record in std::iter::once(&scenario.subject).chain(&scenario.owner) {
-        IdentityState::from_json(&record.to_json(), defs).map_err(|e| format!("record `{}` would be refused: {e}", record.id))?;
+        if as_read(record, defs)? != *record {
+            return Err(format!("record `{}` would be read differently", record.id));
+        }
     }
     let mut extra = vec![identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()).map_err(|e| e.to_string())?];
     if let Some(o) = &scenario.owner {
@@ -327,7 +336,12 @@ fn candidates(s: &Scenario) -> Vec<Scenario> {
         }
         for name in record.attributes.keys() {
             let mut r = record.clone();
-            r.attributes.remove(name);
+            r.attributes = record
+                .attributes
+                .iter()
+                .filter(|(k, _)| *k != name)
+                .map(|(k, v)| (k, v.clone()))
+                .collect();
             out.push(r);
         }
         out

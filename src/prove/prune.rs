@@ -27,7 +27,7 @@ fn pinned(ty: &AttrType, test: &AttrTest) -> Option<AttrValue> {
         return None;
     }
     match test {
-        AttrTest::Eq(Literal::Str(s)) => Some(AttrValue::Str(s.clone())),
+        AttrTest::Eq(Literal::Str(s)) => Some(AttrValue::str(s)),
         AttrTest::Eq(Literal::Int(n)) => Some(AttrValue::Int(*n)),
         AttrTest::Eq(Literal::Bool(b)) => Some(AttrValue::Bool(*b)),
         AttrTest::Eq(Literal::Date(t)) => Some(AttrValue::Date(*t)),

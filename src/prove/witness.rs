@@ -15,8 +15,6 @@
 //! says it holds the role (the caller checks); a role no candidate holds goes
 //! to the solver.
 
-use std::collections::BTreeSet;
-
 use crate::eval::attr_test;
 use crate::model::{AttrTest, AttrType, AttributeDef, Condition, Definitions, Literal, Role, Subject};
 use crate::state::{Assignment, AttrValue, IdentityState};
@@ -99,7 +97,7 @@ fn record(id: &str, kind: &str, tests: &[&Condition], defs: &Definitions, at: In
             }
         }
     }
-    let mut attributes = std::collections::BTreeMap::new();
+    let mut attributes: Vec<(String, AttrValue)> = Vec::new();
     for def in defs.identity.attributes.values() {
         let on_it: Vec<&AttrTest> = tests
             .iter()
@@ -110,7 +108,7 @@ fn record(id: &str, kind: &str, tests: &[&Condition], defs: &Definitions, at: In
             .collect();
         if on_it.is_empty() {
             if def.required && def.applies_to(kind) {
-                attributes.insert(def.name.clone(), default_value(def, at));
+                attributes.push((def.name.clone(), default_value(def, at)));
             }
             continue;
         }
@@ -121,14 +119,14 @@ fn record(id: &str, kind: &str, tests: &[&Condition], defs: &Definitions, at: In
             .chain((!def.required || !applies).then_some(None))
             .find(|v| (applies || v.is_none()) && on_it.iter().all(|t| attr_test(v.as_ref(), t, at)))?;
         if let Some(v) = chosen {
-            attributes.insert(def.name.clone(), v);
+            attributes.push((def.name.clone(), v));
         }
     }
     Some(IdentityState {
         id: id.to_string(),
-        kind: kind.to_string(),
+        kind: kind.into(),
         owner: None,
-        attributes,
+        attributes: attributes.into_iter().collect(),
         assignments: Vec::new(),
     })
 }
@@ -136,12 +134,12 @@ fn record(id: &str, kind: &str, tests: &[&Condition], defs: &Definitions, at: In
 /// A value every record may carry for an untested required attribute.
 fn default_value(def: &AttributeDef, at: Instant) -> AttrValue {
     match &def.ty {
-        AttrType::Enum(values) => AttrValue::Str(values.first().cloned().unwrap_or_default()),
-        AttrType::String => AttrValue::Str("x".into()),
+        AttrType::Enum(values) => AttrValue::str(values.first().map_or("x", String::as_str)),
+        AttrType::String => AttrValue::str("x"),
         AttrType::Int => AttrValue::Int(0),
         AttrType::Bool => AttrValue::Bool(false),
         AttrType::Date => AttrValue::Date(at),
-        AttrType::Set => AttrValue::Set(BTreeSet::new()),
+        AttrType::Set => AttrValue::set(Vec::<&str>::new()),
     }
 }
 
@@ -164,16 +162,18 @@ fn values(def: &AttributeDef, tests: &[&AttrTest], at: Instant) -> Vec<AttrValue
             Literal::Str(s) => Some(s.clone()),
             _ => None,
         })
-        .chain(globs.iter().flat_map(|g| [g.replace('*', ""), g.replace('*', "x")]))
+        .chain(globs.iter().flat_map(|g| [g.replace('*', "x"), g.replace('*', "")]))
         .chain(["x".to_string()])
+        // Only text the feed reader keeps as it is (trimmed, not blank, no control characters).
+        .filter(|s| crate::state::clean_text("", s).ok().flatten() == Some(s.as_str()))
         .collect();
     match &def.ty {
-        AttrType::Enum(values) => values.iter().map(|v| AttrValue::Str(v.clone())).collect(),
-        AttrType::String => strings.into_iter().map(AttrValue::Str).collect(),
+        AttrType::Enum(values) => values.iter().map(|v| AttrValue::str(v)).collect(),
+        AttrType::String => strings.iter().map(|s| AttrValue::str(s)).collect(),
         AttrType::Set => {
-            let mut out: Vec<AttrValue> = strings.iter().map(|s| AttrValue::Set(BTreeSet::from([s.clone()]))).collect();
-            out.push(AttrValue::Set(strings.iter().cloned().collect()));
-            out.push(AttrValue::Set(BTreeSet::new()));
+            let mut out: Vec<AttrValue> = strings.iter().map(|s| AttrValue::set([s.as_str()])).collect();
+            out.push(AttrValue::set(strings.iter().map(String::as_str)));
+            out.push(AttrValue::set(Vec::<&str>::new()));
             out
         }
         AttrType::Int => {
@@ -230,9 +230,9 @@ mod tests {
         let at = Instant::parse("2030-01-01").unwrap();
         let found = candidates(&defs.roles["r"], &defs, at);
         let subject = &found[0].subject;
-        assert_eq!(subject.attributes["status"], AttrValue::Str("active".into()));
-        assert_eq!(subject.attributes["department"], AttrValue::Str("ENG-".into()));
-        assert_eq!(subject.attributes["tags"], AttrValue::Set(BTreeSet::from(["oncall".to_string()])));
+        assert_eq!(subject.attributes.get("status"), Some(&AttrValue::str("active")));
+        assert_eq!(subject.attributes.get("department"), Some(&AttrValue::str("ENG-x")));
+        assert_eq!(subject.attributes.get("tags"), Some(&AttrValue::set(["oncall"])));
     }
 
     #[test]
