@@ -94,7 +94,11 @@ impl Session {
         let _guard = self.runtime.enter();
         let limit = self.config.timeout.as_millis().max(1);
         let mut command = tokio::process::Command::new(&self.config.program);
-        command.args(["--lang", "smt", &format!("--tlimit-per={limit}")]).kill_on_drop(true);
+        // `--strings-exp`: cvc5 before 1.1 refuses `str.contains` (a `like`
+        // pattern with a wildcard inside, a glob such as `*-OPS-*`) without it.
+        command
+            .args(["--lang", "smt", "--strings-exp", &format!("--tlimit-per={limit}")])
+            .kill_on_drop(true);
         let solver = LocalSolver::from_command(&mut command).map_err(|e| format!("cannot start `{}`: {e}", self.config.program))?;
         CedarSymCompiler::new(solver).map_err(|e| e.to_string())
     }
