@@ -8,21 +8,29 @@
 //! the catalog facts for every catalog entitlement. Then every property the
 //! example proves is checked against every fixture identity with the oracle.
 //!
-//! The last test needs the cvc5 solver and fails (never skips) without it.
+//! Counterexamples are searched for and confirmed through a fast path
+//! (`Store::Slim`: only the entities and policies a request can reach); it is
+//! held to the oracle's way (`Store::Full`) on a generated organisation.
+//!
+//! The test of what the example proves needs the cvc5 solver and fails
+//! (never skips) without it.
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, Entities, Policy, PolicySet};
 use entitle::compile::expr::condition;
+use entitle::compile::PolicyOrigin;
 use entitle::eval::cedar_io::{context_at, hold_request, identity_entity};
 use entitle::eval::{Evaluator, Oracle};
+use entitle::gen::{generate, GenOptions};
 use entitle::model::InvariantRule;
 use entitle::project::Project;
 use entitle::prove::assume::{catalog_facts, identity_assumption, Literals};
+use entitle::prove::counterexample::{confirm, held_roles, Claim, Index, Scenario, Store};
 use entitle::prove::{prove, ProveOptions};
 use entitle::state::IdentityState;
 use entitle::Instant;
@@ -177,4 +185,111 @@ fn what_the_example_proves_holds_for_its_fixtures() {
         }
     }
     assert!(checked > 0, "no fixture identity matches an invariant's `for`");
+}
+
+#[test]
+fn the_fast_confirmation_answers_as_the_oracle_does() {
+    let org = generate(&GenOptions {
+        seed: 3,
+        people: 300,
+        nhis: 60,
+        roles: 100,
+        entitlements: 1_000,
+        ..GenOptions::reference()
+    })
+    .expect("the organisation generates");
+    // Plus an assignable role that extends another: its holders are in the
+    // parent only through the role hierarchy (the `Role` entities of the store).
+    let mut sources = org.sources.clone();
+    let first = org.project.defs.entitlements.keys().next().unwrap().clone();
+    sources.roles.push(entitle::model::SourceFile {
+        name: "roles/zz-hierarchy.yaml".into(),
+        text: format!(
+            "roles:\n  - id: zz-parent\n    assignable: true\n    max_duration: 30d\n    when: {{ status: active }}\n    grants: [{first}]\n  - id: zz-child\n    assignable: true\n    max_duration: 30d\n    extends: [zz-parent]\n    when: {{ kind: person }}\n    grants: []\n"
+        ),
+    });
+    let project = &Project::from_sources(&sources).unwrap_or_else(|f| panic!("{:?}", f.diagnostics));
+    let mut granted_by: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (role, grants) in &project.graph.role_grants {
+        for e in grants.keys() {
+            granted_by.entry(e.clone()).or_default().insert(role.clone());
+        }
+    }
+    let hand_written: Vec<Policy> = project
+        .compiled
+        .policies
+        .policies()
+        .filter(|p| {
+            project
+                .compiled
+                .info
+                .get(AsRef::<str>::as_ref(p.id()))
+                .is_some_and(|i| i.origin == PolicyOrigin::Guardrail)
+        })
+        .cloned()
+        .collect();
+    let slim = Store::Slim(Index {
+        granted_by: &granted_by,
+        hand_written: &hand_written,
+    });
+    let catalog: Vec<&String> = project.defs.entitlements.keys().collect();
+    let identities = &org.feed.identities;
+    let (mut allowed, mut denied, mut roles_held, mut in_parent) = (0, 0, 0, 0);
+    for (i, subject) in identities.iter().enumerate().step_by(5) {
+        let owner = subject
+            .owner
+            .as_deref()
+            .and_then(|o| identities.iter().find(|r| r.id == o))
+            .cloned();
+        // Every other identity at another instant: assignments expire, end dates pass.
+        let at = if i % 2 == 0 {
+            org.options.as_of
+        } else {
+            Instant(org.options.as_of.0 + 400 * 86_400_000)
+        };
+        let mut subject = subject.clone();
+        if i % 4 == 1 {
+            subject.assignments.push(entitle::state::Assignment {
+                role: "zz-child".into(),
+                starts: Instant(at.0 - 86_400_000),
+                expires: Some(Instant(at.0 + 10 * 86_400_000)),
+                approved_by: None,
+                ticket: None,
+            });
+        }
+        let scenario = Scenario { subject, owner, at };
+        let subject = &scenario.subject;
+        let held = held_roles(project, &scenario, Store::Full).unwrap();
+        assert_eq!(held_roles(project, &scenario, slim).unwrap(), held, "roles of `{}`", subject.id);
+        roles_held += held.len();
+        in_parent += usize::from(held.contains("zz-parent"));
+        // What the held roles grant (allowed unless a guardrail says no), and entitlements they do not.
+        let mut claims: Vec<Vec<String>> = held
+            .iter()
+            .filter_map(|r| project.graph.role_grants.get(r)?.keys().next().cloned())
+            .map(|e| vec![e])
+            .collect();
+        claims.extend([i % catalog.len(), (i * 7 + 3) % catalog.len()].map(|k| vec![catalog[k].clone()]));
+        let pair: Vec<String> = claims.iter().take(2).flatten().cloned().collect();
+        claims.push(pair);
+        for holds in claims {
+            let claim = Claim { holds, also: None };
+            let full = confirm(project, &scenario, &claim, Store::Full);
+            assert_eq!(
+                confirm(project, &scenario, &claim, slim),
+                full,
+                "`{}` holding {:?}",
+                subject.id,
+                claim.holds
+            );
+            match full {
+                Ok(_) => allowed += 1,
+                Err(_) => denied += 1,
+            }
+        }
+    }
+    assert!(
+        allowed > 100 && denied > 50 && roles_held > 100 && in_parent > 5,
+        "{allowed} allowed, {denied} denied, {roles_held} roles held, {in_parent} in the parent role"
+    );
 }

@@ -48,9 +48,9 @@ pub struct ResourceClasses {
 impl ResourceClasses {
     /// Classes for `entitlements`, in catalog order (id, privileged,
     /// application, ancestors as `Type::"id"`), under the guardrails' JSON forms.
-    pub fn new<'a>(
+    pub fn new<'a, A: std::borrow::Borrow<BTreeSet<String>>>(
         guardrails: impl IntoIterator<Item = &'a Value>,
-        entitlements: impl IntoIterator<Item = (&'a str, bool, &'a str, BTreeSet<String>)>,
+        entitlements: impl IntoIterator<Item = (&'a str, bool, &'a str, A)>,
     ) -> ResourceClasses {
         let mut observed = Observed::default();
         let mut exact = true;
@@ -74,6 +74,7 @@ impl ResourceClasses {
                         String::new()
                     },
                     member_of: ancestors
+                        .borrow()
                         .iter()
                         .chain(std::iter::once(&own))
                         .filter(|a| named_entities.contains(*a))

@@ -552,7 +552,7 @@ impl Evaluator for Engine {
 
 /// Does a policy (JSON form) read a static entity named by a literal: its
 /// attributes, tags or ancestors? Such a policy needs the full static store.
-fn reads_static_literal(v: &serde_json::Value) -> bool {
+pub(crate) fn reads_static_literal(v: &serde_json::Value) -> bool {
     fn has_entity_literal(v: &serde_json::Value) -> bool {
         match v {
             serde_json::Value::Object(m) => m.contains_key("__entity") || m.values().any(has_entity_literal),

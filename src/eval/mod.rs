@@ -25,8 +25,8 @@ pub use cedar_io::assigned_roles;
 pub use desired::{DesiredSet, DesiredSummary};
 pub use engine::{Engine, GuardrailPath};
 pub(crate) use classes::ResourceClasses;
-pub(crate) use engine::attr_test;
 pub use engine::Engine;
+pub(crate) use engine::{attr_test, reads_static_literal};
 pub use oracle::Oracle;
 
 use crate::catalog::{EntitlementId, GuardrailId, JustificationId};

@@ -39,7 +39,7 @@
 //! things; the tests feed every counterexample back through the reader and
 //! the oracle, which catches assuming less.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -485,21 +485,11 @@ pub fn identity_assumption(defs: &Definitions, graph: &RoleGraph, literals: &Lit
     all_of(conjuncts)
 }
 
-/// The catalog entitlements of each application.
-fn application_entitlements(defs: &Definitions) -> BTreeMap<&str, BTreeSet<&str>> {
-    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for e in defs.entitlements.values() {
-        out.entry(e.application.as_str()).or_default().insert(e.id.as_str());
-    }
-    out
-}
-
 /// What the catalog says of every catalog entitlement the policies read by
 /// literal (`resource` is one, once fixed to a class representative), as
 /// constants: in which of the packages and applications they name it is
 /// (transitively), whether it is privileged, its application.
 pub fn catalog_facts(defs: &Definitions, graph: &RoleGraph, literals: &Literals) -> String {
-    let by_app = application_entitlements(defs);
     let mut out = Vec::new();
     for e in literals.entitlements.iter().filter_map(|e| defs.entitlements.get(e)) {
         let subject = entity_ref("Entitlement", &e.id);
@@ -508,7 +498,8 @@ pub fn catalog_facts(defs: &Definitions, graph: &RoleGraph, literals: &Literals)
             out.push(format!("(({subject} in {}) == {member})", entity_ref("Package", p)));
         }
         for a in &literals.applications {
-            let member = by_app.get(a.as_str()).is_some_and(|m| m.contains(e.id.as_str()));
+            // An entitlement is in its own application, and in no other.
+            let member = e.application == *a;
             out.push(format!("(({subject} in {}) == {member})", entity_ref("Application", a)));
             if literals.resource_attributes.contains("application") {
                 out.push(format!("(({subject}.application == {}) == {member})", entity_ref("Application", a)));

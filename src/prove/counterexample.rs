@@ -11,8 +11,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cedar_policy::{Authorizer, Decision, EntityUid, EvalResult, PolicySet};
+use cedar_policy::{Authorizer, Decision, Entities, EntityUid, EvalResult, PolicySet};
 use cedar_policy_symcc::Env;
+
+use crate::compile::{uid, EntityType, PolicyOrigin};
 
 use crate::eval::cedar_io::{context_at, hold_request, identity_entity};
 use crate::eval::Justification;
@@ -226,31 +228,119 @@ pub struct Claim<'a> {
     pub also: Option<&'a PolicySet>,
 }
 
+/// How a confirmation evaluates: as the oracle does, or through a fast path
+/// that gives the same answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Store<'a> {
+    /// The oracle's way (spec §3): the whole merged policy set, and the whole
+    /// static store plus the records.
+    Full,
+    /// Only what the requests can read and what can decide them: the
+    /// records, the roles their assignments reach (with their ancestors) and
+    /// the entitlements claimed (with theirs); the hand-written policies and
+    /// the policies of the roles that grant a claimed entitlement (no other
+    /// policy's scope admits the request). The same answers and reasons as
+    /// [`Store::Full`] when no policy reads a static entity named by a
+    /// literal (the caller decides, as `eval::Engine` does for its store);
+    /// `tests/prove_soundness.rs` holds the two to each other. It costs
+    /// microseconds where the full store costs a transitive closure over the
+    /// whole catalog.
+    Slim(Index<'a>),
+}
+
+/// What [`Store::Slim`] needs to know of the definitions.
+#[derive(Debug, Clone, Copy)]
+pub struct Index<'a> {
+    /// For each entitlement, the roles that grant it (own grants and inherited).
+    pub granted_by: &'a BTreeMap<String, BTreeSet<String>>,
+    /// The hand-written policies.
+    pub hand_written: &'a [cedar_policy::Policy],
+}
+
+/// The policies that decide requests about `entitlements`.
+fn deciding<'p>(project: &'p Project, entitlements: &[String], store: Store<'_>) -> Result<std::borrow::Cow<'p, PolicySet>, String> {
+    let Store::Slim(index) = store else {
+        return Ok(std::borrow::Cow::Borrowed(&project.compiled.policies));
+    };
+    let roles: BTreeSet<&String> = entitlements.iter().filter_map(|e| index.granted_by.get(e)).flatten().collect();
+    let mut set = PolicySet::new();
+    for policy in roles
+        .into_iter()
+        .filter_map(|r| {
+            project
+                .compiled
+                .policies
+                .policy(&cedar_policy::PolicyId::new(crate::compile::role_policy_id(r)))
+        })
+        .chain(index.hand_written)
+    {
+        set.add(policy.clone()).map_err(|e| e.to_string())?;
+    }
+    Ok(std::borrow::Cow::Owned(set))
+}
+
+/// The entity store the requests of `scenario` about `entitlements` are evaluated against.
+fn entities_for(project: &Project, scenario: &Scenario, entitlements: &[String], store: Store<'_>) -> Result<Entities, String> {
+    let defs = &project.defs;
+    let mut extra = vec![identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()).map_err(|e| e.to_string())?];
+    if let Some(o) = &scenario.owner {
+        extra.push(identity_entity(defs, o, scenario.at, false).map_err(|e| e.to_string())?);
+    }
+    let full = &project.compiled.entities;
+    match store {
+        Store::Full => full.clone().add_entities(extra, None).map_err(|e| e.to_string()),
+        Store::Slim(_) => {
+            let mut wanted = BTreeSet::new();
+            for record in std::iter::once(&scenario.subject).chain(&scenario.owner) {
+                for role in crate::eval::assigned_roles(defs, record, scenario.at) {
+                    wanted.extend(
+                        project
+                            .graph
+                            .role_ancestors
+                            .get(&role)
+                            .into_iter()
+                            .flatten()
+                            .map(|r| uid(EntityType::Role, r)),
+                    );
+                    wanted.insert(uid(EntityType::Role, &role));
+                }
+            }
+            for e in entitlements {
+                let entitlement = uid(EntityType::Entitlement, e);
+                wanted.extend(full.ancestors(&entitlement).into_iter().flatten().cloned());
+                wanted.insert(entitlement);
+            }
+            // Static entities carry their ancestors (closed); the store closes over the records.
+            extra.extend(wanted.iter().filter_map(|u| full.get(u).cloned()));
+            Entities::from_entities(extra, None).map_err(|e| e.to_string())
+        }
+    }
+}
+
 /// Does `scenario` reproduce `claim` under the oracle's semantics, with
-/// records the feed reader accepts? On success, every justification.
-pub fn confirm(project: &Project, scenario: &Scenario, claim: &Claim<'_>) -> Result<BTreeMap<String, Vec<Justification>>, String> {
+/// records the feed reader reads back as they are? On success, every
+/// justification. `store` says which entity store the requests see
+/// ([`Store::Full`] is the oracle's).
+pub fn confirm(
+    project: &Project,
+    scenario: &Scenario,
+    claim: &Claim<'_>,
+    store: Store<'_>,
+) -> Result<BTreeMap<String, Vec<Justification>>, String> {
     let defs = &project.defs;
     for record in std::iter::once(&scenario.subject).chain(&scenario.owner) {
         if as_read(record, defs)? != *record {
             return Err(format!("record `{}` would be read differently", record.id));
         }
     }
-    let mut extra = vec![identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()).map_err(|e| e.to_string())?];
-    if let Some(o) = &scenario.owner {
-        extra.push(identity_entity(defs, o, scenario.at, false).map_err(|e| e.to_string())?);
-    }
-    let entities = project
-        .compiled
-        .entities
-        .clone()
-        .add_entities(extra, None)
-        .map_err(|e| e.to_string())?;
+    let entities = entities_for(project, scenario, &claim.holds, store)?;
+    let policies = deciding(project, &claim.holds, store)?;
     let authorizer = Authorizer::new();
     let context = context_at(scenario.at).map_err(|e| e.to_string())?;
     let mut because = BTreeMap::new();
     for (i, entitlement) in claim.holds.iter().enumerate() {
         let request = hold_request(&scenario.subject.id, entitlement, context.clone()).map_err(|e| e.to_string())?;
-        let response = authorizer.is_authorized(&request, &project.compiled.policies, &entities);
+        let response = authorizer.is_authorized(&request, &policies, &entities);
         if response.decision() != Decision::Allow {
             return Err(format!("`{}` would not hold `{entitlement}`", scenario.subject.id));
         }
@@ -265,12 +355,30 @@ pub fn confirm(project: &Project, scenario: &Scenario, claim: &Claim<'_>) -> Res
     Ok(because)
 }
 
+/// The roles the subject of `scenario` holds, as the oracle decides them
+/// (every role's probe policy in one request).
+pub fn held_roles(project: &Project, scenario: &Scenario, store: Store<'_>) -> Result<BTreeSet<String>, String> {
+    let any = project.defs.entitlements.keys().next().ok_or("the catalog is empty")?;
+    let entities = entities_for(project, scenario, std::slice::from_ref(any), store)?;
+    let request =
+        hold_request(&scenario.subject.id, any, context_at(scenario.at).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let response = Authorizer::new().is_authorized(&request, &project.compiled.role_probes, &entities);
+    Ok(response
+        .diagnostics()
+        .reason()
+        .filter_map(|id| match &project.compiled.info.get(AsRef::<str>::as_ref(id))?.origin {
+            PolicyOrigin::Role(role) => Some(role.clone()),
+            _ => None,
+        })
+        .collect())
+}
+
 /// The smallest scenario (fewest attributes, assignments and owner) found
 /// by dropping one thing at a time while it still reproduces `claim`.
-pub fn minimise(project: &Project, scenario: Scenario, claim: &Claim<'_>) -> Scenario {
+pub fn minimise(project: &Project, scenario: Scenario, claim: &Claim<'_>, store: Store<'_>) -> Scenario {
     let mut best = scenario;
     loop {
-        let smaller = candidates(&best).into_iter().find(|c| confirm(project, c, claim).is_ok());
+        let smaller = candidates(&best).into_iter().find(|c| confirm(project, c, claim, store).is_ok());
         match smaller {
             Some(c) => best = c,
             None => return best,

@@ -46,7 +46,7 @@ use crate::state::IdentityState;
 use crate::time::Instant;
 
 use assume::Literals;
-use counterexample::{Claim, Scenario};
+use counterexample::{Claim, Index, Scenario, Store};
 use solver::{Answer, Session, SolverConfig};
 
 pub use solver::{describe as describe_duration, INSTALL_HINT};
@@ -232,6 +232,13 @@ pub fn analyse_definitions(project: &Project, options: &ProveOptions) -> Result<
     Setup::new(project)?.definitions(&config, options.jobs)
 }
 
+/// Most pairs of roles an SoD query tries witnesses of before asking the solver.
+const WITNESS_PAIRS: usize = 16;
+
+/// Most roles an invariant query tries witnesses of before asking the solver
+/// (fewer: an invariant is mostly kept by a guardrail, which every witness meets).
+const WITNESS_ROLES: usize = 4;
+
 /// Policy ids of the policies a proof adds (not user policies: `entitle:` is not an id users write).
 const ASSUME_IDENTITY: &str = "entitle:assume-identity";
 const ASSUME_CATALOG: &str = "entitle:assume-catalog";
@@ -258,6 +265,12 @@ struct Setup<'p> {
     granted_by: BTreeMap<String, BTreeSet<String>>,
     /// The static `Role` entities (their hierarchy), for asking whether a state holds a role.
     role_entities: cedar_policy::Entities,
+    /// Whether counterexamples may be confirmed through [`Store::Slim`].
+    slim: bool,
+    /// Every catalog entitlement's packages and application, as `Type::"id"`.
+    ancestors: BTreeMap<String, BTreeSet<String>>,
+    /// The catalog in classes no hand-written policy can tell apart (made when first needed).
+    base_classes: std::sync::OnceLock<Vec<Vec<String>>>,
 }
 
 /// Parses a policy the proof writes; its id is its `@id`.
@@ -362,13 +375,16 @@ impl<'p> Setup<'p> {
         let defs = &project.defs;
         let mut literals = Literals::default();
         let mut outside = None;
-        let mut scan = |policy: &Policy| {
-            if let Ok(json) = policy.to_json() {
+        let mut reads_static_literal = false;
+        let mut scan = |policy: &Policy| match policy.to_json() {
+            Ok(json) => {
                 literals.add(&json);
+                reads_static_literal |= crate::eval::reads_static_literal(&json);
                 if outside.is_none() {
                     outside = assume::unsupported(&json).map(|why| format!("policy `{}` is outside what proofs model: {why}", policy.id()));
                 }
             }
+            Err(_) => reads_static_literal = true,
         };
         // Role policies name only defined roles and packages (always in the
         // proof schema), and read what their definition says: only hand-written
@@ -435,6 +451,21 @@ impl<'p> Setup<'p> {
                 granted_by.entry(e.clone()).or_default().insert(role.clone());
             }
         }
+        let ancestors = defs
+            .entitlements
+            .values()
+            .map(|e| {
+                let packages = project
+                    .graph
+                    .entitlement_packages
+                    .get(&e.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|pk| format!("Package::{pk:?}"));
+                let application = format!("Application::{:?}", e.application);
+                (e.id.clone(), packages.chain([application]).collect())
+            })
+            .collect();
         Ok(Setup {
             project,
             schema,
@@ -447,7 +478,23 @@ impl<'p> Setup<'p> {
             probe_footprints,
             granted_by,
             role_entities: role_entities(project),
+            // Role policies without a `cedar:` escape hatch read no static entity by literal.
+            slim: !reads_static_literal,
+            ancestors,
+            base_classes: std::sync::OnceLock::new(),
         })
+    }
+
+    /// How counterexamples are confirmed: [`Store::Slim`] unless a policy reads a static entity by literal.
+    fn store(&self) -> Store<'_> {
+        if self.slim {
+            Store::Slim(Index {
+                granted_by: &self.granted_by,
+                hand_written: &self.hand_written,
+            })
+        } else {
+            Store::Full
+        }
     }
 
     fn compile(&self, set: &PolicySet) -> Result<CompiledPolicySet, String> {
@@ -474,33 +521,29 @@ impl<'p> Setup<'p> {
     /// `within`, grouped into classes the hand-written policies and `extra`
     /// cannot tell apart (each class in catalog order, classes by their first member).
     fn classes(&self, extra: &[&Policy], within: &BTreeSet<String>) -> Vec<Vec<String>> {
-        let p = self.project;
-        let observers: Vec<serde_json::Value> = self
-            .hand_written
-            .iter()
-            .chain(extra.iter().copied())
-            .filter_map(|policy| policy.to_json().ok())
-            .collect();
-        let ancestors_of = |id: &str| -> BTreeSet<String> {
-            let packages = p
-                .graph
-                .entitlement_packages
-                .get(id)
-                .into_iter()
-                .flatten()
-                .map(|pk| format!("Package::{pk:?}"));
-            let application = p.defs.entitlements.get(id).map(|e| format!("Application::{:?}", e.application));
-            packages.chain(application).collect()
-        };
+        let observers: Vec<&Policy> = self.hand_written.iter().chain(extra.iter().copied()).collect();
+        self.group(&observers, within.iter())
+    }
+
+    /// `members` (in catalog order), grouped into classes `observers` cannot
+    /// tell apart (each class in catalog order, classes by their first member).
+    fn group<'a>(&self, observers: &[&Policy], members: impl Iterator<Item = &'a String> + Clone) -> Vec<Vec<String>> {
+        let defs = &self.project.defs;
+        let observers: Vec<serde_json::Value> = observers.iter().filter_map(|policy| policy.to_json().ok()).collect();
+        let empty = BTreeSet::new();
         let classes = crate::eval::ResourceClasses::new(
             observers.iter(),
-            within
-                .iter()
-                .filter_map(|e| p.defs.entitlements.get(e))
-                .map(|e| (e.id.as_str(), e.privileged, e.application.as_str(), ancestors_of(&e.id))),
+            members.clone().filter_map(|e| defs.entitlements.get(e)).map(|e| {
+                (
+                    e.id.as_str(),
+                    e.privileged,
+                    e.application.as_str(),
+                    self.ancestors.get(&e.id).unwrap_or(&empty),
+                )
+            }),
         );
         let mut grouped: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        for e in within {
+        for e in members {
             if let Some(c) = classes.class(e) {
                 grouped.entry(c).or_default().push(e.clone());
             }
@@ -508,6 +551,57 @@ impl<'p> Setup<'p> {
         let mut out: Vec<Vec<String>> = grouped.into_values().collect();
         out.sort();
         out
+    }
+
+    /// The classes of the catalog `policy` alone cannot tell apart: unions of
+    /// the classes of all hand-written policies (`base_classes`), which
+    /// `policy` (one of them) cannot tell apart any better.
+    fn classes_of(&self, policy: &Policy) -> Vec<Vec<String>> {
+        let base = self.base_classes.get_or_init(|| {
+            let catalog: BTreeSet<String> = self.project.defs.entitlements.keys().cloned().collect();
+            self.classes(&[], &catalog)
+        });
+        let by_first: BTreeMap<&String, &Vec<String>> = base.iter().filter_map(|c| Some((c.first()?, c))).collect();
+        let mut out: Vec<Vec<String>> = self
+            .group(&[policy], by_first.keys().copied())
+            .into_iter()
+            .map(|firsts| {
+                let mut members: Vec<String> = firsts
+                    .iter()
+                    .filter_map(|f| by_first.get(f))
+                    .flat_map(|c| c.iter().cloned())
+                    .collect();
+                members.sort();
+                members
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Can `policy`'s scope (its `resource` constraint, conditions aside) admit `entitlement`?
+    fn scope_admits(&self, policy: &Policy, entitlement: &str) -> bool {
+        let scope_only = policy.to_json().ok().and_then(|mut json| {
+            let obj = json.as_object_mut()?;
+            obj.insert("effect".into(), "permit".into());
+            obj.insert("principal".into(), serde_json::json!({"op": "All"}));
+            obj.insert("action".into(), serde_json::json!({"op": "All"}));
+            obj.insert("conditions".into(), serde_json::json!([]));
+            obj.remove("annotations");
+            Policy::from_json(None, json).ok()
+        });
+        let request = crate::eval::cedar_io::context_at(Instant(0))
+            .and_then(|context| crate::eval::cedar_io::hold_request("entitle:anyone", entitlement, context));
+        match (scope_only.and_then(|p| set_of([p]).ok()), request) {
+            (Some(set), Ok(request)) => {
+                Authorizer::new()
+                    .is_authorized(&request, &set, &self.project.compiled.entities)
+                    .decision()
+                    == cedar_policy::Decision::Allow
+            }
+            // When in doubt, ask the solver.
+            _ => true,
+        }
     }
 
     /// The policies that decide, for any request, whether its identity holds
@@ -677,6 +771,9 @@ impl<'p> Setup<'p> {
                 )
             }
         };
+        if let Some(outcome) = self.witnessed(query) {
+            return Ok(outcome);
+        }
         match session.overlap(&self.compile(&a)?, &self.compile(&b)?) {
             Answer::Disjoint => Ok(Outcome::Proved),
             Answer::Unknown(reason) => Ok(Outcome::Unknown { reason }),
@@ -688,20 +785,31 @@ impl<'p> Setup<'p> {
     }
 
     /// A confirmed, minimal counterexample: the scenario holds an entitlement
-    /// of each class in `classes` (the first that reproduces, in catalog
-    /// order), and matches `also` for the first; or why it does not reproduce.
+    /// of each class in `classes`, and matches `also` for the first; or why
+    /// it does not reproduce.
+    ///
+    /// The members of a class are alike to every hand-written policy and to
+    /// the property: only the roles' grants tell them apart. So per class it
+    /// is enough to try the first member (catalog order) a role the scenario
+    /// holds grants, and, when a hand-written permit exists, the first member
+    /// none of them grants. Whatever is reported is confirmed by Cedar.
     fn failure(&self, scenario: Scenario, classes: &[Vec<String>], also: Option<&PolicySet>) -> Result<Outcome, String> {
+        let held = counterexample::held_roles(self.project, &scenario, self.store())?;
+        let permits = self.hand_written.iter().any(|p| p.effect() == cedar_policy::Effect::Permit);
+        let by_held = |e: &String| self.granted_by.get(e).is_some_and(|roles| !roles.is_disjoint(&held));
         let mut holds = Vec::new();
         let mut last_error = String::from("no entitlement of the class is held");
         for (i, class) in classes.iter().enumerate() {
-            let found = class.iter().find(|e| {
+            let granted = class.iter().find(|e| by_held(e));
+            let other = class.iter().find(|e| !by_held(e)).filter(|_| permits);
+            let found = granted.into_iter().chain(other).find(|e| {
                 let mut claimed = holds.clone();
                 claimed.push((*e).clone());
                 let claim = Claim {
                     holds: claimed,
                     also: also.filter(|_| i == 0),
                 };
-                match counterexample::confirm(self.project, &scenario, &claim) {
+                match counterexample::confirm(self.project, &scenario, &claim, self.store()) {
                     Ok(_) => true,
                     Err(why) => {
                         last_error = why;
@@ -715,8 +823,8 @@ impl<'p> Setup<'p> {
             }
         }
         let claim = Claim { holds, also };
-        let small = counterexample::minimise(self.project, scenario, &claim);
-        let because = counterexample::confirm(self.project, &small, &claim)?;
+        let small = counterexample::minimise(self.project, scenario, &claim, self.store());
+        let because = counterexample::confirm(self.project, &small, &claim, self.store())?;
         let mut entitlements = claim.holds.clone();
         entitlements.sort();
         entitlements.dedup();
@@ -728,6 +836,55 @@ impl<'p> Setup<'p> {
                 because,
             }),
         })
+    }
+
+    /// A counterexample found without the solver: identity states built from
+    /// the conditions of the roles that grant the classes of `query` (with an
+    /// invariant's `for`), tried in role order, at most [`WITNESS_ROLES`] roles
+    /// or [`WITNESS_PAIRS`] pairs of roles. Each is held to [`Setup::failure`] (Cedar), so a
+    /// failure found here is as real as one read from a model; finding none
+    /// proves nothing and the solver is asked.
+    fn witnessed(&self, query: &Query<'_>) -> Option<Outcome> {
+        let defs = &self.project.defs;
+        let at = counterexample::round_instant();
+        let granting = |class: &[String], subject: Option<&Condition>| -> Vec<&crate::model::Role> {
+            let ids: BTreeSet<&String> = class.iter().filter_map(|e| self.granted_by.get(e)).flatten().collect();
+            ids.into_iter()
+                .filter_map(|r| defs.roles.get(r))
+                .filter(|r| subject.is_none_or(|s| prune::may_hold(r, s)))
+                .collect()
+        };
+        // The roles (one, or one per side) each try builds its records from,
+        // what the records must also meet, the classes to hold and the property.
+        let (tries, subject, classes, also): (Vec<Vec<&crate::model::Role>>, _, _, _) = match query {
+            Query::Invariant(inv, class) => (
+                granting(class, Some(&inv.subject))
+                    .into_iter()
+                    .take(WITNESS_ROLES)
+                    .map(|r| vec![r])
+                    .collect(),
+                Some(&inv.subject),
+                vec![class.clone()],
+                Some(self.invariant_policies.get(&inv.id)?),
+            ),
+            Query::Sod(_, a, b) => {
+                let (left, right) = (granting(a, None), granting(b, None));
+                let pairs = left
+                    .iter()
+                    .flat_map(|x| right.iter().map(move |y| if x.id == y.id { vec![*x] } else { vec![*x, *y] }))
+                    .take(WITNESS_PAIRS)
+                    .collect();
+                (pairs, None, vec![a.clone(), b.clone()], None)
+            }
+        };
+        for roles in tries {
+            for scenario in witness::candidates_for(&roles, subject, defs, at) {
+                if let Ok(outcome) = self.failure(scenario, &classes, also) {
+                    return Some(outcome);
+                }
+            }
+        }
+        None
     }
 
     /// Dead roles, shadowed roles and idle guardrails, as sorted warnings.
@@ -966,12 +1123,14 @@ impl<'p> Setup<'p> {
                     .is_some_and(|i| i.origin == PolicyOrigin::Guardrail && i.forbid)
             })
             .collect();
-        let catalog: BTreeSet<String> = p.defs.entitlements.keys().cloned().collect();
         let answers = solver::in_parallel(config, jobs, &guardrails, |session, g| -> Result<bool, String> {
             // Idle when, for every class of entitlements it can tell apart, no well-formed identity matches it.
             let as_permit = rewrite::with_effect(g, "permit", "entitle:guardrail")?;
-            for class in self.classes(&[*g], &catalog) {
+            for class in self.classes_of(g) {
                 let representative = class.first().ok_or("an empty class")?;
+                if !self.scope_admits(g, representative) {
+                    continue;
+                }
                 let fixed = set_of([rewrite::fix_resource(&as_permit, representative, "entitle:guardrail")?])?;
                 let footprint = Literals::of(fixed.policies());
                 let fixed = self.assumed(fixed, &footprint)?;
@@ -1026,4 +1185,58 @@ fn forbid_unless(id: &str, expr: &str) -> Result<Policy, String> {
     parse_policy(&format!(
         "@id(\"{id}\")\nforbid (principal, action, resource)\nunless {{ {expr} }};"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::{generate, GenOptions};
+
+    /// A tiny generated organisation, with or without a guardrail that reads a static entity by literal.
+    fn org(literal_entity_guardrail: bool) -> crate::gen::GeneratedOrg {
+        generate(&GenOptions {
+            people: 20,
+            nhis: 5,
+            roles: 100,
+            entitlements: 1_000,
+            literal_entity_guardrail,
+            ..GenOptions::reference()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn counterexamples_are_confirmed_the_oracles_way_when_a_policy_reads_a_static_literal() {
+        let plain = org(false);
+        assert!(Setup::new(&plain.project).unwrap().slim);
+        let literal = org(true);
+        let setup = Setup::new(&literal.project).unwrap();
+        assert!(!setup.slim);
+        assert!(matches!(setup.store(), Store::Full));
+    }
+
+    #[test]
+    fn a_guardrail_is_asked_about_the_classes_it_alone_tells_apart_within_its_scope() {
+        let plain = org(false);
+        let setup = Setup::new(&plain.project).unwrap();
+        let guardrail = |id: &str| setup.hand_written.iter().find(|p| AsRef::<str>::as_ref(p.id()) == id).unwrap();
+        // Reads nothing of the resource: one class, the whole catalog.
+        let leavers = setup.classes_of(guardrail("leavers-hold-nothing"));
+        assert_eq!(leavers.len(), 1);
+        assert_eq!(leavers[0].len(), plain.project.defs.entitlements.len());
+        // Reads `privileged` only: two classes, whatever else the other guardrails read.
+        let agents = setup.classes_of(guardrail("agents-never-privileged"));
+        assert_eq!(agents.len(), 2);
+        // Scoped to an application: only its entitlements pass the scope.
+        let cloud = guardrail("no-production-cloud-unless-active");
+        let admitted: Vec<Vec<String>> = setup
+            .classes_of(cloud)
+            .into_iter()
+            .filter(|c| setup.scope_admits(cloud, &c[0]))
+            .collect();
+        assert_eq!(admitted.len(), 1);
+        assert!(admitted[0]
+            .iter()
+            .all(|e| plain.project.defs.entitlements[e].application == "aws-prod"));
+    }
 }

@@ -1,6 +1,8 @@
 //! Witnesses without the solver: identity states built from the literals a
 //! role's condition names, one attribute at a time, so that most roles are
-//! shown alive (not dead) without a solver query.
+//! shown alive (not dead) without a solver query — and, from several roles'
+//! conditions at once, candidate counterexamples that spare a failing SoD
+//! rule or invariant its (slowest) solver query.
 //!
 //! A role's condition is mostly a conjunction of tests on separate
 //! attributes (`department: X, status: active, job_code: { matches: "X-*" }`);
@@ -27,8 +29,23 @@ const MAX_ALTERNATIVES: usize = 8;
 
 /// Candidate identity states for `role` at `at`, most likely first.
 pub fn candidates(role: &Role, defs: &Definitions, at: Instant) -> Vec<Scenario> {
+    candidates_for(&[role], None, defs, at)
+}
+
+/// Candidate identity states that hold every role of `roles` at once (and
+/// meet `also`, an invariant's `for`), most likely first: the roles'
+/// conditions conjoined, a kind every role admits, an assignment to each
+/// assignable one.
+pub fn candidates_for(roles: &[&Role], also: Option<&Condition>, defs: &Definitions, at: Instant) -> Vec<Scenario> {
     let mut out = Vec::new();
-    for conjunction in alternatives(&role.when) {
+    let conditions: Vec<&Condition> = roles.iter().map(|r| &r.when).chain(also).collect();
+    let kinds: Vec<&String> = defs
+        .identity
+        .kinds
+        .iter()
+        .filter(|k| roles.iter().all(|r| r.kinds.contains(k)))
+        .collect();
+    for conjunction in conjunctions(&conditions) {
         let tests = |subject: Subject| -> Vec<&Condition> {
             conjunction
                 .iter()
@@ -48,13 +65,15 @@ pub fn candidates(role: &Role, defs: &Definitions, at: Instant) -> Vec<Scenario>
                 None => continue,
             }
         };
-        for kind in &role.kinds {
+        for kind in &kinds {
             let Some(mut subject) = record("subject", kind, &mine, defs, at) else {
                 continue;
             };
             subject.owner = owner.as_ref().map(|o| o.id.clone());
-            if role.assignable {
-                subject.assignments.push(assignment(role, at));
+            for role in roles.iter().filter(|r| r.assignable) {
+                if !subject.assignments.iter().any(|a| a.role == role.id) {
+                    subject.assignments.push(assignment(role, at));
+                }
             }
             out.push(Scenario {
                 subject,
@@ -67,20 +86,25 @@ pub fn candidates(role: &Role, defs: &Definitions, at: Instant) -> Vec<Scenario>
     out
 }
 
+/// Several conditions, all to hold, as alternative conjunctions of tests (bounded).
+fn conjunctions<'c>(conditions: &[&'c Condition]) -> Vec<Vec<&'c Condition>> {
+    conditions.iter().fold(vec![Vec::new()], |acc, c| {
+        let mut out = Vec::new();
+        for prefix in &acc {
+            for alt in alternatives(c) {
+                if out.len() < MAX_ALTERNATIVES {
+                    out.push(prefix.iter().copied().chain(alt).collect());
+                }
+            }
+        }
+        out
+    })
+}
+
 /// The condition as alternative conjunctions of tests (`any` multiplied out, bounded).
 fn alternatives(c: &Condition) -> Vec<Vec<&Condition>> {
     match c {
-        Condition::All(items) => items.iter().fold(vec![Vec::new()], |acc, item| {
-            let mut out = Vec::new();
-            for prefix in &acc {
-                for alt in alternatives(item) {
-                    if out.len() < MAX_ALTERNATIVES {
-                        out.push(prefix.iter().copied().chain(alt).collect());
-                    }
-                }
-            }
-            out
-        }),
+        Condition::All(items) => conjunctions(&items.iter().collect::<Vec<_>>()),
         Condition::Any(items) => items.iter().flat_map(alternatives).take(MAX_ALTERNATIVES).collect(),
         other => vec![vec![other]],
     }
@@ -233,6 +257,22 @@ mod tests {
         assert_eq!(subject.attributes.get("status"), Some(&AttrValue::str("active")));
         assert_eq!(subject.attributes.get("department"), Some(&AttrValue::str("ENG-x")));
         assert_eq!(subject.attributes.get("tags"), Some(&AttrValue::set(["oncall"])));
+    }
+
+    #[test]
+    fn several_roles_conjoin_their_conditions_and_assignments() {
+        let (defs, _) = load_ok(
+            "roles:\n  - id: a\n    when: { status: active, department: { matches: \"FIN-*\" } }\n    grants: [app:read]\n  - id: b\n    assignable: true\n    max_duration: 1d\n    kinds: [person]\n    when: { tags: { contains: oncall } }\n    grants: [app:read]\n  - id: c\n    when: { department: Sales }\n    grants: [app:read]\n",
+        );
+        let at = Instant::parse("2030-01-01").unwrap();
+        let found = candidates_for(&[&defs.roles["a"], &defs.roles["b"]], None, &defs, at);
+        let subject = &found[0].subject;
+        assert_eq!(&*subject.kind, "person");
+        assert_eq!(subject.attributes.get("department"), Some(&AttrValue::str("FIN-x")));
+        assert_eq!(subject.attributes.get("tags"), Some(&AttrValue::set(["oncall"])));
+        assert_eq!(subject.assignments.iter().map(|a| a.role.as_str()).collect::<Vec<_>>(), ["b"]);
+        // `also` (an invariant's `for`) is conjoined too: no department is both `FIN-*` and `Sales`.
+        assert!(candidates_for(&[&defs.roles["a"]], Some(&defs.roles["c"].when), &defs, at).is_empty());
     }
 
     #[test]
