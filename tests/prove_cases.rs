@@ -217,7 +217,7 @@ fn matches_for(project: &Project, cx: &Counterexample, for_cedar: &str) -> Resul
     }
     let entities = project
         .compiled
-        .entities
+        .entities()?
         .clone()
         .add_entities(extra, None)
         .map_err(|e| e.to_string())?;
@@ -254,9 +254,9 @@ fn check_counterexample(project: &Arc<Project>, id: &str, kind: ProofKind, cx: &
     // Engine and oracle agree, and the subject holds everything listed.
     let desired = common::assert_engine_matches_oracle(project, &feed.identities, cx.as_of);
     let subject = &cx.identities[0];
-    let held = &desired[&subject.id].entitlements;
+    let held: BTreeSet<&str> = desired[&subject.id].entitlements().collect();
     for e in &cx.entitlements {
-        if !held.contains_key(e) {
+        if !held.contains(e.as_str()) {
             return Err(format!("`{}` does not hold `{e}` at {}: {held:?}", subject.id, cx.as_of));
         }
     }

@@ -135,6 +135,35 @@ pub fn hold_request(principal: &str, entitlement: &str, context: Context) -> Res
     .map_err(|e| EvalError::Cedar(e.to_string()))
 }
 
+/// A catalog entitlement as the static store holds it (its application and
+/// `privileged`), its parents flattened to every ancestor: its application
+/// and every package that holds it, however deep.
+pub fn entitlement_entity(project: &Project, id: &str) -> Result<Entity, EvalError> {
+    let e = project
+        .defs
+        .entitlements
+        .get(id)
+        .ok_or_else(|| EvalError::Cedar(format!("`{id}` is not in the catalog")))?;
+    let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
+    parents.extend(
+        project
+            .graph
+            .entitlement_packages
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|p| uid(EntityType::Package, p)),
+    );
+    let attrs = HashMap::from([
+        (
+            "application".to_string(),
+            RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application)),
+        ),
+        ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
+    ]);
+    Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))
+}
+
 /// The oracle's store: the static entities plus the identity and, when known, its owner.
 pub fn full_store(project: &Project, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<Entities, EvalError> {
     let defs = &project.defs;

@@ -102,6 +102,12 @@ impl ResourceClasses {
         self.class_of.get(entitlement.index()).copied().unwrap_or(u32::MAX)
     }
 
+    /// The class of the `index`-th entitlement given to [`ResourceClasses::new`]
+    /// (for classes made of part of the catalog).
+    pub fn class_at(&self, index: usize) -> Option<u32> {
+        self.class_of.get(index).copied()
+    }
+
     /// How many classes there are.
     #[cfg(test)]
     pub fn len(&self) -> usize {

@@ -17,10 +17,10 @@
 //!
 //! Invariant: for every input, `Engine::desired == Oracle::desired`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use cedar_policy::{Authorizer, Decision, Entities, Entity, EntityUid, PolicySet, RestrictedExpression};
+use cedar_policy::{Authorizer, Decision, Entities, Entity, PolicySet};
 use serde_json::Value;
 
 use crate::catalog::{Catalog, DenseId, EntitlementId, GuardrailId, JustificationId, RoleId};
@@ -29,7 +29,7 @@ use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
 
-use super::cedar_io::{context_at, hold_request, identity_entity, CedarHatches};
+use super::cedar_io::{context_at, entitlement_entity, hold_request, identity_entity, CedarHatches};
 use super::classes::ResourceClasses;
 use super::condition::RoleConditions;
 use super::facts::Facts;
@@ -380,28 +380,7 @@ impl PermitReach {
 
 /// The static entitlement entities, parents flattened to every ancestor (for Cedar-path stores).
 fn entitlement_entities(project: &Project) -> Result<Vec<Entity>, EvalError> {
-    let mut out = Vec::new();
-    for (id, e) in &project.defs.entitlements {
-        let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
-        parents.extend(
-            project
-                .graph
-                .entitlement_packages
-                .get(id)
-                .into_iter()
-                .flatten()
-                .map(|p| uid(EntityType::Package, p)),
-        );
-        let attrs = HashMap::from([
-            (
-                "application".to_string(),
-                RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application)),
-            ),
-            ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
-        ]);
-        out.push(Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| EvalError::Cedar(e.to_string()))?);
-    }
-    Ok(out)
+    project.defs.entitlements.keys().map(|id| entitlement_entity(project, id)).collect()
 }
 
 /// Groups sorted (entitlement, justification) pairs: each entitlement with the range of its pairs.

@@ -22,11 +22,10 @@ mod oracle;
 use std::collections::BTreeSet;
 
 pub use cedar_io::assigned_roles;
-pub use desired::{DesiredSet, DesiredSummary};
-pub use engine::{Engine, GuardrailPath};
 pub(crate) use classes::ResourceClasses;
-pub use engine::Engine;
-pub(crate) use engine::{attr_test, reads_static_literal};
+pub use desired::{DesiredSet, DesiredSummary};
+pub(crate) use engine::reads_static_literal;
+pub use engine::{Engine, GuardrailPath};
 pub use oracle::Oracle;
 
 use crate::catalog::{EntitlementId, GuardrailId, JustificationId};
@@ -115,7 +114,7 @@ fn check_owner<'a>(identity: &IdentityState, owner: Option<&'a IdentityState>) -
 }
 
 /// Every justification for `entitlement` given the satisfied permit policies, sorted.
-fn justifications_for<'a>(
+pub(crate) fn justifications_for<'a>(
     project: &Project,
     entitlement: EntitlementId,
     policies: impl IntoIterator<Item = &'a str>,

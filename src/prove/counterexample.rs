@@ -16,7 +16,7 @@ use cedar_policy_symcc::Env;
 
 use crate::compile::{uid, EntityType, PolicyOrigin};
 
-use crate::eval::cedar_io::{context_at, hold_request, identity_entity};
+use crate::eval::cedar_io::{context_at, entitlement_entity, hold_request, identity_entity};
 use crate::eval::Justification;
 use crate::model::{AttrType, Definitions};
 use crate::project::Project;
@@ -280,38 +280,41 @@ fn deciding<'p>(project: &'p Project, entitlements: &[String], store: Store<'_>)
 }
 
 /// The entity store the requests of `scenario` about `entitlements` are evaluated against.
-fn entities_for(project: &Project, scenario: &Scenario, entitlements: &[String], store: Store<'_>) -> Result<Entities, String> {
+pub(crate) fn entities_for(project: &Project, scenario: &Scenario, entitlements: &[String], store: Store<'_>) -> Result<Entities, String> {
     let defs = &project.defs;
     let mut extra = vec![identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()).map_err(|e| e.to_string())?];
     if let Some(o) = &scenario.owner {
         extra.push(identity_entity(defs, o, scenario.at, false).map_err(|e| e.to_string())?);
     }
-    let full = &project.compiled.entities;
     match store {
-        Store::Full => full.clone().add_entities(extra, None).map_err(|e| e.to_string()),
+        Store::Full => project
+            .compiled
+            .entities()?
+            .clone()
+            .add_entities(extra, None)
+            .map_err(|e| e.to_string()),
         Store::Slim(_) => {
-            let mut wanted = BTreeSet::new();
+            // The roles the records' assignments reach, each with its own
+            // parents (the store closes the hierarchy over them), and the
+            // entitlements, their parents already every ancestor.
+            let mut roles = BTreeSet::new();
             for record in std::iter::once(&scenario.subject).chain(&scenario.owner) {
                 for role in crate::eval::assigned_roles(defs, record, scenario.at) {
-                    wanted.extend(
-                        project
-                            .graph
-                            .role_ancestors
-                            .get(&role)
-                            .into_iter()
-                            .flatten()
-                            .map(|r| uid(EntityType::Role, r)),
-                    );
-                    wanted.insert(uid(EntityType::Role, &role));
+                    roles.extend(project.graph.role_ancestors.get(&role).into_iter().flatten().cloned());
+                    roles.insert(role);
                 }
             }
-            for e in entitlements {
-                let entitlement = uid(EntityType::Entitlement, e);
-                wanted.extend(full.ancestors(&entitlement).into_iter().flatten().cloned());
-                wanted.insert(entitlement);
+            for role in &roles {
+                let parents = defs
+                    .roles
+                    .get(role)
+                    .map(|r| r.extends.iter().map(|p| uid(EntityType::Role, p)).collect())
+                    .unwrap_or_default();
+                extra.push(cedar_policy::Entity::new_no_attrs(uid(EntityType::Role, role), parents));
             }
-            // Static entities carry their ancestors (closed); the store closes over the records.
-            extra.extend(wanted.iter().filter_map(|u| full.get(u).cloned()));
+            for e in entitlements {
+                extra.push(entitlement_entity(project, e).map_err(|e| e.to_string())?);
+            }
             Entities::from_entities(extra, None).map_err(|e| e.to_string())
         }
     }
@@ -349,8 +352,13 @@ pub fn confirm(
                 return Err(format!("`{}` is not an identity the property speaks of", scenario.subject.id));
             }
         }
-        let reasons = response.diagnostics().reason().map(|id| id.to_string()).collect();
-        because.insert(entitlement.clone(), crate::eval::justifications_for(project, entitlement, &reasons));
+        let catalog = project.catalog();
+        let id = catalog
+            .entitlements
+            .id(entitlement)
+            .ok_or_else(|| format!("`{entitlement}` is not in the catalog"))?;
+        let ids = crate::eval::justifications_for(project, id, response.diagnostics().reason().map(AsRef::<str>::as_ref));
+        because.insert(entitlement.clone(), ids.into_iter().map(|j| catalog.justification(j)).collect());
     }
     Ok(because)
 }
@@ -362,7 +370,7 @@ pub fn held_roles(project: &Project, scenario: &Scenario, store: Store<'_>) -> R
     let entities = entities_for(project, scenario, std::slice::from_ref(any), store)?;
     let request =
         hold_request(&scenario.subject.id, any, context_at(scenario.at).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let response = Authorizer::new().is_authorized(&request, &project.compiled.role_probes, &entities);
+    let response = Authorizer::new().is_authorized(&request, project.compiled.role_probes()?, &entities);
     Ok(response
         .diagnostics()
         .reason()

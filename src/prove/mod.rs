@@ -40,7 +40,7 @@ use crate::compile::expr::{condition, entity_ref};
 use crate::compile::{role_policy_id, PolicyOrigin};
 use crate::diag::{Code, Diagnostic, Location};
 use crate::eval::Justification;
-use crate::model::{Condition, GrantRef, Invariant, InvariantRule, SodRule};
+use crate::model::{GrantRef, Invariant, InvariantRule, SodRule};
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
@@ -263,10 +263,10 @@ struct Setup<'p> {
     probe_footprints: BTreeMap<String, Literals>,
     /// For each entitlement, the roles that grant it (own grants and inherited).
     granted_by: BTreeMap<String, BTreeSet<String>>,
-    /// The static `Role` entities (their hierarchy), for asking whether a state holds a role.
-    role_entities: cedar_policy::Entities,
     /// Whether counterexamples may be confirmed through [`Store::Slim`].
     slim: bool,
+    /// Per invariant, the roles no identity its `for` speaks of can hold ([`prune`]).
+    excluded: BTreeMap<String, BTreeSet<String>>,
     /// Every catalog entitlement's packages and application, as `Type::"id"`.
     ancestors: BTreeMap<String, BTreeSet<String>>,
     /// The catalog in classes no hand-written policy can tell apart (made when first needed).
@@ -411,7 +411,8 @@ impl<'p> Setup<'p> {
                 None => {
                     let probe = project
                         .compiled
-                        .role_probes
+                        .role_probes()
+                        .map_err(setup)?
                         .policy(&PolicyId::new(role_policy_id(&role.id)))
                         .ok_or_else(|| setup(format!("role `{}` has no probe policy", role.id)))?;
                     scan(probe);
@@ -466,8 +467,23 @@ impl<'p> Setup<'p> {
                 (e.id.clone(), packages.chain([application]).collect())
             })
             .collect();
+        let mut answers = prune::Answers::default();
+        let excluded = defs
+            .invariants
+            .values()
+            .map(|inv| {
+                let roles = defs
+                    .roles
+                    .values()
+                    .filter(|r| !prune::may_hold(r, &inv.subject, defs, &mut answers))
+                    .map(|r| r.id.clone())
+                    .collect();
+                (inv.id.clone(), roles)
+            })
+            .collect();
         Ok(Setup {
             project,
+            excluded,
             schema,
             env,
             literals,
@@ -477,12 +493,16 @@ impl<'p> Setup<'p> {
             hand_written,
             probe_footprints,
             granted_by,
-            role_entities: role_entities(project),
             // Role policies without a `cedar:` escape hatch read no static entity by literal.
             slim: !reads_static_literal,
             ancestors,
             base_classes: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Can an identity that `inv` speaks of hold `role`? (`false` only when their conditions contradict.)
+    fn may_hold(&self, role: &str, inv: &Invariant) -> bool {
+        !self.excluded.get(&inv.id).is_some_and(|roles| roles.contains(role))
     }
 
     /// How counterexamples are confirmed: [`Store::Slim`] unless a policy reads a static entity by literal.
@@ -542,9 +562,9 @@ impl<'p> Setup<'p> {
                 )
             }),
         );
-        let mut grouped: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        for e in members {
-            if let Some(c) = classes.class(e) {
+        let mut grouped: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for (i, e) in members.filter(|e| defs.entitlements.contains_key(*e)).enumerate() {
+            if let Some(c) = classes.class_at(i) {
                 grouped.entry(c).or_default().push(e.clone());
             }
         }
@@ -590,18 +610,22 @@ impl<'p> Setup<'p> {
             obj.remove("annotations");
             Policy::from_json(None, json).ok()
         });
-        let request = crate::eval::cedar_io::context_at(Instant(0))
-            .and_then(|context| crate::eval::cedar_io::hold_request("entitle:anyone", entitlement, context));
-        match (scope_only.and_then(|p| set_of([p]).ok()), request) {
-            (Some(set), Ok(request)) => {
-                Authorizer::new()
-                    .is_authorized(&request, &set, &self.project.compiled.entities)
-                    .decision()
-                    == cedar_policy::Decision::Allow
-            }
-            // When in doubt, ask the solver.
-            _ => true,
-        }
+        scope_only
+            .and_then(|p| set_of([p]).ok())
+            .is_none_or(|set| self.allows_resource(&set, entitlement))
+    }
+
+    /// Does `set` (policies that read nothing of the request but `resource`)
+    /// allow a request for `entitlement`? Asked of Cedar with the entitlement
+    /// as the static store holds it; `true` when in doubt (the solver decides).
+    fn allows_resource(&self, set: &PolicySet, entitlement: &str) -> bool {
+        use crate::eval::cedar_io::{context_at, entitlement_entity, hold_request};
+        let asked = (|| -> Option<bool> {
+            let entities = cedar_policy::Entities::from_entities([entitlement_entity(self.project, entitlement).ok()?], None).ok()?;
+            let request = hold_request("entitle:anyone", entitlement, context_at(Instant(0)).ok()?).ok()?;
+            Some(Authorizer::new().is_authorized(&request, set, &entities).decision() == cedar_policy::Decision::Allow)
+        })();
+        asked.unwrap_or(true)
     }
 
     /// The policies that decide, for any request, whether its identity holds
@@ -613,21 +637,18 @@ impl<'p> Setup<'p> {
     /// An identity holds some member exactly when this set allows it: the
     /// roles' grants are the only thing that differs between members.
     ///
-    /// With `subject` (an invariant's `for`), roles whose condition contradicts
-    /// it are left out ([`prune`]): no identity it speaks of holds them.
+    /// For an invariant, roles whose condition contradicts its `for` are left
+    /// out ([`prune`]): no identity it speaks of holds them.
     ///
     /// Also what the set reads (its footprint).
-    fn class_set(&self, members: &[String], subject: Option<&Condition>) -> Result<(PolicySet, Literals), String> {
+    fn class_set(&self, members: &[String], invariant: Option<&Invariant>) -> Result<(PolicySet, Literals), String> {
         let representative = members.first().ok_or("an empty class")?;
         let mut set = PolicySet::new();
         let mut footprint = Literals::default();
         let roles: BTreeSet<&String> = members.iter().filter_map(|e| self.granted_by.get(e)).flatten().collect();
-        let defs = &self.project.defs;
         for role in roles {
-            if let (Some(r), Some(subject)) = (defs.roles.get(role), subject) {
-                if !prune::may_hold(r, subject) {
-                    continue;
-                }
+            if invariant.is_some_and(|inv| !self.may_hold(role, inv)) {
+                continue;
             }
             set.add(self.probe(role)?).map_err(|e| e.to_string())?;
             if let Some(f) = self.probe_footprints.get(role) {
@@ -657,18 +678,7 @@ impl<'p> Setup<'p> {
         let (Some(filter), Some(representative)) = (self.invariant_filters.get(&inv.id), class.first()) else {
             return true;
         };
-        let request = crate::eval::cedar_io::context_at(Instant(0))
-            .and_then(|context| crate::eval::cedar_io::hold_request("entitle:anyone", representative, context));
-        match request {
-            Ok(request) => {
-                Authorizer::new()
-                    .is_authorized(&request, filter, &self.project.compiled.entities)
-                    .decision()
-                    == cedar_policy::Decision::Allow
-            }
-            // When in doubt, ask the solver.
-            Err(_) => true,
-        }
+        self.allows_resource(filter, representative)
     }
 
     /// Invariants, then SoD rules, each in id order.
@@ -754,7 +764,7 @@ impl<'p> Setup<'p> {
                 let fixed = rewrite::fix_resource(property.policies().next().ok_or("no property policy")?, representative, PROPERTY)?;
                 let mut footprint = Literals::of([&fixed]);
                 let b = set_of([fixed])?;
-                let (a, read) = self.class_set(class, Some(&inv.subject))?;
+                let (a, read) = self.class_set(class, Some(inv))?;
                 footprint.extend(&read);
                 (self.assumed(a, &footprint)?, b, footprint, vec![class.clone()], Some(property))
             }
@@ -847,18 +857,18 @@ impl<'p> Setup<'p> {
     fn witnessed(&self, query: &Query<'_>) -> Option<Outcome> {
         let defs = &self.project.defs;
         let at = counterexample::round_instant();
-        let granting = |class: &[String], subject: Option<&Condition>| -> Vec<&crate::model::Role> {
+        let granting = |class: &[String], invariant: Option<&Invariant>| -> Vec<&crate::model::Role> {
             let ids: BTreeSet<&String> = class.iter().filter_map(|e| self.granted_by.get(e)).flatten().collect();
             ids.into_iter()
+                .filter(|r| invariant.is_none_or(|inv| self.may_hold(r, inv)))
                 .filter_map(|r| defs.roles.get(r))
-                .filter(|r| subject.is_none_or(|s| prune::may_hold(r, s)))
                 .collect()
         };
         // The roles (one, or one per side) each try builds its records from,
         // what the records must also meet, the classes to hold and the property.
         let (tries, subject, classes, also): (Vec<Vec<&crate::model::Role>>, _, _, _) = match query {
             Query::Invariant(inv, class) => (
-                granting(class, Some(&inv.subject))
+                granting(class, Some(inv))
                     .into_iter()
                     .take(WITNESS_ROLES)
                     .map(|r| vec![r])
@@ -903,7 +913,7 @@ impl<'p> Setup<'p> {
     fn probe(&self, role: &str) -> Result<Policy, String> {
         self.project
             .compiled
-            .role_probes
+            .role_probes()?
             .policy(&PolicyId::new(role_policy_id(role)))
             .cloned()
             .ok_or_else(|| format!("role `{role}` has no probe policy"))
@@ -918,8 +928,9 @@ impl<'p> Setup<'p> {
     }
 
     /// Does `scenario` hold `role`, as the oracle decides it (the role's probe
-    /// policy, on the role hierarchy plus the identity and its owner), with
-    /// records the feed reader accepts?
+    /// policy, on the identity, its owner and the roles they are in: the
+    /// store of [`Setup::store`]), with records the feed reader reads back as
+    /// they are?
     fn holds_role(&self, scenario: &Scenario, role: &str) -> bool {
         let p = self.project;
         let defs = &p.defs;
@@ -930,35 +941,15 @@ impl<'p> Setup<'p> {
         let Ok(probe) = self.probe(role).and_then(|p| set_of([p])) else {
             return false;
         };
-        // The identity, its owner, and the roles their assignments reach (with
-        // the roles those extend): all a probe policy can read of the store.
-        let mut entities = Vec::new();
-        entities.extend(crate::eval::cedar_io::identity_entity(defs, &scenario.subject, scenario.at, scenario.owner.is_some()).ok());
-        if let Some(o) = &scenario.owner {
-            entities.extend(crate::eval::cedar_io::identity_entity(defs, o, scenario.at, false).ok());
-        }
-        let mut roles = BTreeSet::new();
-        for a in std::iter::once(&scenario.subject)
-            .chain(&scenario.owner)
-            .flat_map(|r| &r.assignments)
-        {
-            roles.insert(a.role.as_str());
-            roles.extend(p.graph.role_ancestors.get(&a.role).into_iter().flatten().map(String::as_str));
-        }
-        for r in roles {
-            entities.extend(
-                self.role_entities
-                    .get(&crate::compile::uid(crate::compile::EntityType::Role, r))
-                    .cloned(),
-            );
-        }
+        let Some(any) = defs.entitlements.keys().next() else {
+            return false;
+        };
         let (Ok(entities), Ok(context)) = (
-            cedar_policy::Entities::from_entities(entities, None),
+            counterexample::entities_for(p, scenario, std::slice::from_ref(any), self.store()),
             crate::eval::cedar_io::context_at(scenario.at),
         ) else {
             return false;
         };
-        let any = defs.entitlements.keys().next().map_or("entitle:probe", String::as_str);
         let Ok(request) = crate::eval::cedar_io::hold_request(&scenario.subject.id, any, context) else {
             return false;
         };
@@ -1167,17 +1158,6 @@ impl<'p> Setup<'p> {
         }
         Ok(())
     }
-}
-
-/// The static `Role` entities of a project: all a role's probe policy reads of the store.
-fn role_entities(project: &Project) -> cedar_policy::Entities {
-    let roles = project
-        .compiled
-        .entities
-        .iter()
-        .filter(|e| e.uid().type_name().to_string() == "Role")
-        .cloned();
-    cedar_policy::Entities::from_entities(roles, None).unwrap_or_else(|_| cedar_policy::Entities::empty())
 }
 
 /// A forbid that holds back every request for which `expr` does not hold.

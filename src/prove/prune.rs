@@ -6,12 +6,25 @@
 //! Invariant: only a role whose condition *contradicts* the property's
 //! condition on their top-level conjuncts is left out (the same attribute
 //! pinned to a value the other's test refuses, or no kind in common), so the
-//! query's answer is the same with or without it.
+//! query's answer is the same with or without it. Whether a test refuses a
+//! pinned value is Cedar's answer for the test's compiled text, on an identity
+//! that carries that value and nothing else (the test reads nothing else).
 
-use crate::eval::attr_test;
-use crate::model::{AttrTest, AttrType, Condition, Literal, Role, Subject};
-use crate::state::AttrValue;
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use cedar_policy::{Authorizer, Decision, Policy, PolicySet};
+
+use crate::compile::expr::condition;
+use crate::eval::cedar_io::{context_at, hold_request, identity_entity};
+use crate::model::{AttrTest, AttrType, Condition, Definitions, Literal, Role, Subject};
+use crate::state::{AttrValue, IdentityState};
 use crate::time::Instant;
+
+/// Cedar's answers so far: does the identity pinned by a test (first text)
+/// pass another test (second text)?
+#[derive(Debug, Default)]
+pub struct Answers(HashMap<(String, String), bool>);
 
 /// The top-level conjuncts of a condition (nested `all` flattened).
 fn conjuncts(c: &Condition) -> Vec<&Condition> {
@@ -44,8 +57,45 @@ fn uses_now(test: &AttrTest) -> bool {
     }
 }
 
+/// Does Cedar refuse `test` (an attribute test) for an identity whose
+/// attribute is `value` (the one `pin` pins it to)? `false` when in doubt.
+fn refuses(pin: &Condition, value: AttrValue, test: &Condition, defs: &Definitions, answers: &mut Answers) -> bool {
+    let key = (condition(pin), condition(test));
+    if let Some(answer) = answers.0.get(&key) {
+        return *answer;
+    }
+    let Condition::Attr { subject, attr, .. } = pin else { return false };
+    let kind = defs.identity.kinds.first().map_or("person", String::as_str);
+    let record = |id: &str, owner: Option<&str>, attributes: Vec<(String, AttrValue)>| IdentityState {
+        id: id.to_string(),
+        kind: kind.into(),
+        owner: owner.map(str::to_string),
+        attributes: attributes.into_iter().collect(),
+        assignments: Vec::new(),
+    };
+    let pinned = vec![(attr.clone(), value)];
+    let at = Instant(0);
+    let entities = match subject {
+        Subject::Identity => vec![identity_entity(defs, &record("entitle:pinned", None, pinned), at, false)],
+        Subject::Owner => vec![
+            identity_entity(defs, &record("entitle:pinned", Some("entitle:owner"), Vec::new()), at, true),
+            identity_entity(defs, &record("entitle:owner", None, pinned), at, false),
+        ],
+    };
+    let answer = (|| -> Option<bool> {
+        let entities = cedar_policy::Entities::from_entities(entities.into_iter().collect::<Result<Vec<_>, _>>().ok()?, None).ok()?;
+        let policy = Policy::from_str(&format!("permit (principal, action, resource) when {{ {} }};", key.1)).ok()?;
+        let set = PolicySet::from_policies([policy]).ok()?;
+        let request = hold_request("entitle:pinned", "entitle:any", context_at(at).ok()?).ok()?;
+        Some(Authorizer::new().is_authorized(&request, &set, &entities).decision() != Decision::Allow)
+    })()
+    .unwrap_or(false);
+    answers.0.insert(key, answer);
+    answer
+}
+
 /// Do the conjuncts `a` and `b` contradict each other on some attribute?
-fn contradict(a: &[&Condition], b: &[&Condition]) -> bool {
+fn contradict(a: &[&Condition], b: &[&Condition], defs: &Definitions, answers: &mut Answers) -> bool {
     a.iter().any(|x| {
         let Condition::Attr {
             subject, attr, ty, test, ..
@@ -60,7 +110,7 @@ fn contradict(a: &[&Condition], b: &[&Condition]) -> bool {
                 attr: a2,
                 test: t2,
                 ..
-            } if s2 == subject && a2 == attr && !uses_now(t2) => !attr_test(Some(&value), t2, Instant(0)),
+            } if s2 == subject && a2 == attr && !uses_now(t2) => refuses(x, value.clone(), y, defs, answers),
             _ => false,
         })
     })
@@ -68,7 +118,7 @@ fn contradict(a: &[&Condition], b: &[&Condition]) -> bool {
 
 /// Can an identity matching `subject` (an invariant's `for`) hold `role`?
 /// `false` only when their conditions contradict outright.
-pub fn may_hold(role: &Role, subject: &Condition) -> bool {
+pub fn may_hold(role: &Role, subject: &Condition, defs: &Definitions, answers: &mut Answers) -> bool {
     let (r, s) = (conjuncts(&role.when), conjuncts(subject));
     let kinds_meet = s.iter().all(|c| match c {
         Condition::Kind {
@@ -78,7 +128,7 @@ pub fn may_hold(role: &Role, subject: &Condition) -> bool {
         } => kinds.iter().any(|k| role.kinds.contains(k)),
         _ => true,
     });
-    kinds_meet && !contradict(&r, &s) && !contradict(&s, &r)
+    kinds_meet && !contradict(&r, &s, defs, answers) && !contradict(&s, &r, defs, answers)
 }
 
 #[cfg(test)]
@@ -90,7 +140,7 @@ mod tests {
         let (defs, _) = load_ok(&format!(
             "roles:\n  - id: r\n    kinds: {kinds}\n    when: {role_when}\n    grants: [app:read]\ninvariants:\n  - id: i\n    for: {subject_yaml}\n    holds: nothing\n"
         ));
-        may_hold(&defs.roles["r"], &defs.invariants["i"].subject)
+        may_hold(&defs.roles["r"], &defs.invariants["i"].subject, &defs, &mut Answers::default())
     }
 
     #[test]
@@ -107,6 +157,14 @@ mod tests {
             "[person]",
             "{ kind: { in: [agent, service_account] } }"
         ));
+    }
+
+    #[test]
+    fn cedar_decides_whether_a_test_refuses_the_pinned_value() {
+        assert!(!check("{ department: { matches: \"FIN-*\" } }", "[person]", "{ department: ENG }"));
+        assert!(check("{ department: { matches: \"EN*\" } }", "[person]", "{ department: ENG }"));
+        assert!(!check("{ owner.status: active }", "[agent]", "{ owner.status: terminated }"));
+        assert!(check("{ owner.status: active }", "[agent]", "{ status: terminated }"));
     }
 
     #[test]

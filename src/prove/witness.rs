@@ -9,16 +9,16 @@
 //! for each tested attribute a value is picked among the literals the tests
 //! name (and the enum's values, glob instantiations, neighbours of numbers and
 //! dates) that passes every test on it, as the engine evaluates a test
-//! (`eval::engine::attr_test`). `any` takes one branch at a time; `not` and
-//! `cedar:` are left to luck.
+//! ([`passes`], the condition language's meaning of a test). `any` takes one
+//! branch at a time; `not` and `cedar:` are left to luck.
 //!
 //! Invariant: this module only proposes. A candidate counts as a witness only
 //! once the feed reader accepts its records and Cedar, on the oracle's store,
 //! says it holds the role (the caller checks); a role no candidate holds goes
 //! to the solver.
 
-use crate::eval::attr_test;
-use crate::model::{AttrTest, AttrType, AttributeDef, Condition, Definitions, Literal, Role, Subject};
+use crate::eval::condition::glob_matches;
+use crate::model::{AttrTest, AttrType, AttributeDef, CmpOp, Condition, Definitions, Literal, Role, Subject};
 use crate::state::{Assignment, AttrValue, IdentityState};
 use crate::time::{Duration, Instant};
 
@@ -141,7 +141,7 @@ fn record(id: &str, kind: &str, tests: &[&Condition], defs: &Definitions, at: In
             .into_iter()
             .map(Some)
             .chain((!def.required || !applies).then_some(None))
-            .find(|v| (applies || v.is_none()) && on_it.iter().all(|t| attr_test(v.as_ref(), t, at)))?;
+            .find(|v| (applies || v.is_none()) && on_it.iter().all(|t| passes(v.as_ref(), t, at)))?;
         if let Some(v) = chosen {
             attributes.push((def.name.clone(), v));
         }
@@ -153,6 +153,46 @@ fn record(id: &str, kind: &str, tests: &[&Condition], defs: &Definitions, at: In
         attributes: attributes.into_iter().collect(),
         assignments: Vec::new(),
     })
+}
+
+/// Does `value` (absent: `None`) pass `test` at `at`? The condition
+/// language's meaning (an absent attribute fails every test but `exists:
+/// false`); only used to pick candidate values, which Cedar then confirms.
+fn passes(value: Option<&AttrValue>, test: &AttrTest, at: Instant) -> bool {
+    let Some(value) = value else {
+        return matches!(test, AttrTest::Exists(false));
+    };
+    let equals = |l: &Literal| match (value, l) {
+        (AttrValue::Set(_), Literal::Str(s)) => value.set_contains(s),
+        (AttrValue::Str(a), Literal::Str(b)) => **a == **b,
+        (AttrValue::Int(a), Literal::Int(b)) => a == b,
+        (AttrValue::Bool(a), Literal::Bool(b)) => a == b,
+        (AttrValue::Date(a), Literal::Date(b)) => a == b,
+        _ => false,
+    };
+    match test {
+        AttrTest::Exists(present) => *present,
+        AttrTest::Eq(l) => equals(l),
+        AttrTest::Contains(l) => matches!(value, AttrValue::Set(_)) && equals(l),
+        AttrTest::In(ls) => ls.iter().any(equals),
+        AttrTest::NotIn(ls) => !ls.iter().any(equals),
+        AttrTest::Not(l) => !equals(l),
+        AttrTest::Matches(glob) => matches!(value, AttrValue::Str(s) if glob_matches(glob, s)),
+        AttrTest::Cmp(op, l) => {
+            let (a, b) = match (value, l) {
+                (AttrValue::Int(a), Literal::Int(b)) => (*a, *b),
+                (AttrValue::Date(a), Literal::Date(b)) => (a.0, b.0),
+                (AttrValue::Date(a), Literal::Now) => (a.0, at.0),
+                _ => return false,
+            };
+            match op {
+                CmpOp::Gt => a > b,
+                CmpOp::Gte => a >= b,
+                CmpOp::Lt => a < b,
+                CmpOp::Lte => a <= b,
+            }
+        }
+    }
 }
 
 /// A value every record may carry for an untested required attribute.
