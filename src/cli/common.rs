@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use entitle::diag::Code;
 use entitle::eval::{Engine, Evaluator, Oracle};
-use entitle::io::identities::read_identities_within;
-use entitle::io::ReadBudget;
+use entitle::io::identities::parse_identities;
+use entitle::io::{read_bounded, InputError, ReadBudget};
 use entitle::population::Population;
 use entitle::term::one_line;
 use entitle::{Instant, Project};
@@ -77,7 +77,13 @@ pub fn evaluator(project: &Arc<Project>, choice: EngineChoice) -> anyhow::Result
 
 /// Reads an identity feed (`-` for stdin).
 pub fn read_population(path: &Path, project: &Project, budget: &ReadBudget) -> anyhow::Result<Population> {
-    match read_identities_within(path, None, &project.defs, budget) {
+    population_from(read_bounded(path, budget), project)
+}
+
+/// The identity feed whose bytes `read` holds (from [`read_bounded`]), validated against the
+/// project's definitions; a feed that cannot be read is printed as an error.
+pub fn population_from(read: Result<(String, Vec<u8>), InputError>, project: &Project) -> anyhow::Result<Population> {
+    match read.and_then(|(file, bytes)| parse_identities(&file, &bytes, None, &project.defs)) {
         Ok(feed) => Ok(Population::new(feed)),
         Err(e) => {
             print_error(e);

@@ -4,13 +4,13 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use entitle::io::live::read_live_within;
-use entitle::io::ReadBudget;
+use entitle::io::live::{parse_live, LiveFile};
+use entitle::io::{read_bounded, InputError, ReadBudget};
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
 use entitle::plan::render::{human, scim_patches, Style};
 use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
 
-use super::common::{as_of, evaluator, load_project, print_error, read_population, EvalArgs, Reported};
+use super::common::{as_of, evaluator, load_project, population_from, print_error, EvalArgs, Reported};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use entitle::term::one_line;
 
@@ -69,21 +69,37 @@ pub struct Args {
 }
 
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
-    let project = load_project(roles, policies)?;
-    let at = as_of(args.eval.as_of.as_deref())?;
-    // One budget for every input of the run: the identity feed and each live file together.
+    // One budget for every input of the run: the identity feed and each live file together,
+    // charged in the order they are given so that the file passing it is always the same.
     let budget = ReadBudget::per_run();
-    let population = read_population(&args.identities, &project, &budget)?;
-    let mut live = Vec::new();
-    for path in &args.live {
-        match read_live_within(path, None, args.app.as_deref(), &budget) {
-            Ok(f) => live.push(f),
-            Err(e) => {
-                print_error(e);
-                return Err(Reported(EXIT_USAGE).into());
-            }
-        }
-    }
+    let feed_bytes = read_bounded(&args.identities, &budget);
+    let live_bytes = match &feed_bytes {
+        Ok(_) => read_all_bounded(&args.live, &budget),
+        Err(_) => Ok(Vec::new()),
+    };
+    // Live state does not depend on the definitions: it is parsed on its own thread while the
+    // definitions load and the identity feed is read. Errors are reported in the order the
+    // work would be done one step at a time: definitions, `--as-of`, identity feed, live state.
+    let (project, live) = std::thread::scope(|threads| {
+        let live = threads.spawn(|| -> Result<Vec<LiveFile>, InputError> {
+            live_bytes?
+                .iter()
+                .map(|(file, bytes)| parse_live(file, bytes, None, args.app.as_deref()))
+                .collect()
+        });
+        let project = load_project(roles, policies).and_then(|project| {
+            let at = as_of(args.eval.as_of.as_deref())?;
+            let population = population_from(feed_bytes, &project)?;
+            Ok((project, at, population))
+        });
+        let live = live.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (project, live)
+    });
+    let (project, at, population) = project?;
+    let live = live.map_err(|e| {
+        print_error(e);
+        anyhow::Error::from(Reported(EXIT_USAGE))
+    })?;
     let evaluator = evaluator(&project, args.eval.engine)?;
     let options = PlanOptions {
         as_of: at,
@@ -142,4 +158,9 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     } else {
         EXIT_OK
     })
+}
+
+/// The bytes of each file, charged to `budget` in order; the first that cannot be read stops.
+fn read_all_bounded(paths: &[PathBuf], budget: &ReadBudget) -> Result<Vec<(String, Vec<u8>)>, InputError> {
+    paths.iter().map(|path| read_bounded(path, budget)).collect()
 }

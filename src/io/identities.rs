@@ -109,6 +109,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::csv::{lines_phrase, CsvReader};
@@ -437,6 +438,18 @@ struct Rejected {
     failure: Failure,
 }
 
+/// A parsed record validated against the definitions: invalid when a key is
+/// repeated or damaged (its id unknown if `id` is the repeated key), or when
+/// [`IdentityState::from_json_pooled`] refuses it.
+fn judge(value: &Value, repeated: &[KeyFault], keys: Keys, defs: &Definitions, pool: &mut StringPool) -> Result<IdentityState, Failure> {
+    if let Some(first) = repeated.first() {
+        let id_repeated = repeated.iter().any(|r| r.is_top_level("id", keys));
+        let id = if id_repeated { RecordId::Unknown } else { RecordId::of(value) };
+        return Err(Failure::new(id, first.sentence("record")));
+    }
+    IdentityState::from_json_pooled(value, defs, pool).map_err(|error| Failure::new(RecordId::of(value), error))
+}
+
 /// Collects records in input order, then applies the duplicate-id rule.
 ///
 /// Valid records go straight into the list the feed keeps, with only their
@@ -472,24 +485,24 @@ impl<'a> Collector<'a> {
 
     /// A record in the JSON shape of spec §4, validated.
     fn record(&mut self, first_line: u32, last_line: u32, value: &Value) {
-        match IdentityState::from_json_pooled(value, self.defs, &mut self.pool) {
-            Ok(state) => {
-                self.identities.push(state);
-                self.lines.push(first_line);
-            }
-            Err(error) => self.invalid(first_line, last_line, Failure::new(RecordId::of(value), error)),
-        }
+        let judged = judge(value, &[], Keys::Exact, self.defs, &mut self.pool);
+        self.take(first_line, last_line, judged);
     }
 
     /// A record parsed strictly: invalid when a key is repeated or damaged.
     fn strict_record(&mut self, first_line: u32, last_line: u32, value: &Value, repeated: &[KeyFault], keys: Keys) {
-        match repeated.first() {
-            None => self.record(first_line, last_line, value),
-            Some(first) => {
-                let id_repeated = repeated.iter().any(|r| r.is_top_level("id", keys));
-                let id = if id_repeated { RecordId::Unknown } else { RecordId::of(value) };
-                self.invalid(first_line, last_line, Failure::new(id, first.sentence("record")));
+        let judged = judge(value, repeated, keys, self.defs, &mut self.pool);
+        self.take(first_line, last_line, judged);
+    }
+
+    /// A record already judged, kept in input order.
+    fn take(&mut self, first_line: u32, last_line: u32, judged: Result<IdentityState, Failure>) {
+        match judged {
+            Ok(state) => {
+                self.identities.push(state);
+                self.lines.push(first_line);
             }
+            Err(failure) => self.invalid(first_line, last_line, failure),
         }
     }
 
@@ -631,13 +644,87 @@ fn read_objects(file: &str, text: &str, start: usize, lines: &mut LineCounter<'_
         return Ok(());
     }
     check_line_lengths(file, text)?;
-    let mut pos = skip_ws(text, start);
-    while pos < text.len() {
+    read_json_lines(text, start, PIECE_BYTES, lines, feed);
+    Ok(())
+}
+
+/// The records of a JSON Lines feed from `start`, read in pieces of about `piece_bytes`.
+fn read_json_lines(text: &str, start: usize, piece_bytes: usize, lines: &mut LineCounter<'_>, feed: &mut Collector<'_>) {
+    // Records are read on every core. The text is cut where a line starts a record (its first
+    // non-blank character is `{`) and each piece is read from its start; a piece whose start is not
+    // where the records before it end (a record over several lines, one of whose lines starts with
+    // `{`) is read again from where they end. The records are those of one reading from the top.
+    let start = skip_ws(text, start);
+    let mut cuts = vec![start];
+    loop {
+        let last = cuts[cuts.len() - 1];
+        // The line break at or after `piece_bytes` on (a byte search: that offset may fall inside a character).
+        let after = last.saturating_add(piece_bytes.max(1)).min(text.len());
+        let Some(newline) = text.as_bytes()[after..].iter().position(|b| *b == b'\n').map(|i| after + i) else {
+            break;
+        };
+        let next = skip_ws(text, next_record_start(text, newline));
+        if next >= text.len() || next <= last {
+            break;
+        }
+        cuts.push(next);
+    }
+    cuts.push(text.len());
+    let spans: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    let newlines: Vec<u32> = spans.par_iter().map(|&(from, to)| count_newlines(&text[from..to])).collect();
+    let mut first_line = lines.line_at(start);
+    let mut starts = Vec::with_capacity(spans.len());
+    for n in &newlines {
+        starts.push(first_line);
+        first_line = first_line.saturating_add(*n);
+    }
+    let defs = feed.defs;
+    let read: Vec<Piece> = spans
+        .par_iter()
+        .zip(starts.par_iter())
+        .map(|(&(from, to), &line)| read_piece(text, from, to, line, defs))
+        .collect();
+    let mut at = start;
+    for ((piece, (from, to)), line) in read.into_iter().zip(spans).zip(starts) {
+        let piece = if piece.from == at {
+            piece
+        } else {
+            // The records before ran into this piece: read it again from where they end.
+            let line = LineCounter::starting_at(text, from, line).line_at(at);
+            read_piece(text, at, to.max(at), line, defs)
+        };
+        for (first, last, judged) in piece.records {
+            feed.take(first, last, judged);
+        }
+        at = piece.next;
+    }
+}
+
+/// Bytes of JSON Lines read by one task (a piece ends at the first record starting after them).
+const PIECE_BYTES: usize = 1 << 20;
+
+/// The records read from one piece of a JSON Lines feed, judged.
+struct Piece {
+    /// Where reading started.
+    from: usize,
+    /// Where the records read end (the next record starts here): at or past the piece's end.
+    next: usize,
+    /// Each record's first and last line, and what it was judged.
+    records: Vec<(u32, u32, Result<IdentityState, Failure>)>,
+}
+
+/// Reads the records starting in `from..to` (the last may end past `to`), `from` being on line `line`.
+fn read_piece(text: &str, from: usize, to: usize, line: u32, defs: &Definitions) -> Piece {
+    let mut lines = LineCounter::starting_at(text, from, line);
+    let mut pool = StringPool::default();
+    let mut records = Vec::new();
+    let mut pos = from;
+    while pos < to {
         let first_line = lines.line_at(pos);
         match parse_record(text, pos, Keys::Exact) {
             Ok((value, repeated, end)) => {
                 let last_line = lines.line_at(end.saturating_sub(1).max(pos));
-                feed.strict_record(first_line, last_line, &value, &repeated, Keys::Exact);
+                records.push((first_line, last_line, judge(&value, &repeated, Keys::Exact, defs, &mut pool)));
                 pos = skip_ws(text, end);
             }
             Err(e) => {
@@ -647,16 +734,21 @@ fn read_objects(file: &str, text: &str, start: usize, lines: &mut LineCounter<'_
                 let resume = next_record_start(text, pos);
                 let last_line = lines.line_at(resume.saturating_sub(1).max(pos));
                 let id = RecordId::guess(scan_id(line_text(text, pos)).as_deref());
-                feed.invalid(
+                records.push((
                     first_line,
                     last_line,
-                    Failure::new(id, format!("record is not valid JSON ({})", e.message)),
-                );
+                    Err(Failure::new(id, format!("record is not valid JSON ({})", e.message))),
+                ));
                 pos = skip_ws(text, resume);
             }
         }
     }
-    Ok(())
+    Piece { from, next: pos, records }
+}
+
+/// How many line breaks `text` holds.
+fn count_newlines(text: &str) -> u32 {
+    u32::try_from(text.bytes().filter(|b| *b == b'\n').count()).unwrap_or(u32::MAX)
 }
 
 /// The start of the first line after the one holding `pos` whose first
@@ -1620,5 +1712,63 @@ roles:
         let array = serde_json::to_string_pretty(&feed.identities.iter().map(IdentityState::to_json).collect::<Vec<_>>()).unwrap();
         let again = parse_identities("again.json", array.as_bytes(), None, &defs).unwrap();
         assert_eq!(again.identities, feed.identities);
+    }
+
+    /// A JSON Lines feed `read_json_lines` reads in pieces of `piece_bytes`.
+    fn read_in_pieces(text: &str, piece_bytes: usize, defs: &Definitions) -> IdentityFeed {
+        let mut feed = Collector::new(defs);
+        let mut lines = LineCounter::new(text);
+        read_json_lines(text, skip_ws(text, 0), piece_bytes, &mut lines, &mut feed);
+        feed.finish("f.jsonl", String::new())
+    }
+
+    /// Lines of a feed a careless export could write, some of them records
+    /// over several lines with lines of their own that start with `{`.
+    fn feed_line() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let id = prop_oneof![(0..12u32).prop_map(|n| format!("u-{n}")), Just("ü-é".to_string())];
+        prop_oneof![
+            id.clone()
+                .prop_map(|id| format!(r#"{{"id": "{id}", "kind": "person", "attributes": {{"status": "active"}}}}"#)),
+            id.clone()
+                .prop_map(|id| format!(r#"  {{"id": "{id}", "kind": "person", "attributes": {{"status": "actve"}}}}"#)),
+            id.clone()
+                .prop_map(|id| format!("{{\"id\": \"{id}\", \"kind\": \"person\",\n\"attributes\":\n{{\"status\": \"leave\"}}\n}}")),
+            id.clone()
+                .prop_map(|id| format!(r#"{{"id": "{id}", "kind": "person", "attributes": {{"sta"#)),
+            id.clone()
+                .prop_map(|id| format!(r#"{{"id": "{id}", "id": "x", "kind": "person"}}"#)),
+            Just(String::new()),
+            Just("  \t".to_string()),
+            Just("{".to_string()),
+            Just("}".to_string()),
+            Just("garbage ü".to_string()),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_in_pieces_is_reading_from_the_top(
+            lines in proptest::collection::vec(feed_line(), 0..40),
+            crlf in proptest::bool::ANY,
+            piece_bytes in 1usize..300,
+        ) {
+            let defs = defs();
+            let text = lines.join(if crlf { "\r\n" } else { "\n" });
+            let whole = read_in_pieces(&text, usize::MAX, &defs);
+            proptest::prop_assert_eq!(read_in_pieces(&text, piece_bytes, &defs), whole);
+        }
+    }
+
+    #[test]
+    fn a_record_over_several_lines_across_a_cut_is_read_once() {
+        let defs = defs();
+        let text = "{\"id\": \"u-1\", \"kind\": \"person\",\n\"attributes\":\n{\"status\": \"active\"}\n}\n{\"id\": \"u-2\", \"kind\": \"person\", \"attributes\": {\"status\": \"active\"}}\n";
+        for piece_bytes in 1..text.len() {
+            let feed = read_in_pieces(text, piece_bytes, &defs);
+            assert_eq!(ids(&feed), ["u-1", "u-2"], "pieces of {piece_bytes} bytes");
+            assert_eq!(feed.lines, [1, 5]);
+            assert!(feed.invalid.is_empty());
+        }
     }
 }

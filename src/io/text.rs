@@ -192,6 +192,15 @@ impl<'a> LineCounter<'a> {
         LineCounter { text, offset: 0, line: 1 }
     }
 
+    /// A counter at byte `offset` of `text`, which is on line `line`.
+    pub(super) fn starting_at(text: &'a str, offset: usize, line: u32) -> Self {
+        LineCounter {
+            text,
+            offset: offset.min(text.len()),
+            line,
+        }
+    }
+
     /// The line of byte `offset`.
     pub(super) fn line_at(&mut self, offset: usize) -> u32 {
         let offset = offset.min(self.text.len());
