@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Context, Decision, Effect, Entities, Entity, EntityUid, PolicySet, Request, RestrictedExpression};
 use entitle::compile::{uid, EntityType, PolicyOrigin};
+use entitle::eval::cedar_io::entitlement_entity;
 use entitle::eval::{assigned_roles, DesiredSet, Engine, Evaluator, Oracle};
 use entitle::population::Population;
 use entitle::state::{AttrValue, IdentityState};
@@ -247,25 +248,8 @@ impl PlainCedar {
             .map(|(role, closure)| (role.clone(), closure.keys().cloned().collect()))
             .collect();
         let mut entitlements = HashMap::new();
-        for (id, e) in &project.defs.entitlements {
-            let mut parents: HashSet<EntityUid> = HashSet::from([uid(EntityType::Application, &e.application)]);
-            parents.extend(
-                project
-                    .graph
-                    .entitlement_packages
-                    .get(id)
-                    .into_iter()
-                    .flatten()
-                    .map(|p| uid(EntityType::Package, p)),
-            );
-            let attrs = HashMap::from([
-                (
-                    "application".to_string(),
-                    RestrictedExpression::new_entity_uid(uid(EntityType::Application, &e.application)),
-                ),
-                ("privileged".to_string(), RestrictedExpression::new_bool(e.privileged)),
-            ]);
-            let entity = Entity::new(uid(EntityType::Entitlement, id), attrs, parents).map_err(|e| e.to_string())?;
+        for id in project.defs.entitlements.keys() {
+            let entity = entitlement_entity(&project, id).map_err(|e| e.to_string())?;
             entitlements.insert(id.clone(), entity);
         }
         Ok(PlainCedar {
