@@ -116,6 +116,7 @@ pub mod rego;
 pub mod state;
 pub mod term;
 pub mod time;
+pub mod whatif;
 
 pub use diag::{Code, Diagnostic, Location, Severity};
 pub use project::Project;

@@ -10,6 +10,7 @@ mod explain;
 mod gen;
 mod plan;
 mod prove;
+mod whatif;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,8 @@ enum Command {
     Explain(explain::Args),
     /// Desired against live: grants and revocations with reasons, metrics, violations.
     Plan(plan::Args),
+    /// Who gains and who loses what under a definitions change, an HR change, or time.
+    Whatif(whatif::Args),
     /// A deterministic synthetic organisation with its identity feed and drifted live state.
     Gen(gen::Args),
     /// Prove every invariant and SoD rule over all identity states (Cedar SymCC + cvc5).
@@ -77,6 +80,7 @@ pub fn run() -> i32 {
         Command::Eval(args) => eval::run(&cli.roles, policies, args),
         Command::Explain(args) => explain::run(&cli.roles, policies, args),
         Command::Plan(args) => plan::run(&cli.roles, policies, args),
+        Command::Whatif(args) => whatif::run(&cli.roles, policies, args),
         Command::Gen(args) => gen::run(args),
         Command::Prove(args) => prove::run(&cli.roles, policies, args),
     };

@@ -121,6 +121,32 @@ impl Engine {
             .zip(&self.guardrails.paths)
     }
 
+    /// The project it evaluates.
+    pub fn project(&self) -> &Arc<Project> {
+        &self.project
+    }
+
+    /// Could `identity` hold any of `roles` at `at`? `false` is certain: the
+    /// role index leaves every one of them out (its kinds exclude the
+    /// identity, a required conjunct is false, or an assignable role has no
+    /// valid assignment). What-if asks it of the roles a policy change
+    /// touches, to re-evaluate only the identities that could be affected.
+    pub fn may_hold_any(
+        &self,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+        roles: &[RoleId],
+    ) -> Result<bool, EvalError> {
+        if roles.is_empty() {
+            return Ok(false);
+        }
+        let owner = check_owner(identity, owner)?;
+        let c = self.project.catalog();
+        let facts = Facts::new(c, identity, owner, at);
+        Ok(roles.iter().any(|r| self.index.may_apply(c, &facts, *r)))
+    }
+
     /// The roles the index asks about for `identity` at `at`, before their
     /// conditions are evaluated (a diagnostic for tuning and benchmarks:
     /// every role left out is certainly not held).

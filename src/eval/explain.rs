@@ -86,26 +86,62 @@ pub fn explain(
     if granting.is_empty() && !hand_written_permits {
         return Ok(Explanation::NothingGrants);
     }
-    let assigned = assigned_roles(&project.defs, identity, at);
-    // The engine's walker, traced: each clause's outcome and the value it saw.
-    let conditions = RoleConditions::new(project)?;
-    let facts = Facts::new(project.catalog(), identity, owner, at);
-    let build = || full_store(project, identity, owner, at);
-    let mut hatches = CedarHatches::new(conditions.escape_hatches(), project.catalog(), &facts, &build);
-    let mut misses = Vec::new();
-    for role in granting {
-        let held = desired.holds_role(&role.id);
-        let trace = match project.catalog().roles.id(&role.id) {
-            Some(id) if !held => Some(conditions.trace(project.catalog(), id, &role.when, &facts, &mut |h| hatches.answer(h))),
-            _ => None,
-        };
-        misses.push(RoleMiss {
+    let reasons = RoleReasons::new(project)?;
+    let misses = granting
+        .into_iter()
+        .map(|role| RoleMiss {
             role: role.id.clone(),
             source: role.source.file_line(),
-            reasons: role_miss_reasons(project, role, identity, at, &assigned, held, trace.as_ref()),
-        });
-    }
+            reasons: reasons.why_not(project, identity, owner, at, role, desired.holds_role(&role.id)),
+        })
+        .collect();
     Ok(Explanation::NotGranted(misses))
+}
+
+/// Why a role does not apply to an identity: built once for a project (its
+/// role conditions compiled), asked for as many identities and roles as
+/// needed — `explain` asks it of the roles that could grant an entitlement,
+/// what-if of the roles that granted what an identity loses.
+#[derive(Debug, Clone)]
+pub struct RoleReasons {
+    conditions: RoleConditions,
+}
+
+impl RoleReasons {
+    /// Compiles the project's role conditions for tracing.
+    pub fn new(project: &Project) -> Result<RoleReasons, EvalError> {
+        Ok(RoleReasons {
+            conditions: RoleConditions::new(project)?,
+        })
+    }
+
+    /// Why `role` does not apply to `identity` at `at`, one sentence each:
+    /// its kinds, a missing or expired assignment, each failing clause of its
+    /// condition with the value the identity has. `held` says the identity
+    /// holds the role (then the role is not what stops a grant).
+    pub fn why_not(
+        &self,
+        project: &Project,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+        role: &Role,
+        held: bool,
+    ) -> Vec<String> {
+        let assigned = assigned_roles(&project.defs, identity, at);
+        // The engine's walker, traced: each clause's outcome and the value it saw.
+        let facts = Facts::new(project.catalog(), identity, owner, at);
+        let build = || full_store(project, identity, owner, at);
+        let mut hatches = CedarHatches::new(self.conditions.escape_hatches(), project.catalog(), &facts, &build);
+        let trace = match project.catalog().roles.id(&role.id) {
+            Some(id) if !held => Some(
+                self.conditions
+                    .trace(project.catalog(), id, &role.when, &facts, &mut |h| hatches.answer(h)),
+            ),
+            _ => None,
+        };
+        role_miss_reasons(project, role, identity, at, &assigned, held, trace.as_ref())
+    }
 }
 
 fn role_miss_reasons(

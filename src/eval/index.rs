@@ -73,6 +73,18 @@ pub struct RoleIndex {
     by_kind: Vec<KindIndex>,
     /// Assignable roles (found from assignments, never from the index).
     assignable: Vec<bool>,
+    /// Where each role is placed, by role id: the same test [`RoleIndex::candidates`]
+    /// makes, asked of one role ([`RoleIndex::may_apply`]).
+    placement: Vec<Placement>,
+}
+
+/// Where the index put one role: the kinds it is listed under and the conjunct it is bucketed by.
+#[derive(Debug, Clone, Default)]
+struct Placement {
+    /// The kinds whose index lists it (narrowed by required `kind:` entries), sorted.
+    kinds: Vec<KindId>,
+    /// The required conjunct it is bucketed by; `None`: always a candidate.
+    conjunct: Option<Conjunct>,
 }
 
 impl RoleIndex {
@@ -81,6 +93,7 @@ impl RoleIndex {
         let catalog = project.catalog();
         let mut by_kind = vec![KindIndex::default(); catalog.kinds.len()];
         let mut assignable = vec![false; catalog.roles.len()];
+        let mut placement = vec![Placement::default(); catalog.roles.len()];
         let domain = Domains::new(project);
         for (role, name) in catalog.roles.iter() {
             let Some(def) = project.defs.roles.get(name) else { continue };
@@ -100,15 +113,46 @@ impl RoleIndex {
                     Some((b, _)) if b <= share => best,
                     _ => Some((share, c)),
                 });
-            for kind in kinds {
+            for kind in &kinds {
                 let index = &mut by_kind[kind.index()];
                 match &best {
                     None => index.always.push(role),
                     Some((_, c)) => index.place(c, role, catalog),
                 }
             }
+            placement[role.index()] = Placement {
+                kinds: kinds.into_iter().collect(),
+                conjunct: best.map(|(_, c)| c),
+            };
         }
-        RoleIndex { by_kind, assignable }
+        RoleIndex {
+            by_kind,
+            assignable,
+            placement,
+        }
+    }
+
+    /// Is `role` among [`RoleIndex::candidates`] for the identity of `facts`?
+    /// The same answer, for one role, without listing the others: what-if
+    /// asks it of the roles a policy change touches, to find who could be affected.
+    pub fn may_apply(&self, catalog: &Catalog, facts: &Facts<'_>, role: RoleId) -> bool {
+        let identity = &facts.identity;
+        let Some(kind) = identity.kind else { return false };
+        if self.assignable.get(role.index()).copied().unwrap_or(false) {
+            return catalog.role(role).kinds.binary_search(&kind).is_ok() && identity.is_member(catalog, facts.at, role);
+        }
+        let Some(placement) = self.placement.get(role.index()) else {
+            return false;
+        };
+        if placement.kinds.binary_search(&kind).is_err() {
+            return false;
+        }
+        let Some(conjunct) = &placement.conjunct else { return true };
+        let who = match conjunct.subject {
+            Subject::Identity => Some(identity),
+            Subject::Owner => facts.owner.as_ref(),
+        };
+        who.is_some_and(|who| conjunct.admits(who.get(conjunct.attr)))
     }
 
     /// The roles that may apply to the identity of `facts`, ascending. Every
@@ -141,6 +185,19 @@ impl RoleIndex {
         );
         out.sort_unstable();
         out.dedup();
+    }
+}
+
+impl Conjunct {
+    /// Does a value satisfy one of the keys, as [`Buckets::lookup`] finds it?
+    fn admits(&self, fact: Fact<'_>) -> bool {
+        self.keys.iter().any(|key| match (key, fact) {
+            (Key::Text(v), Fact::Str(s)) => **v == *s,
+            (Key::Text(v), Fact::Set(items)) => items.iter().any(|i| **i == **v),
+            (Key::Prefix(p), Fact::Str(s)) => s.get(..p.len()) == Some(&**p),
+            (Key::Enum(v), Fact::Enum(e)) => *v == e,
+            _ => false,
+        })
     }
 }
 
@@ -385,5 +442,69 @@ mod tests {
         );
         // Kinds: person roles are never looked at for a service account, and the other way round.
         assert_eq!(candidates(&p, "service_account", &[("status", s("active"))]), ["bots"]);
+    }
+
+    #[test]
+    fn may_apply_answers_what_candidates_lists() {
+        let p = project(
+            "roles:\n  - id: fin\n    when: { status: active, dept: Fin }\n    grants: [app:read]\n  - id: fam\n    when: { job: { matches: \"F*\" } }\n    grants: [app:read]\n  - id: vip\n    when: { tags: { contains: vip } }\n    grants: [app:read]\n  - id: all\n    grants: [app:read]\n  - id: owned\n    kinds: [service_account]\n    when: { owner.dept: Fin }\n    grants: [app:read]\n  - id: oncall\n    assignable: true\n    grants: [app:read]\n  - id: senior-oncall\n    assignable: true\n    extends: [oncall]\n    grants: [app:read]\n",
+        );
+        let index = RoleIndex::new(&p);
+        let c = p.catalog();
+        let s = |v: &str| AttrValue::Str(v.into());
+        let owner = IdentityState {
+            id: "o".into(),
+            kind: "person".into(),
+            owner: None,
+            attributes: [("dept".to_string(), s("Fin"))].into_iter().collect(),
+            assignments: Vec::new(),
+        };
+        let assignment = crate::state::Assignment {
+            role: "senior-oncall".into(),
+            starts: crate::time::Instant(0),
+            expires: None,
+            approved_by: None,
+            ticket: None,
+        };
+        let people: Vec<IdentityState> = [
+            (
+                "person",
+                vec![("status", s("active")), ("dept", s("Fin")), ("job", s("F2"))],
+                vec![],
+            ),
+            (
+                "person",
+                vec![("status", s("leave")), ("job", s("X")), ("tags", AttrValue::set(["vip"]))],
+                vec![assignment],
+            ),
+            ("service_account", vec![], vec![]),
+        ]
+        .into_iter()
+        .map(|(kind, attrs, assignments)| IdentityState {
+            id: "u".into(),
+            kind: kind.into(),
+            owner: (kind == "service_account").then(|| "o".to_string()),
+            attributes: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            assignments,
+        })
+        .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for identity in &people {
+            for with_owner in [false, true] {
+                let facts = Facts::new(c, identity, with_owner.then_some(&owner), crate::time::Instant(1));
+                let mut listed = Vec::new();
+                index.candidates(c, &facts, &mut listed);
+                for (role, name) in c.roles.iter() {
+                    assert_eq!(
+                        index.may_apply(c, &facts, role),
+                        listed.contains(&role),
+                        "role `{name}` for {identity:?} (owner known: {with_owner})"
+                    );
+                }
+                seen.extend(listed);
+            }
+        }
+        // Every way of being a candidate was met: by a conjunct, a prefix, a set, the owner, an assignment, always.
+        assert_eq!(seen.len(), c.roles.len(), "{:?}", seen);
     }
 }

@@ -265,6 +265,28 @@ pub struct IdentityFeed {
 }
 
 impl IdentityFeed {
+    /// The feed with its records replaced — what-if's population after HR
+    /// edits. The file, hash, format and uncertain stretches stay those of
+    /// the feed read; a record keeps the line of the record with its id, and
+    /// a record the feed did not have gets line 0.
+    pub fn edited(&self, identities: Vec<IdentityState>, invalid: Vec<InvalidRecord>) -> IdentityFeed {
+        let lines_by_id: std::collections::HashMap<&str, u32> =
+            self.identities.iter().zip(&self.lines).map(|(i, l)| (i.id.as_str(), *l)).collect();
+        let lines = identities
+            .iter()
+            .map(|i| lines_by_id.get(i.id.as_str()).copied().unwrap_or(0))
+            .collect();
+        IdentityFeed {
+            file: self.file.clone(),
+            sha256: self.sha256.clone(),
+            identities,
+            invalid,
+            uncertain: self.uncertain.clone(),
+            format: self.format,
+            lines,
+        }
+    }
+
     /// The line where the valid record `identities[index]` starts.
     pub fn line_of(&self, index: usize) -> Option<u32> {
         self.lines.get(index).copied()

@@ -32,6 +32,18 @@ pub fn revocation(
     if !forbidding.is_empty() {
         return Ok(revoke(RevokeReason::Forbidden, Some(forbidding.join(", ")), None));
     }
+    Ok(match assignment_reason(project, identity, at, entitlement) {
+        Some((reason, detail)) => revoke(reason, None, Some(detail)),
+        None => revoke(RevokeReason::NotJustified, None, None),
+    })
+}
+
+/// What `identity`'s assignments say about losing `entitlement` at `at`, when
+/// they say something: a still valid assignment whose role's eligibility
+/// fails (`not-justified`), an expired one (`expired-assignment`), one
+/// longer than its role's `max_duration` (`not-justified`) — each with a
+/// one-sentence detail. Plan and what-if both ask it.
+pub fn assignment_reason(project: &Project, identity: &IdentityState, at: Instant, entitlement: &str) -> Option<(RevokeReason, String)> {
     // The assignments whose role would grant it (the role's closure covers `extends`).
     let relevant: Vec<(&Assignment, &Role, AssignmentStatus)> = identity
         .assignments
@@ -43,7 +55,7 @@ pub fn revocation(
     // A valid assignment means the role's eligibility (`when`) is what fails, not the assignment.
     if let Some((a, _, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::Active) {
         let detail = format!("assignment to `{}` is valid, but the role's eligibility no longer holds", a.role);
-        return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
+        return Some((RevokeReason::NotJustified, detail));
     }
     if let Some((a, _, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::Expired) {
         let detail = format!(
@@ -52,7 +64,7 @@ pub fn revocation(
             a.expires.map(|e| e.to_rfc3339()).unwrap_or_default(),
             a.ticket.as_deref().map(|t| format!(" (ticket {t})")).unwrap_or_default()
         );
-        return Ok(revoke(RevokeReason::ExpiredAssignment, None, Some(detail)));
+        return Some((RevokeReason::ExpiredAssignment, detail));
     }
     if let Some((a, r, _)) = relevant.iter().find(|(_, _, s)| *s == AssignmentStatus::ExceedsMaxDuration) {
         let detail = format!(
@@ -60,7 +72,7 @@ pub fn revocation(
             a.role,
             r.max_duration.map(|d| d.to_string()).unwrap_or_default()
         );
-        return Ok(revoke(RevokeReason::NotJustified, None, Some(detail)));
+        return Some((RevokeReason::NotJustified, detail));
     }
-    Ok(revoke(RevokeReason::NotJustified, None, None))
+    None
 }
