@@ -1,0 +1,325 @@
+//! `entitle whatif` as a user runs it: `--base GITREF` read from a real git
+//! repository (and equal to the same change given as directories), the
+//! errors of a base that cannot be read or loaded, of a wrong `--set`, of an
+//! identity that is not there, and the exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn case_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/whatif").join(name)
+}
+
+fn entitle_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run entitle: {e}"))
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git: {e}"));
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A repository whose `HEAD~1` holds `base` and `HEAD` holds `head` (each with `roles/` and `policies/`).
+fn repository(base: &Path, head: &Path) -> tempfile::TempDir {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let dir = repo.path();
+    git(dir, &["init", "-q"]);
+    copy_dir(&base.join("roles"), &dir.join("roles"));
+    copy_dir(&base.join("policies"), &dir.join("policies"));
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    std::fs::remove_dir_all(dir.join("roles")).expect("rm");
+    std::fs::remove_dir_all(dir.join("policies")).expect("rm");
+    copy_dir(&head.join("roles"), &dir.join("roles"));
+    copy_dir(&head.join("policies"), &dir.join("policies"));
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "head"]);
+    repo
+}
+
+/// The output JSON with the labels and the directories the sources were read from taken out.
+fn normalised(out: &Output, prefixes: &[&str]) -> Value {
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+    for p in prefixes {
+        text = text.replace(p, "roles/");
+    }
+    let mut v: Value = serde_json::from_str(&text).expect("json");
+    // Labels name where each side was read, and the policy hashes cover the compiled `@source` file names.
+    for side in ["before", "after"] {
+        v[side]["label"] = Value::Null;
+        v[side]["policy_sha256"] = Value::Null;
+    }
+    v
+}
+
+#[test]
+fn a_role_change_read_from_git_equals_the_same_change_as_directories() {
+    let case = case_dir("role-change");
+    let repo = repository(&case.join("base"), &case.join("head"));
+    let dir = repo.path();
+    std::fs::copy(case.join("population.jsonl"), dir.join("population.jsonl")).expect("copy");
+    copy_dir(&case.join("base"), &dir.join("old"));
+    let args = [
+        "whatif",
+        "--identities",
+        "population.jsonl",
+        "--as-of",
+        "2026-12-15",
+        "--format",
+        "json",
+    ];
+
+    let from_git = entitle_in(dir, &[&args[..], &["--base", "HEAD~1"]].concat());
+    let stdout = String::from_utf8_lossy(&from_git.stdout);
+    assert!(stdout.contains("\"label\": \"base HEAD~1\""), "{stdout}");
+    let from_dirs = entitle_in(
+        dir,
+        &[&args[..], &["--base-roles", "old/roles", "--base-policies", "old/policies"]].concat(),
+    );
+    let git_json = normalised(&from_git, &[]);
+    assert_eq!(git_json, normalised(&from_dirs, &["old/roles/"]));
+    // And what the data-driven case expects, read from its folders.
+    let expected = std::fs::read(case.join("expected.json")).expect("expected.json");
+    let expected = Output {
+        status: from_git.status,
+        stdout: expected,
+        stderr: Vec::new(),
+    };
+    assert_eq!(git_json, normalised(&expected, &["head/roles/", "base/roles/"]));
+    assert!(git_json["summary"]["gained"].as_u64() == Some(2) && git_json["summary"]["lost"].as_u64() == Some(2));
+
+    // The working tree is what is compared: an uncommitted edit shows, and nothing in the repository changes.
+    let status = |dir: &Path| {
+        let out = Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let before = status(dir);
+    let same = entitle_in(dir, &[&args[..], &["--base", "HEAD", "--detailed-exitcode"]].concat());
+    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stderr));
+    let v: Value = serde_json::from_slice(&same.stdout).expect("json");
+    assert_eq!(v["summary"]["identities_affected"], 0);
+    assert_eq!(v["evaluation"]["evaluated"], 0, "nothing differs, so nobody is evaluated");
+    assert_eq!(status(dir), before);
+}
+
+#[test]
+fn a_base_that_cannot_be_read_or_loaded_names_the_revision_and_the_file() {
+    let case = case_dir("role-change");
+    let repo = repository(&case.join("base"), &case.join("head"));
+    let dir = repo.path();
+    std::fs::copy(case.join("population.jsonl"), dir.join("population.jsonl")).expect("copy");
+    let run = |extra: &[&str]| {
+        entitle_in(
+            dir,
+            &[&["whatif", "--identities", "population.jsonl", "--as-of", "2026-12-15"], extra].concat(),
+        )
+    };
+
+    let out = run(&["--base", "no-such-branch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot read `roles` at revision `no-such-branch`: git knows no such commit in the repository holding the directory\n"
+    );
+    // Never an option of git's.
+    let out = run(&["--base=--upload-pack=touch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot read `roles` at revision `--upload-pack=touch`: not a revision git can name (`main`, `HEAD~1`, a commit id)\n"
+    );
+
+    // A third commit whose definitions do not load: comparing with it names the revision and the file.
+    let text = std::fs::read_to_string(dir.join("roles/org.yaml")).expect("read");
+    std::fs::write(
+        dir.join("roles/org.yaml"),
+        text.replace("    grants: [all-staff]\n", "    grnts: [all-staff]\n"),
+    )
+    .expect("write");
+    git(dir, &["commit", "-q", "-am", "broken"]);
+    std::fs::write(dir.join("roles/org.yaml"), text).expect("write");
+    let out = run(&["--base", "HEAD"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: the definitions at revision `HEAD` do not load: roles/org.yaml:32: unknown key `grnts` in a role"),
+        "{stderr}"
+    );
+
+    // A revision without the policies directory.
+    std::fs::remove_dir_all(dir.join("policies")).expect("rm");
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "no guardrails"]);
+    copy_dir(&case.join("head/policies"), &dir.join("policies"));
+    let out = run(&["--base", "HEAD"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot read `policies` at revision `HEAD`: the directory does not exist at that revision\n"
+    );
+
+    // Outside a repository.
+    let plain = tempfile::tempdir().expect("tempdir");
+    copy_dir(&case.join("head"), plain.path());
+    std::fs::copy(case.join("population.jsonl"), plain.path().join("population.jsonl")).expect("copy");
+    let out = entitle_in(plain.path(), &["whatif", "--identities", "population.jsonl", "--base", "HEAD"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot read `roles` at revision `HEAD`: the directory is not in a git repository\n"
+    );
+}
+
+#[test]
+fn hr_edits_that_cannot_apply_are_located_errors() {
+    let dir = case_dir("mover");
+    let run = |extra: &[&str]| {
+        let out = entitle_in(
+            &dir,
+            &[
+                &[
+                    "--roles",
+                    "head/roles",
+                    "--policies",
+                    "head/policies",
+                    "whatif",
+                    "--identities",
+                    "population.jsonl",
+                ],
+                extra,
+            ]
+            .concat(),
+        );
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    assert_eq!(
+        run(&["--set", "u-1.status=actve"]),
+        (
+            Some(2),
+            "error: --set `u-1.status=actve`: unknown value `actve` for `status` (did you mean `active`?)\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["--set", "u-1.departmnt=Finance"]),
+        (
+            Some(2),
+            "error: --set `u-1.departmnt=Finance`: unknown attribute `departmnt` (did you mean `department`?)\n".into()
+        )
+    );
+    let (code, stderr) = run(&["--set", "u-77.status=terminated"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with("error: --set `u-77.status=terminated`: no identity `u-77` in `population.jsonl`"),
+        "{stderr}"
+    );
+    assert_eq!(
+        run(&["--set", "u-1.end_date=soon"]),
+        (
+            Some(2),
+            "error: --set `u-1.end_date=soon`: attribute `end_date`: `soon` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["--set", "u-1status=active"]),
+        (
+            Some(2),
+            "error: --set `u-1status=active`: expected `ID.attr=value`: the attribute follows the identity id after a `.`\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["--remove", "nobody"]),
+        (
+            Some(2),
+            "error: --remove `nobody`: no identity `nobody` in `population.jsonl`\n".into()
+        )
+    );
+    assert_eq!(
+        run(&["--set", "svc-deploy.owner=svc-deploy"]),
+        (
+            Some(2),
+            "error: --set `svc-deploy.owner=svc-deploy`: `svc-deploy` names itself as its owner; an owner must be another identity\n"
+                .into()
+        )
+    );
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.starts_with("error: nothing to compare: give `--base GITREF`"), "{stderr}");
+    assert_eq!(
+        run(&["--timeline", "2026-12-31..2026-11-21"]),
+        (
+            Some(2),
+            "error: --timeline `2026-12-31..2026-11-21`: the window must end after it starts\n".into()
+        )
+    );
+}
+
+#[test]
+fn an_nhi_given_another_owner_follows_the_new_owner() {
+    let dir = case_dir("leaver");
+    // svc-deploy's owner u-2 leaves; moved to u-9 first, it keeps its deployment access.
+    let out = entitle_in(
+        &dir,
+        &[
+            "--roles",
+            "head/roles",
+            "--policies",
+            "head/policies",
+            "whatif",
+            "--identities",
+            "population.jsonl",
+            "--as-of",
+            "2026-11-21",
+            "--set",
+            "svc-deploy.owner=u-9",
+            "--set",
+            "u-2.status=terminated",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let changed: Vec<&str> = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| c["identity"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(changed, ["bot-triage", "u-2"], "svc-deploy keeps its access under its new owner");
+}
