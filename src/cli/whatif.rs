@@ -102,8 +102,17 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             "nothing to compare: give `--base GITREF`, `--base-roles DIR`, `--set ID.attr=value`, `--events FILE`, `--add FILE`, `--remove ID`, `--to T` or `--timeline FROM..TO`",
         ));
     }
-    let head = load_project(roles, policies)?;
     let at = as_of(args.eval.as_of.as_deref())?;
+    // The base loads on another thread while the working tree loads here.
+    let (head, base) = std::thread::scope(|threads| {
+        let base = threads.spawn(|| base_definitions(&args, roles, policies));
+        let head = load_project(roles, policies);
+        let base = base
+            .join()
+            .unwrap_or_else(|_| Err(usage("loading the base definitions failed unexpectedly")));
+        (head, base)
+    });
+    let (head, base) = (head?, base?);
     let limits = Limits {
         identities: args.limit.unwrap_or(if args.format == Format::Markdown { 20 } else { 50 }),
         ..Limits::default()
@@ -134,18 +143,9 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         return Ok(exit_code(args.detailed_exitcode, !t.events.is_empty()));
     }
 
-    // The definitions compared from.
-    let (base, before_label) = match (&args.base, &args.base_roles) {
-        (Some(rev), _) => (load_base_at(rev, roles, policies)?, format!("base {rev}")),
-        (None, Some(dir)) => {
-            let base_policies = match (policies, &args.base_policies) {
-                (None, _) => None,
-                (Some(_), Some(p)) => Some(p.clone()),
-                (Some(_), None) => Some(dir.parent().unwrap_or(Path::new(".")).join("policies")),
-            };
-            (load_base_dir(dir, base_policies.as_deref())?, format!("base {}", dir.display()))
-        }
-        (None, None) => (head.clone(), "current".to_string()),
+    let (base, before_label) = match base {
+        Some((base, label)) => (base, label),
+        None => (head.clone(), "current".to_string()),
     };
     let policy_change = !Arc::ptr_eq(&base, &head);
     // The feed is read once and validated against each side's definitions, unless they read it alike.
@@ -171,6 +171,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     } else {
         head_evaluator.clone()
     };
+
     let mut after_label = if policy_change {
         "working tree".to_string()
     } else {
@@ -217,6 +218,22 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         Format::Human => write!(out, "{}", human(&whatif, style(), limits)),
     })?;
     Ok(exit_code(args.detailed_exitcode, whatif.has_changes()))
+}
+
+/// The definitions compared from, when they are not the working tree's, with their label.
+fn base_definitions(args: &Args, roles: &Path, policies: Option<&Path>) -> anyhow::Result<Option<(Arc<Project>, String)>> {
+    Ok(match (&args.base, &args.base_roles) {
+        (Some(rev), _) => Some((load_base_at(rev, roles, policies)?, format!("base {rev}"))),
+        (None, Some(dir)) => {
+            let base_policies = match (policies, &args.base_policies) {
+                (None, _) => None,
+                (Some(_), Some(p)) => Some(p.clone()),
+                (Some(_), None) => Some(dir.parent().unwrap_or(Path::new(".")).join("policies")),
+            };
+            Some((load_base_dir(dir, base_policies.as_deref())?, format!("base {}", dir.display())))
+        }
+        (None, None) => None,
+    })
 }
 
 fn exit_code(detailed: bool, changes: bool) -> i32 {
