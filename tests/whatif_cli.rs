@@ -323,3 +323,64 @@ fn an_nhi_given_another_owner_follows_the_new_owner() {
         .collect();
     assert_eq!(changed, ["bot-triage", "u-2"], "svc-deploy keeps its access under its new owner");
 }
+
+/// The event of `identity` at `at` in a timeline's JSON.
+fn event<'v>(timeline: &'v Value, at: &str, identity: &str) -> &'v Value {
+    timeline["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["at"] == at && e["identity"] == identity)
+        .unwrap_or_else(|| panic!("no event for `{identity}` at {at} in {timeline:#}"))
+}
+
+#[test]
+fn the_timeline_lists_an_assignment_expiry_and_a_contract_end_on_their_dates() {
+    // The bundled example organisation, from the day its fixtures were written for.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = entitle_in(
+        root,
+        &[
+            "whatif",
+            "--identities",
+            "fixtures/identities.jsonl",
+            "--timeline",
+            "2026-11-21..2027-03-01",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let t: Value = serde_json::from_slice(&out.stdout).expect("json");
+
+    // u-1017's on-call assignment (RITM0041533) expires on 2026-11-28.
+    let expiry = event(&t, "2026-11-28T00:00:00Z", "u-1017");
+    assert_eq!(
+        expiry["causes"],
+        serde_json::json!(["assignment to `prod-oncall` expires (ticket RITM0041533)"])
+    );
+    assert_eq!(expiry["lost"], serde_json::json!(["aws:prod-admin"]));
+    assert_eq!(expiry["roles_lost"], serde_json::json!(["prod-oncall"]));
+    assert_eq!(expiry["lost_because"]["aws:prod-admin"]["reason"], "expired-assignment");
+
+    // u-1047 is a contractor whose contract ends on 2026-12-31: the contractor role goes that day.
+    let end = event(&t, "2026-12-31T00:00:00Z", "u-1047");
+    assert_eq!(end["causes"], serde_json::json!(["`end_date` (2026-12-31) is reached"]));
+    assert_eq!(end["roles_lost"], serde_json::json!(["contractor"]));
+    let sso = &end["lost_because"]["okta:sso"];
+    assert_eq!(sso["reason"], "not-justified");
+    assert_eq!(
+        sso["roles"][0]["reasons"],
+        serde_json::json!(["`end_date: { after: now }` (roles/roles-birthright.yaml:18) fails: `end_date` is `2026-12-31`"])
+    );
+    // Nothing happens to them before that day.
+    let events = t["events"].as_array().expect("events");
+    let instant = |e: &Value| entitle::Instant::parse(e["at"].as_str().expect("at")).expect("instant");
+    let first = events.iter().find(|e| e["identity"] == "u-1047").expect("u-1047 has events");
+    assert_eq!(first["at"], "2026-12-31T00:00:00Z");
+
+    // Events are in time order (a millisecond past midnight after midnight, whatever their text sorts as).
+    let instants: Vec<entitle::Instant> = events.iter().map(instant).collect();
+    assert!(instants.windows(2).all(|w| w[0] <= w[1]), "events out of order: {instants:?}");
+}

@@ -102,7 +102,7 @@ pub fn timeline(
     let mut ids: Vec<&str> = population.feed.identities.iter().map(|i| i.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
-    let per_identity: Vec<Vec<TimelineEvent>> = ids
+    let per_identity: Vec<Vec<(Instant, TimelineEvent)>> = ids
         .par_iter()
         .map(|id| {
             let events = match start.presence(id) {
@@ -119,8 +119,10 @@ pub fn timeline(
             events
         })
         .collect::<Result<_, _>>()?;
-    let mut events: Vec<TimelineEvent> = per_identity.into_iter().flatten().collect();
-    events.sort_by(|a, b| (&a.at, &a.change.identity).cmp(&(&b.at, &b.change.identity)));
+    // By instant, not by its text: `…00:00:00.001Z` sorts before `…00:00:00Z` as a string.
+    let mut events: Vec<(Instant, TimelineEvent)> = per_identity.into_iter().flatten().collect();
+    events.sort_by(|(ta, a), (tb, b)| (ta, &a.change.identity).cmp(&(tb, &b.change.identity)));
+    let events: Vec<TimelineEvent> = events.into_iter().map(|(_, e)| e).collect();
     let affected: BTreeSet<&str> = events.iter().map(|e| e.change.identity.as_str()).collect();
     let summary = TimelineSummary {
         identities_affected: affected.len(),
@@ -284,7 +286,8 @@ impl Walk<'_> {
         out
     }
 
-    fn events(&self, dates: &PolicyDates, from: Instant, to: Instant) -> Result<Vec<TimelineEvent>, EvalError> {
+    /// Each change in `(from, to]`, with its instant.
+    fn events(&self, dates: &PolicyDates, from: Instant, to: Instant) -> Result<Vec<(Instant, TimelineEvent)>, EvalError> {
         let scheduled = self.scheduled(dates, from, to);
         let mut events = Vec::new();
         let (mut t_prev, mut prev) = (from, self.desired(from)?);
@@ -306,12 +309,15 @@ impl Walk<'_> {
                     .run
                     .change(&self.identity.id, &self.evaluated(&prev), &self.evaluated(&state), first);
                 if let Some(outcome) = change {
-                    events.push(TimelineEvent {
-                        at: first.to_rfc3339(),
-                        causes,
-                        change: outcome.change,
-                        sod_violations: outcome.sod,
-                    });
+                    events.push((
+                        first,
+                        TimelineEvent {
+                            at: first.to_rfc3339(),
+                            causes,
+                            change: outcome.change,
+                            sod_violations: outcome.sod,
+                        },
+                    ));
                 }
                 prev = state;
                 t_prev = first;
