@@ -103,16 +103,6 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         ));
     }
     let at = as_of(args.eval.as_of.as_deref())?;
-    // The base loads on another thread while the working tree loads here.
-    let (head, base) = std::thread::scope(|threads| {
-        let base = threads.spawn(|| base_definitions(&args, roles, policies));
-        let head = load_project(roles, policies);
-        let base = base
-            .join()
-            .unwrap_or_else(|_| Err(usage("loading the base definitions failed unexpectedly")));
-        (head, base)
-    });
-    let (head, base) = (head?, base?);
     let limits = Limits {
         identities: args.limit.unwrap_or(if args.format == Format::Markdown { 20 } else { 50 }),
         ..Limits::default()
@@ -124,8 +114,28 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             .map(Population::new)
             .map_err(usage)
     };
-    let head_population = read_feed(&head)?;
-    let head_evaluator = evaluator(&head, args.eval.engine)?;
+    // Two sides at once: the base definitions load and get their evaluator on another thread,
+    // while the working tree's load, read the feed and get theirs here.
+    let (head_side, base_side) = std::thread::scope(|threads| {
+        let base = threads.spawn(|| -> anyhow::Result<Option<(Arc<Project>, String, SideEvaluator)>> {
+            let Some((project, label)) = base_definitions(&args, roles, policies)? else {
+                return Ok(None);
+            };
+            let evaluator = evaluator(&project, args.eval.engine)?;
+            Ok(Some((project, label, evaluator)))
+        });
+        let head = (|| -> anyhow::Result<(Arc<Project>, Population, SideEvaluator)> {
+            let project = load_project(roles, policies)?;
+            let population = read_feed(&project)?;
+            let evaluator = evaluator(&project, args.eval.engine)?;
+            Ok((project, population, evaluator))
+        })();
+        let base = base
+            .join()
+            .unwrap_or_else(|_| Err(usage("loading the base definitions failed unexpectedly")));
+        (head, base)
+    });
+    let ((head, head_population, head_evaluator), base) = (head_side?, base_side?);
 
     if let Some(window) = &args.timeline {
         let (from, to) = window_of(window)?;
@@ -143,9 +153,9 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         return Ok(exit_code(args.detailed_exitcode, !t.events.is_empty()));
     }
 
-    let (base, before_label) = match base {
-        Some((base, label)) => (base, label),
-        None => (head.clone(), "current".to_string()),
+    let (base, before_label, base_evaluator) = match base {
+        Some(side) => side,
+        None => (head.clone(), "current".to_string(), head_evaluator.clone()),
     };
     let policy_change = !Arc::ptr_eq(&base, &head);
     // The feed is read once and validated against each side's definitions, unless they read it alike.
@@ -164,12 +174,6 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     let to = match &args.to {
         None => at,
         Some(t) => Instant::parse(t).map_err(|e| usage(format_args!("--to: {e}")))?,
-    };
-
-    let base_evaluator = if policy_change {
-        evaluator(&base, args.eval.engine)?
-    } else {
-        head_evaluator.clone()
     };
 
     let mut after_label = if policy_change {
