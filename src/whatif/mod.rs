@@ -149,9 +149,8 @@ enum Presence<'a> {
 /// listed and never compared. `progress` is called once per identity evaluated.
 pub fn compare(before: &State<'_>, after: &State<'_>, scope: &Scope, progress: &(dyn Fn(u64) + Sync)) -> Result<WhatIf, EvalError> {
     let run = Run::new(before.project, after.project)?;
-    let everyone = union_of_ids(before.population, after.population);
     let ids: Vec<&str> = match scope {
-        Scope::Everyone { .. } => everyone.clone(),
+        Scope::Everyone { .. } => union_of_ids(before.population, after.population),
         Scope::Only { identities, .. } => identities.iter().map(String::as_str).collect(),
     };
     let outcomes: Vec<Option<Outcome>> = ids
@@ -167,20 +166,24 @@ pub fn compare(before: &State<'_>, after: &State<'_>, scope: &Scope, progress: &
             Scope::Everyone { .. } => EvaluationMode::Full,
             Scope::Only { .. } => EvaluationMode::Incremental,
         },
-        identities: everyone.len(),
+        identities: match scope {
+            Scope::Everyone { .. } => ids.len(),
+            Scope::Only { .. } => count_union(before.population, after.population),
+        },
         evaluated: ids.len(),
         reason: scope.reason().to_string(),
     };
+    let (before_label, after_label) = labels(before, after);
     let mut out = WhatIf {
-        before: before.label(),
-        after: after.label(),
+        before: before_label,
+        after: after_label,
         evaluation,
         summary: Summary::default(),
         entitlements: Vec::new(),
         changes: Vec::new(),
         sod_violations: Vec::new(),
         invalid_identities: invalid_identities(before.population, after.population),
-        held_back: held_back(before, after, &everyone),
+        held_back: held_back(before, after),
     };
     for outcome in outcomes.into_iter().flatten() {
         out.changes.push(outcome.change);
@@ -193,6 +196,31 @@ pub fn compare(before: &State<'_>, after: &State<'_>, scope: &Scope, progress: &
     out.entitlements = totals(&out.changes, &privileged);
     out.summary = summary(&out, &privileged);
     Ok(out)
+}
+
+/// How the output names both states: the policy hashes (of tens of
+/// megabytes for a large organisation) taken once per project, in parallel.
+fn labels(before: &State<'_>, after: &State<'_>) -> (StateLabel, StateLabel) {
+    if std::ptr::eq(before.project, after.project) {
+        let b = before.label();
+        let a = StateLabel {
+            label: after.label.to_string(),
+            as_of: after.at.to_rfc3339(),
+            policy_sha256: b.policy_sha256.clone(),
+        };
+        (b, a)
+    } else {
+        rayon::join(|| before.label(), || after.label())
+    }
+}
+
+/// How many valid ids the two populations hold together (each id once: a
+/// population's valid ids are distinct).
+fn count_union(before: &Population, after: &Population) -> usize {
+    if std::ptr::eq(before, after) {
+        return before.feed.identities.len();
+    }
+    after.feed.identities.len() + before.feed.identities.iter().filter(|i| after.get(&i.id).is_none()).count()
 }
 
 /// The valid ids of both populations, sorted, each once.
@@ -621,8 +649,25 @@ fn invalid_identities(before: &Population, after: &Population) -> Vec<InvalidIde
 }
 
 /// Identities whose owner's record is invalid on either side: what they hold there is unknown.
-fn held_back(before: &State<'_>, after: &State<'_>, ids: &[&str]) -> Vec<HeldBack> {
-    ids.iter()
+/// Only identities with an owner can be, so only those are looked at; by identity.
+fn held_back(before: &State<'_>, after: &State<'_>) -> Vec<HeldBack> {
+    let mut with_owner: Vec<&str> = before
+        .population
+        .feed
+        .identities
+        .iter()
+        .chain(if std::ptr::eq(before.population, after.population) {
+            &[][..]
+        } else {
+            &after.population.feed.identities[..]
+        })
+        .filter(|i| i.owner.is_some())
+        .map(|i| i.id.as_str())
+        .collect();
+    with_owner.sort_unstable();
+    with_owner.dedup();
+    with_owner
+        .into_iter()
         .filter_map(|id| {
             let owner_invalid = |s: &State<'_>| matches!(s.presence(id), Presence::OwnerInvalid);
             let (b, a) = (owner_invalid(before), owner_invalid(after));

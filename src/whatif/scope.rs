@@ -179,6 +179,10 @@ pub fn definitions_change(before: &Engine, after: &Engine, before_pop: &Populati
             reason: "no role differs in what it grants or to whom".into(),
         };
     }
+    // An error says nothing certain: evaluate the identity.
+    let may_hold = |engine: &Engine, roles: &[RoleId], i: &IdentityState, owner: Option<&IdentityState>| {
+        engine.may_hold_any(i, owner, at, roles).unwrap_or(true)
+    };
     let reach = |engine: &Engine, population: &Population, roles: &[RoleId]| -> Vec<String> {
         if roles.is_empty() {
             return Vec::new();
@@ -187,13 +191,27 @@ pub fn definitions_change(before: &Engine, after: &Engine, before_pop: &Populati
             .feed
             .identities
             .par_iter()
-            // An error says nothing certain: evaluate the identity.
-            .filter(|i: &&IdentityState| engine.may_hold_any(i, population.owner_of(i).record(), at, roles).unwrap_or(true))
+            .filter(|i| may_hold(engine, roles, i, population.owner_of(i).record()))
             .map(|i| i.id.clone())
             .collect()
     };
-    let mut identities = reach(before, before_pop, &delta.before);
-    identities.extend(reach(after, after_pop, &delta.after));
+    let mut identities = if std::ptr::eq(before_pop, after_pop) {
+        // One pass over the population, both indexes asked of each identity.
+        before_pop
+            .feed
+            .identities
+            .par_iter()
+            .filter(|i| {
+                let owner = before_pop.owner_of(i).record();
+                may_hold(before, &delta.before, i, owner) || may_hold(after, &delta.after, i, owner)
+            })
+            .map(|i| i.id.clone())
+            .collect()
+    } else {
+        let mut reached = reach(before, before_pop, &delta.before);
+        reached.extend(reach(after, after_pop, &delta.after));
+        reached
+    };
     let assigned = |i: &IdentityState| i.assignments.iter().any(|a| delta.assigned.contains(&a.role));
     for population in [before_pop, after_pop] {
         identities.extend(population.feed.identities.iter().filter(|i| assigned(i)).map(|i| i.id.clone()));
@@ -237,7 +255,7 @@ struct RoleDelta {
 
 impl RoleDelta {
     /// The roles that differ, or why the difference cannot be bounded by roles.
-    fn between(before: &Project, after: &Project) -> Result<RoleDelta, String> {
+    fn between<'p>(before: &'p Project, after: &'p Project) -> Result<RoleDelta, String> {
         if schema(before) != schema(after) {
             return Err("the identity schema differs: every identity is evaluated".into());
         }
@@ -279,12 +297,13 @@ impl RoleDelta {
         }
         let mut delta = RoleDelta::default();
         // Entitlements a guardrail could now tell apart differently.
-        let (eb, ea) = (entitlements(before), entitlements(after));
-        let moved: BTreeSet<&str> = eb
-            .iter()
-            .filter(|(id, e)| ea.get(*id).is_some_and(|other| other != *e))
-            .map(|(id, _)| *id)
-            .collect();
+        // The static entities say each entitlement's application, privilege and packages: when
+        // they are the same text, no entitlement moved.
+        let moved: BTreeSet<&str> = if any_guardrails && entities_differ {
+            moved_entitlements(before, after)
+        } else {
+            BTreeSet::new()
+        };
         if any_guardrails && !moved.is_empty() {
             if any_permits {
                 return Err(format!(
@@ -310,13 +329,43 @@ impl RoleDelta {
                 delta.assigned.insert(role.clone());
             }
         }
-        let fb: BTreeMap<&str, String> = before
+        // A role whose definition and place in the hierarchy are the same
+        // on both sides, as are those of every role it extends, means the same: its fingerprint
+        // is taken only when they are not (a role moved in its file, or edited).
+        let unchanged = |role: &str| -> bool {
+            let (Some(rb), Some(ra)) = (before.defs.roles.get(role), after.defs.roles.get(role)) else {
+                return false;
+            };
+            let ancestors = before.graph.role_ancestors.get(role);
+            let same_grants = match (before.graph.role_grants.get(role), after.graph.role_grants.get(role)) {
+                (Some(gb), Some(ga)) => gb.keys().eq(ga.keys()),
+                (gb, ga) => gb.is_none() && ga.is_none(),
+            };
+            rb == ra
+                && same_grants
+                && ancestors == after.graph.role_ancestors.get(role)
+                && before.graph.role_members.get(role) == after.graph.role_members.get(role)
+                && ancestors
+                    .into_iter()
+                    .flatten()
+                    .all(|a| before.defs.roles.get(a) == after.defs.roles.get(a))
+        };
+        let candidates: BTreeSet<&str> = before
             .defs
             .roles
-            .values()
-            .map(|r| (r.id.as_str(), fingerprint(before, r)))
+            .keys()
+            .chain(after.defs.roles.keys())
+            .map(String::as_str)
             .collect();
-        let fa: BTreeMap<&str, String> = after.defs.roles.values().map(|r| (r.id.as_str(), fingerprint(after, r))).collect();
+        let edited: Vec<&str> = candidates.into_iter().filter(|r| !unchanged(r)).collect();
+        let fingerprints = |p: &'p Project| -> BTreeMap<&'p str, String> {
+            edited
+                .par_iter()
+                .filter_map(|r| p.defs.roles.get_key_value(*r))
+                .map(|(id, role)| (id.as_str(), fingerprint(p, role)))
+                .collect()
+        };
+        let (fb, fa) = rayon::join(|| fingerprints(before), || fingerprints(after));
         let grants_moved = |p: &Project, role: &str| {
             any_guardrails
                 && p.graph
@@ -327,7 +376,7 @@ impl RoleDelta {
         // An escape hatch may read static entities by literal (`principal in Role::"x"`).
         let hatch_reads_entities =
             |p: &Project, role: &str| entities_differ && p.defs.roles.get(role).is_some_and(|r| has_escape_hatch(&r.when));
-        for role in fb.keys().chain(fa.keys()) {
+        for role in before.defs.roles.keys().chain(after.defs.roles.keys()).map(String::as_str) {
             let differs = fb.get(role) != fa.get(role)
                 || grants_moved(before, role)
                 || grants_moved(after, role)
@@ -443,16 +492,21 @@ fn sod_rules(p: &Project) -> BTreeMap<String, (crate::model::SodSeverity, Vec<BT
         .collect()
 }
 
-/// What guardrails can read of each entitlement: application, privilege, packages.
-fn entitlements(p: &Project) -> BTreeMap<&str, (&str, bool, Option<&BTreeSet<String>>)> {
-    p.defs
-        .entitlements
-        .values()
-        .map(|e| {
-            (
-                e.id.as_str(),
-                (e.application.as_str(), e.privileged, p.graph.entitlement_packages.get(&e.id)),
-            )
-        })
-        .collect()
+/// The entitlements in both catalogs whose application, privilege or
+/// packages differ (what guardrails can read of an entitlement), by a
+/// walk of both sorted catalogs.
+fn moved_entitlements<'p>(before: &'p Project, after: &'p Project) -> BTreeSet<&'p str> {
+    let reads =
+        |p: &'p Project, e: &'p crate::model::Entitlement| (e.application.as_str(), e.privileged, p.graph.entitlement_packages.get(&e.id));
+    let mut moved = BTreeSet::new();
+    let mut a = after.defs.entitlements.iter().peekable();
+    for (id, eb) in &before.defs.entitlements {
+        while a.next_if(|(other, _)| *other < id).is_some() {}
+        if let Some((_, ea)) = a.next_if(|(other, _)| *other == id) {
+            if reads(before, eb) != reads(after, ea) {
+                moved.insert(id.as_str());
+            }
+        }
+    }
+    moved
 }

@@ -136,7 +136,7 @@ pub fn timeline(
         summary,
         events,
         invalid_identities: invalid_identities(population, population),
-        held_back: held_back(&start, &end, &ids),
+        held_back: held_back(&start, &end),
     })
 }
 
