@@ -384,3 +384,76 @@ fn the_timeline_lists_an_assignment_expiry_and_a_contract_end_on_their_dates() {
     let instants: Vec<entitle::Instant> = events.iter().map(instant).collect();
     assert!(instants.windows(2).all(|w| w[0] <= w[1]), "events out of order: {instants:?}");
 }
+
+#[test]
+fn the_readme_shows_what_whatif_prints_for_its_pull_request() {
+    // The README's example: a branch of this repository that gives senior engineers
+    // `aws:staging-admin` and takes the billing console from engineering managers.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let section = &readme[readme.find("## What-if in a pull request").expect("the README's what-if section")..];
+    let block = |fence: &str| -> String {
+        let start = section.find(fence).unwrap_or_else(|| panic!("no {fence} block")) + fence.len();
+        let end = start + section[start..].find("\n```\n").expect("the block ends") + 1;
+        section[start..end].to_string()
+    };
+    let printed = block("```markdown\n");
+    let diff = block("```diff\n");
+    assert!(diff.contains("+    grants: [eng-senior, aws:staging-admin]"), "{diff}");
+
+    let repo = tempfile::tempdir().expect("tempdir");
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    for sub in ["roles", "policies", "fixtures"] {
+        copy_dir(&root.join(sub), &dir.join(sub));
+    }
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    git(dir, &["checkout", "-q", "-b", "pr"]);
+    let file = dir.join("roles/roles-engineering.yaml");
+    let text = std::fs::read_to_string(&file).expect("roles-engineering.yaml");
+    let edited = text
+        .replacen(
+            "job_code: { matches: \"ENG-2*\" } }\n    grants: [eng-senior]\n",
+            "job_code: { matches: \"ENG-2*\" } }\n    grants: [eng-senior, aws:staging-admin]\n",
+            1,
+        )
+        .replacen(
+            "grants: [aws:billing-viewer, snowflake:analyst-reader]",
+            "grants: [snowflake:analyst-reader]",
+            1,
+        );
+    assert_ne!(edited, text, "the README's change applies to roles/roles-engineering.yaml");
+    std::fs::write(&file, edited).expect("write");
+    git(dir, &["commit", "-q", "-am", "pr"]);
+    let out = Command::new("git")
+        .args(["diff", "main", "pr"])
+        .current_dir(dir)
+        .output()
+        .expect("git diff");
+    let actual_diff = String::from_utf8_lossy(&out.stdout);
+    // The index line names blobs, which depend on the whole file: compare the hunks.
+    let hunks = |d: &str| d.lines().skip_while(|l| !l.starts_with("@@")).collect::<Vec<_>>().join("\n");
+    assert_eq!(hunks(&actual_diff), hunks(&diff), "the README's diff is the change made here");
+
+    let out = entitle_in(
+        dir,
+        &[
+            "whatif",
+            "--identities",
+            "fixtures/identities.jsonl",
+            "--base",
+            "main",
+            "--as-of",
+            "2026-11-21",
+            "--format",
+            "markdown",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        printed,
+        "README.md's what-if output is out of date: paste what the command prints"
+    );
+}
