@@ -28,7 +28,8 @@
 //! memory with the reference organisation's catalog and roles and 20,000
 //! identities.
 //!
-//! `cargo bench --bench whatif`; figures in benches/README.md ("whatif").
+//! It runs under mimalloc, the command's allocator. `cargo bench --bench
+//! whatif`; figures in benches/README.md ("whatif").
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,6 +43,10 @@ use entitle::project::{Project, Sources};
 use entitle::whatif::{compare, scope, EvaluationMode, Scope, State, WhatIf};
 use entitle::Instant;
 use rayon::prelude::*;
+
+// The command's allocator, so the end-to-end figure is the command's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The organisation: its definitions, its feed as JSON Lines, and a name for the groups.
 fn organisation() -> (Sources, String, String) {
