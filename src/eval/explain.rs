@@ -108,6 +108,33 @@ pub fn explain(
     Ok(Explanation::NotGranted(misses))
 }
 
+/// Why `identity` does not hold `role` at `at`: one sentence a reason — its
+/// kind, its assignment, each failing clause of its condition as the engine's
+/// walker traced it. Empty when it holds the role.
+pub fn role_reasons(
+    project: &Project,
+    evaluator: &dyn Evaluator,
+    identity: &IdentityState,
+    owner: Option<&IdentityState>,
+    at: Instant,
+    role: &str,
+) -> Result<Vec<String>, EvalError> {
+    let desired = evaluator.desired(identity, owner, at)?;
+    if desired.holds_role(role) {
+        return Ok(Vec::new());
+    }
+    let (Some(definition), Some(id)) = (project.defs.roles.get(role), project.catalog().roles.id(role)) else {
+        return Ok(vec![format!("there is no role `{role}`")]);
+    };
+    let assigned = assigned_roles(&project.defs, identity, at);
+    let conditions = RoleConditions::new(project)?;
+    let facts = Facts::new(project.catalog(), identity, owner, at);
+    let build = || full_store(project, identity, owner, at);
+    let mut hatches = CedarHatches::new(conditions.escape_hatches(), project.catalog(), &facts, &build);
+    let trace = conditions.trace(project.catalog(), id, &definition.when, &facts, &mut |h| hatches.answer(h));
+    Ok(role_miss_reasons(project, definition, identity, at, &assigned, false, Some(&trace)))
+}
+
 fn role_miss_reasons(
     project: &Project,
     role: &Role,
@@ -180,8 +207,8 @@ fn list(items: &[String]) -> String {
 
 /// Adds a sentence for each failing clause of a traced condition (entries in
 /// pre-order, consumed here); returns whether the clause counts as holding.
-/// Escape hatches count as holding: their verdict is Cedar's, and a role that
-/// fails only there is explained as such by the caller.
+/// An escape hatch is explained by its traced outcome: false, or an error
+/// (which, in Cedar, makes the whole role not apply).
 fn failed_clauses<'c>(entries: &mut std::slice::Iter<'_, TraceEntry<'c, '_>>, out: &mut Vec<String>) -> bool {
     let Some(entry) = entries.next() else { return true };
     let c = entry.condition;
@@ -212,7 +239,21 @@ fn failed_clauses<'c>(entries: &mut std::slice::Iter<'_, TraceEntry<'c, '_>>, ou
             }
             !holds
         }
-        Condition::Cedar { .. } => true,
+        Condition::Cedar { source, .. } => match entry.outcome {
+            Outcome::Holds => true,
+            Outcome::Fails => {
+                out.push(format!("`{}` ({}) is false", describe(c), source.file_line()));
+                false
+            }
+            Outcome::Error => {
+                out.push(format!(
+                    "`{}` ({}) fails to evaluate, and an error in Cedar makes the role not apply",
+                    describe(c),
+                    source.file_line()
+                ));
+                false
+            }
+        },
         Condition::Kind { subject, kinds, source } => {
             let ok = entry.outcome == Outcome::Holds;
             if !ok {

@@ -48,6 +48,7 @@
 //! case, run by `tests/feed_cases.rs`).
 
 pub mod identities;
+pub mod junit;
 pub mod live;
 pub mod sarif;
 
