@@ -116,11 +116,12 @@ pub fn human(report: &RunReport, show_coverage: bool, thresholds: Thresholds) ->
             out.push_str(&coverage_table(coverage, thresholds));
         }
     }
+    let (tests, suites) = (report.tests().count(), report.suites.len());
     let _ = writeln!(
         out,
-        "\n{} tests in {} suites: {} passed, {} failed",
-        report.tests().count(),
-        report.suites.len(),
+        "\n{tests} test{} in {suites} suite{}: {} passed, {} failed",
+        if tests == 1 { "" } else { "s" },
+        if suites == 1 { "" } else { "s" },
         report.passed(),
         report.failed()
     );
