@@ -416,11 +416,15 @@ impl Check<'_> {
         if absent.is_empty() {
             return Ok(None);
         }
+        let forbidden = if forbidding.is_empty() {
+            "no guardrail forbids it".to_string()
+        } else {
+            format!("it is forbidden by {}", quoted(forbidding.iter().map(String::as_str)))
+        };
         Ok(Some((
             format!(
-                "`{entitlement}` is not forbidden by {}; the guardrails that forbid it are {}",
-                quoted(absent.iter().copied()),
-                quoted(forbidding.iter().map(String::as_str))
+                "`{entitlement}` is not forbidden by {}: {forbidden}",
+                quoted(absent.iter().copied())
             ),
             vec![self.detail(self.after, entitlement, "not-forbidden")?],
         )))

@@ -274,6 +274,16 @@ fn tidy(path: &Path) -> PathBuf {
     out
 }
 
+/// The entries of a map, and whether one of its keys was unknown (reported
+/// with a "did you mean"): a missing key is then most likely that one, and is
+/// not reported again.
+fn entries_of<'n>(r: &mut Reader<'_>, node: &'n Node, allowed: &[&str], what: &str) -> Option<(Vec<(&'n str, &'n Node, &'n Node)>, bool)> {
+    let before = r.diagnostics.len();
+    let entries = r.map(node, allowed, what)?;
+    let misspelt = r.diagnostics[before..].iter().any(|d| d.code == Code::UnknownKey);
+    Some((entries, misspelt))
+}
+
 /// Reads one suite; `None` when it has errors (they are in `diagnostics`).
 fn read_suite(project: &Project, file: &SourceFile, feeds: &mut Feeds, diagnostics: &mut Vec<Diagnostic>) -> Option<Suite> {
     let before = diagnostics.len();
@@ -295,7 +305,7 @@ fn read_suite(project: &Project, file: &SourceFile, feeds: &mut Feeds, diagnosti
         file: file.name.clone(),
         diagnostics,
     };
-    let entries = r.map(&root, SUITE_KEYS, "a test suite")?;
+    let (entries, misspelt) = entries_of(&mut r, &root, SUITE_KEYS, "a test suite")?;
     let get = |key: &str| entries.iter().find(|(k, _, _)| *k == key).map(|(_, k, v)| (*k, *v));
 
     let name = match get("name") {
@@ -307,6 +317,7 @@ fn read_suite(project: &Project, file: &SourceFile, feeds: &mut Feeds, diagnosti
     }
     let as_of = match get("as_of") {
         Some((_, v)) => instant(&mut r, v, "`as_of`"),
+        None if misspelt => None,
         None => {
             r.report_help(
                 Code::MissingKey,
@@ -319,6 +330,7 @@ fn read_suite(project: &Project, file: &SourceFile, feeds: &mut Feeds, diagnosti
     };
     let identities = match get("identities") {
         Some((_, v)) => read_identities_value(project, &mut r, &file.name, v, feeds),
+        None if misspelt => None,
         None => {
             r.report_help(
                 Code::MissingKey,
@@ -331,6 +343,7 @@ fn read_suite(project: &Project, file: &SourceFile, feeds: &mut Feeds, diagnosti
     };
     let tests_node = match get("tests") {
         Some((key, v)) => Some((key, v)),
+        None if misspelt => None,
         None => {
             r.report_help(
                 Code::MissingKey,
@@ -531,7 +544,7 @@ fn read_test(
     suite_as_of: Option<Instant>,
 ) -> Option<Test> {
     let before = r.diagnostics.len();
-    let entries = r.map(node, TEST_KEYS, "a test")?;
+    let (entries, misspelt) = entries_of(r, node, TEST_KEYS, "a test")?;
     let get = |key: &str| entries.iter().find(|(k, _, _)| *k == key).map(|(_, k, v)| (*k, *v));
     let name = get("name").and_then(|(_, v)| r.string(v, "a test's `name`"));
     if let Some((_, v)) = get("description") {
@@ -551,6 +564,7 @@ fn read_test(
             "a test takes `identity` or `given`, not both",
             Some("`identity` tests a record as it is; `given` with `set` tests an HR change".into()),
         ),
+        (None, None) if misspelt => {}
         (None, None) => r.report_help(
             Code::MissingKey,
             node,
@@ -610,6 +624,7 @@ fn read_test(
     let is_change = given.is_some();
     let expectations = match get("expect") {
         Some((key, v)) => read_expectations(project, r, key, v, is_change),
+        None if misspelt => None,
         None => {
             r.report_help(
                 Code::MissingKey,
@@ -734,8 +749,8 @@ struct Read {
 
 fn read_expectations(project: &Project, r: &mut Reader<'_>, key: &Node, node: &Node, is_change: bool) -> Option<Vec<Expectation>> {
     let before = r.diagnostics.len();
-    let entries = r.map(node, EXPECTATION_KEYS, "`expect`")?;
-    if entries.is_empty() {
+    let (entries, misspelt) = entries_of(r, node, EXPECTATION_KEYS, "`expect`")?;
+    if entries.is_empty() && !misspelt {
         r.report_help(
             Code::AssertsNothing,
             key,
