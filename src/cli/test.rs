@@ -70,7 +70,10 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             _ => print_human(&diagnostics, &sources),
         }
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-        eprintln!("the test suites have {errors} errors: no test was run");
+        eprintln!(
+            "the test suites have {errors} error{}: no test was run",
+            if errors == 1 { "" } else { "s" }
+        );
         let io = diagnostics.iter().any(|d| d.code == Code::Io);
         return Ok(if io { EXIT_USAGE } else { EXIT_FINDINGS });
     }
