@@ -274,10 +274,13 @@ fn tidy(path: &Path) -> PathBuf {
     out
 }
 
+/// A map's entries as the reader gives them: key, key node, value node.
+type Entries<'n> = Vec<(&'n str, &'n Node, &'n Node)>;
+
 /// The entries of a map, and whether one of its keys was unknown (reported
 /// with a "did you mean"): a missing key is then most likely that one, and is
 /// not reported again.
-fn entries_of<'n>(r: &mut Reader<'_>, node: &'n Node, allowed: &[&str], what: &str) -> Option<(Vec<(&'n str, &'n Node, &'n Node)>, bool)> {
+fn entries_of<'n>(r: &mut Reader<'_>, node: &'n Node, allowed: &[&str], what: &str) -> Option<(Entries<'n>, bool)> {
     let before = r.diagnostics.len();
     let entries = r.map(node, allowed, what)?;
     let misspelt = r.diagnostics[before..].iter().any(|d| d.code == Code::UnknownKey);
