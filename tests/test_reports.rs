@@ -119,6 +119,22 @@ fn failing_tests_report_valid_junit_with_their_explanations() {
     assert!(xml.contains("excludes ("), "{xml}");
 }
 
+/// Suites that cannot be read still give a valid report: one error per diagnostic.
+#[test]
+fn malformed_suites_report_valid_junit_with_an_error_each() {
+    let schema = junit_schema();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("broken.yaml");
+    std::fs::write(&suite, "as_of: someday\nidentities: [{ id: u-1, kind: person, attributes: { status: active } }]\ntests:\n  - identity: u-1\n    expect: { include: [okta:sso] }\n").unwrap();
+    let out = entitle(root(), &["test", "--format", "junit", &suite.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let xml = String::from_utf8(out.stdout).expect("UTF-8");
+    assert_eq!(junit_violations(&schema, &xml), Vec::<String>::new(), "{xml}");
+    assert!(xml.contains(r#"errors="2""#), "{xml}");
+    assert!(xml.contains(r#"type="E015""#) && xml.contains(r#"type="E002""#), "{xml}");
+    assert!(xml.contains("help: did you mean `includes`?"), "{xml}");
+}
+
 // --- SARIF ------------------------------------------------------------------
 
 fn sarif_validator() -> jsonschema::Validator {

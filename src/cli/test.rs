@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use entitle::diag::{Code, Severity};
 use entitle::eval::Engine;
-use entitle::io::junit::to_junit;
+use entitle::io::junit::{diagnostics_to_junit, to_junit};
 use entitle::project::Sources;
 use entitle::testing::render::{self, Thresholds};
 use entitle::testing::{discover, load_suites, run_suites};
@@ -67,7 +67,11 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         };
         match args.format {
             Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&diagnostics_json(&diagnostics))?))?,
-            _ => print_human(&diagnostics, &sources),
+            Format::Junit => {
+                print_human(&diagnostics, &sources);
+                emit(&diagnostics_to_junit(&diagnostics))?;
+            }
+            Format::Human => print_human(&diagnostics, &sources),
         }
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
         eprintln!(

@@ -5,13 +5,15 @@
 //! property gives its instant), one `<testcase>` per test, and for a failed
 //! test one `<failure>` whose text is every failed expectation with its
 //! location, the difference and the explanations, as `entitle test` prints
-//! them. The document is valid against the JUnit schema Jenkins publishes
+//! them. Suites that cannot be read give one testcase per diagnostic, each an
+//! `<error>` ([`diagnostics_to_junit`]). The document is valid against the JUnit schema Jenkins publishes
 //! (`tests/schemas/junit-10.xsd`; `tests/test_reports.rs` holds it) and
 //! deterministic: no timings, no timestamps, no host names. Characters XML
 //! cannot carry (most C0 controls) are written as visible `\u{..}` escapes.
 
 use std::fmt::Write as _;
 
+use crate::diag::Diagnostic;
 use crate::testing::run::{RunReport, TestResult};
 
 /// The run as a JUnit XML document.
@@ -43,6 +45,38 @@ pub fn to_junit(report: &RunReport) -> String {
         out.push_str("  </testsuite>\n");
     }
     out.push_str("</testsuites>\n");
+    out
+}
+
+/// Suites that could not be read, as a JUnit document: one testcase per
+/// diagnostic, each an `<error>` with its code, location and message, so a CI
+/// test report shows why no test ran instead of an empty file.
+pub fn diagnostics_to_junit(diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let n = diagnostics.len();
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"entitle test\" tests=\"{n}\" failures=\"0\" errors=\"{n}\">"
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"test suites\" tests=\"{n}\" failures=\"0\" errors=\"{n}\" skipped=\"0\">"
+    );
+    for d in diagnostics {
+        let mut body = format!("{}: {}[{}]: {}", d.location, d.severity, d.code, d.message);
+        if let Some(help) = &d.help {
+            let _ = write!(body, "\nhelp: {help}");
+        }
+        let _ = writeln!(
+            out,
+            "    <testcase name=\"{}\" classname=\"test suites\">\n      <error message=\"{}\" type=\"{}\">{}</error>\n    </testcase>",
+            attr(&d.location.to_string()),
+            attr(&d.message),
+            d.code,
+            text(&body)
+        );
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
 
