@@ -232,8 +232,13 @@ fn failed_clauses<'c>(entries: &mut std::slice::Iter<'_, TraceEntry<'c, '_>>, ou
             ok
         }
         Condition::Not(inner) => {
-            let mut ignored = Vec::new();
-            let holds = failed_clauses(entries, &mut ignored);
+            let mut inner_reasons = Vec::new();
+            let holds = failed_clauses(entries, &mut inner_reasons);
+            if entry.outcome == Outcome::Error {
+                // `!error` is an error in Cedar: the inner escape hatch's error is the reason.
+                out.extend(inner_reasons);
+                return false;
+            }
             if holds {
                 out.push(format!("`not: {{ {} }}` fails because it holds", describe(inner)));
             }
