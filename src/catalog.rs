@@ -455,6 +455,17 @@ impl Catalog {
         &self.guardrail_info[id.index()]
     }
 
+    /// The package path of a prepared justification, outermost first (empty
+    /// for a direct grant and for a hand-written permit).
+    pub fn justification_packages(&self, id: JustificationId) -> &[PackageId] {
+        &self.justifications[id.index()].via
+    }
+
+    /// The guardrail of a prepared justification that a hand-written permit gives.
+    pub fn justification_guardrail(&self, id: JustificationId) -> Option<GuardrailId> {
+        self.justifications[id.index()].guardrail
+    }
+
     /// How many prepared justifications there are.
     pub fn justification_count(&self) -> usize {
         self.justifications.len()

@@ -154,6 +154,26 @@ codes! {
     /// A hand-written forbid that matches no well-formed identity state and catalog
     /// entitlement (`prove`, `check --deep`): it protects nothing while looking as if it did.
     IdleGuardrail = "W012", Warning, "idle-guardrail";
+    /// A test of a suite names an identity its suite's identities do not hold
+    /// (or sets an owner's attribute on an identity without a known owner):
+    /// the test could only ever fail, or test somebody else.
+    UnknownIdentity = "T001", Error, "unknown-identity";
+    /// A suite names a role, entitlement, package, guardrail, SoD rule or
+    /// attribute the definitions do not have: a typo would make an
+    /// expectation pass (nothing ever holds an entitlement that does not exist).
+    UnknownReference = "T002", Error, "unknown-reference";
+    /// An identity record of a suite — inline, in its identities file, or
+    /// after a test's `set` — fails the identity schema.
+    InvalidIdentity = "T003", Error, "invalid-identity";
+    /// Keys of a test that cannot go together: `identity` with `given`, `set`
+    /// or `gained`/`lost` without `given`.
+    ConflictingKeys = "T004", Error, "conflicting-keys";
+    /// Expectations no desired state can meet together, such as an
+    /// entitlement both included and excluded: the test can never pass.
+    ContradictoryExpectation = "T005", Error, "contradictory-expectation";
+    /// A test without expectations, or a suite without tests: it would pass
+    /// whatever the definitions say.
+    AssertsNothing = "T006", Error, "asserts-nothing";
 }
 
 impl Code {
@@ -167,6 +187,12 @@ impl Code {
         Code::ShadowedRole,
         Code::IdleGuardrail,
     ];
+
+    /// Codes only test suites (`entitle test`) give, never definitions;
+    /// `tests/test_cases.rs` has a case for each.
+    pub fn is_suite_only(self) -> bool {
+        self.as_str().starts_with('T')
+    }
 }
 
 impl fmt::Display for Code {

@@ -115,6 +115,7 @@ pub mod prove;
 pub mod rego;
 pub mod state;
 pub mod term;
+pub mod testing;
 pub mod time;
 pub mod whatif;
 

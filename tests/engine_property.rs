@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use entitle::eval::condition::Outcome;
 use entitle::eval::{Engine, Evaluator, Oracle};
 use entitle::model::SourceFile;
 use entitle::project::{Project, Sources};
@@ -425,6 +426,40 @@ fn run_case(seed: u64) -> Result<(), TestCaseError> {
             let fast = engine.desired(s, owner, at).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let slow = oracle.desired(s, owner, at).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(&fast, &slow, "seed {} identity {:?} at {}\n{}\n{}", seed, s, at, yaml, cedar);
+            // The walker's trace mode (coverage reads it) holds exactly the roles the engine holds.
+            let mut traced = Vec::new();
+            engine
+                .trace_roles(s, owner, at, &mut |role, trace| {
+                    if trace.outcome == Outcome::Holds {
+                        traced.push(role);
+                    }
+                })
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(
+                &traced[..],
+                fast.role_ids(),
+                "seed {} identity {:?} at {}: traced roles\n{}",
+                seed,
+                s,
+                at,
+                yaml
+            );
+            if offset == 0 {
+                // The guardrails forbidding anything at all: once per class, as the oracle answers per entitlement.
+                let c = project.catalog();
+                let any: Vec<&str> = engine
+                    .forbidding_any(s, owner, at)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?
+                    .into_iter()
+                    .map(|g| c.guardrails.name(g))
+                    .collect();
+                let mut expected = std::collections::BTreeSet::new();
+                for (_, e) in c.entitlements.iter() {
+                    expected.extend(oracle.forbidding(s, owner, at, e).map_err(|e| TestCaseError::fail(e.to_string()))?);
+                }
+                let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+                prop_assert_eq!(any, expected, "seed {} identity {:?}: forbidding_any\n{}\n{}", seed, s, yaml, cedar);
+            }
         }
     }
     Ok(())

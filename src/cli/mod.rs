@@ -11,6 +11,7 @@ mod gen;
 mod plan;
 mod prove;
 mod whatif;
+mod test;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,8 @@ enum Command {
     Gen(gen::Args),
     /// Prove every invariant and SoD rule over all identity states (Cedar SymCC + cvc5).
     Prove(prove::Args),
+    /// Run test suites (spec §6), with coverage down to each entry of each role's condition.
+    Test(test::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -83,6 +86,7 @@ pub fn run() -> i32 {
         Command::Whatif(args) => whatif::run(&cli.roles, policies, args),
         Command::Gen(args) => gen::run(args),
         Command::Prove(args) => prove::run(&cli.roles, policies, args),
+        Command::Test(args) => test::run(&cli.roles, policies, args),
     };
     match result {
         Ok(code) => code,

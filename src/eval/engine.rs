@@ -17,7 +17,7 @@
 //!
 //! Invariant: for every input, `Engine::desired == Oracle::desired`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, Entities, Entity, PolicySet};
@@ -31,7 +31,7 @@ use crate::time::Instant;
 
 use super::cedar_io::{context_at, entitlement_entity, hold_request, identity_entity, CedarHatches};
 use super::classes::ResourceClasses;
-use super::condition::RoleConditions;
+use super::condition::{RoleConditions, Trace};
 use super::facts::Facts;
 use super::index::RoleIndex;
 use super::native::NativePolicy;
@@ -157,6 +157,77 @@ impl Engine {
         let mut candidates = Vec::new();
         self.index.candidates(c, &facts, &mut candidates);
         Ok(candidates.into_iter().map(|r| c.roles.name(r)).collect())
+    }
+
+    /// Every role whose condition decides for `identity` at `at` — the role
+    /// applies to its kind and, for an assignable role, a valid assignment
+    /// makes it a member — with the condition traced by the one walker of the
+    /// condition language ([`RoleConditions::trace`]), in role id order. The
+    /// role is held exactly when the trace's outcome is
+    /// [`Outcome::Holds`](super::condition::Outcome::Holds): this is the walk
+    /// [`Evaluator::desired`] makes, entry by entry (coverage reads it).
+    pub fn trace_roles(
+        &self,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+        visit: &mut dyn FnMut(RoleId, &Trace<'_, '_>),
+    ) -> Result<(), EvalError> {
+        let owner = check_owner(identity, owner)?;
+        let c = self.project.catalog();
+        let facts = Facts::new(c, identity, owner, at);
+        let build = || self.store(&facts, &[]);
+        let mut hatches = CedarHatches::new(self.conditions.escape_hatches(), c, &facts, &build);
+        for (role, name) in c.roles.iter() {
+            let info = c.role(role);
+            if facts.identity.kind.is_none_or(|k| info.kinds.binary_search(&k).is_err()) {
+                continue;
+            }
+            if info.assignable && !facts.identity.is_member(c, at, role) {
+                continue;
+            }
+            let Some(definition) = self.project.defs.roles.get(name) else {
+                continue;
+            };
+            let trace = self.conditions.trace(c, role, &definition.when, &facts, &mut |h| hatches.answer(h));
+            if let Some(e) = hatches.failure.take() {
+                return Err(e);
+            }
+            visit(role, &trace);
+        }
+        Ok(())
+    }
+
+    /// The guardrails that forbid `identity` at `at` at least one catalog
+    /// entitlement (sorted; whether or not a policy permits it): what
+    /// [`Evaluator::forbidding`] answers, asked once per class of
+    /// entitlements the guardrails cannot tell apart instead of once per
+    /// entitlement.
+    pub fn forbidding_any(
+        &self,
+        identity: &IdentityState,
+        owner: Option<&IdentityState>,
+        at: Instant,
+    ) -> Result<Vec<GuardrailId>, EvalError> {
+        let owner = check_owner(identity, owner)?;
+        if !self.guardrails.any {
+            return Ok(Vec::new());
+        }
+        let c = self.project.catalog();
+        let mut seen: HashSet<u32> = HashSet::new();
+        let representatives: Vec<EntitlementId> = (0..c.entitlements.len())
+            .map(EntitlementId::from_index)
+            .filter(|e| seen.insert(self.guardrails.classes.class(*e)))
+            .collect();
+        let facts = Facts::new(c, identity, owner, at);
+        let mut out: Vec<GuardrailId> = self
+            .verdicts(&facts, &representatives)?
+            .into_iter()
+            .flat_map(|v| v.forbids)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 
     /// The Cedar entity store for one identity: itself, its owner, the roles

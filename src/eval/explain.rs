@@ -144,6 +144,28 @@ impl RoleReasons {
     }
 }
 
+/// Why `identity` does not hold `role` at `at`: one sentence a reason — its
+/// kind, its assignment, each failing clause of its condition as the engine's
+/// walker traced it. Empty when it holds the role. (Compiles the role
+/// conditions on each call: for many questions build a [`RoleReasons`] once.)
+pub fn role_reasons(
+    project: &Project,
+    evaluator: &dyn Evaluator,
+    identity: &IdentityState,
+    owner: Option<&IdentityState>,
+    at: Instant,
+    role: &str,
+) -> Result<Vec<String>, EvalError> {
+    let desired = evaluator.desired(identity, owner, at)?;
+    if desired.holds_role(role) {
+        return Ok(Vec::new());
+    }
+    let Some(definition) = project.defs.roles.get(role) else {
+        return Ok(vec![format!("there is no role `{role}`")]);
+    };
+    Ok(RoleReasons::new(project)?.why_not(project, identity, owner, at, definition, false))
+}
+
 fn role_miss_reasons(
     project: &Project,
     role: &Role,
@@ -216,8 +238,8 @@ fn list(items: &[String]) -> String {
 
 /// Adds a sentence for each failing clause of a traced condition (entries in
 /// pre-order, consumed here); returns whether the clause counts as holding.
-/// Escape hatches count as holding: their verdict is Cedar's, and a role that
-/// fails only there is explained as such by the caller.
+/// An escape hatch is explained by its traced outcome: false, or an error
+/// (which, in Cedar, makes the whole role not apply).
 fn failed_clauses<'c>(entries: &mut std::slice::Iter<'_, TraceEntry<'c, '_>>, out: &mut Vec<String>) -> bool {
     let Some(entry) = entries.next() else { return true };
     let c = entry.condition;
@@ -241,14 +263,33 @@ fn failed_clauses<'c>(entries: &mut std::slice::Iter<'_, TraceEntry<'c, '_>>, ou
             ok
         }
         Condition::Not(inner) => {
-            let mut ignored = Vec::new();
-            let holds = failed_clauses(entries, &mut ignored);
+            let mut inner_reasons = Vec::new();
+            let holds = failed_clauses(entries, &mut inner_reasons);
+            if entry.outcome == Outcome::Error {
+                // `!error` is an error in Cedar: the inner escape hatch's error is the reason.
+                out.extend(inner_reasons);
+                return false;
+            }
             if holds {
                 out.push(format!("`not: {{ {} }}` fails because it holds", describe(inner)));
             }
             !holds
         }
-        Condition::Cedar { .. } => true,
+        Condition::Cedar { source, .. } => match entry.outcome {
+            Outcome::Holds => true,
+            Outcome::Fails => {
+                out.push(format!("`{}` ({}) is false", describe(c), source.file_line()));
+                false
+            }
+            Outcome::Error => {
+                out.push(format!(
+                    "`{}` ({}) fails to evaluate, and an error in Cedar makes the role not apply",
+                    describe(c),
+                    source.file_line()
+                ));
+                false
+            }
+        },
         Condition::Kind { subject, kinds, source } => {
             let ok = entry.outcome == Outcome::Holds;
             if !ok {

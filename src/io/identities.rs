@@ -318,6 +318,29 @@ impl IdentityFeed {
     }
 }
 
+impl IdentityFeed {
+    /// A feed of records already read and validated elsewhere — a test
+    /// suite's inline identities — each with the line it starts at in `file`.
+    /// Its hash is that of the records as JSON Lines, in order.
+    pub fn from_records(file: impl Into<String>, records: Vec<(IdentityState, u32)>) -> IdentityFeed {
+        let mut jsonl = String::new();
+        for (record, _) in &records {
+            jsonl.push_str(&record.to_json().to_string());
+            jsonl.push('\n');
+        }
+        let (identities, lines) = records.into_iter().unzip();
+        IdentityFeed {
+            file: file.into(),
+            sha256: sha256_hex(jsonl.as_bytes()),
+            identities,
+            invalid: Vec::new(),
+            uncertain: Vec::new(),
+            format: IdentityFormat::Json,
+            lines,
+        }
+    }
+}
+
 /// Reads and validates an identity feed from `path` (`-` for standard input).
 ///
 /// `format` overrides detection (see the module documentation). The file may

@@ -49,6 +49,7 @@
 
 pub mod git;
 pub mod identities;
+pub mod junit;
 pub mod live;
 pub mod sarif;
 

@@ -5,7 +5,7 @@
 //! under the directory it is given) and never writes anything.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::diag::{did_you_mean, Code, Diagnostic, Location};
 use crate::model::condition::read_condition;
@@ -92,7 +92,9 @@ pub fn read_tree(dir: &Path, extensions: &[&str], diagnostics: &mut Vec<Diagnost
     paths.into_iter().filter_map(|p| read_file(&p, diagnostics)).collect()
 }
 
-fn read_file(path: &PathBuf, diagnostics: &mut Vec<Diagnostic>) -> Option<SourceFile> {
+/// Reads one text file (bounded by [`yaml::MAX_FILE_BYTES`], UTF-8, a
+/// byte-order mark dropped), named as `path` is written; a problem is a diagnostic.
+pub fn read_file(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<SourceFile> {
     let name = path.display().to_string();
     let loc = Location::new(name.clone(), 1, 1);
     match std::fs::metadata(path) {

@@ -9,5 +9,5 @@ pub mod reader;
 pub mod types;
 pub mod yaml;
 
-pub use load::{load, read_tree, SourceFile};
+pub use load::{load, read_file, read_tree, SourceFile};
 pub use types::*;
