@@ -49,20 +49,16 @@ record $? "test"
 "$entitle" test --format junit > "$out/junit.xml"
 
 echo "== entitle whatif --base $base"
-if "$entitle" whatif --help > /dev/null 2>&1; then
-  if git rev-parse --verify --quiet "$base^{commit}" > /dev/null; then
-    as_of=()
-    if [ -n "${AS_OF:-}" ]; then as_of=(--as-of "$AS_OF"); fi
-    "$entitle" whatif --identities "$identities" --base "$base" "${as_of[@]}" --format markdown > "$out/whatif.md"
-    code=$?
-    cat "$out/whatif.md"
-    record $code "whatif"
-  else
-    echo "policy-check: the base revision \`$base\` is not in this clone: fetch it (GitHub: actions/checkout with fetch-depth: 0)" >&2
-    record 2 "whatif"
-  fi
+if git rev-parse --verify --quiet "$base^{commit}" > /dev/null; then
+  as_of=()
+  if [ -n "${AS_OF:-}" ]; then as_of=(--as-of "$AS_OF"); fi
+  "$entitle" whatif --identities "$identities" --base "$base" "${as_of[@]}" --format markdown > "$out/whatif.md"
+  code=$?
+  cat "$out/whatif.md"
+  record $code "whatif"
 else
-  echo "policy-check: this entitle has no \`whatif\` command; the blast radius is not reported" >&2
+  echo "policy-check: the base revision \`$base\` is not in this clone: fetch it (GitHub: actions/checkout with fetch-depth: 0)" >&2
+  record 2 "whatif"
 fi
 
 echo "== entitle compile --check"

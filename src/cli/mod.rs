@@ -10,8 +10,8 @@ mod explain;
 mod gen;
 mod plan;
 mod prove;
-mod whatif;
 mod test;
+mod whatif;
 
 use std::path::PathBuf;
 
