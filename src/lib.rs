@@ -94,6 +94,15 @@
 //! assert!(matches!(&plan.changes[0],
 //!     Change::Revoke { identity, reason: RevokeReason::NotJustified, .. } if identity == "u-7"));
 //! ```
+//!
+//! # A mover, previewed
+//!
+//! [`whatif`] compares a population in two states — other definitions, HR
+//! edits ([`whatif::edit`]), another instant — and says who gains and who
+//! loses what, with the reasons, evaluating only the identities a change can
+//! reach. Its documentation previews a mover from a workflow (what happens
+//! when u-1042 moves to Finance on Monday?); `examples/mover.rs` runs one on
+//! the example organisation.
 
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
