@@ -5,7 +5,7 @@
 //! It finds violations; it never decides what to revoke.
 
 use crate::catalog::{Catalog, EntitlementId};
-use crate::model::SodSeverity;
+use crate::model::{GrantRef, SodSeverity};
 use crate::project::Project;
 
 use super::{SodViolation, StateKind};
@@ -16,6 +16,19 @@ struct Rule {
     id: String,
     severity: SodSeverity,
     sides: Vec<Vec<EntitlementId>>,
+}
+
+/// One side of an SoD rule (entitlements and packages as written) as the
+/// sorted, distinct ids of the catalog entitlements it stands for.
+pub(crate) fn side_ids(project: &Project, catalog: &Catalog, side: &[GrantRef]) -> Vec<EntitlementId> {
+    let mut ids: Vec<EntitlementId> = side
+        .iter()
+        .flat_map(|g| project.graph.expand(g))
+        .filter_map(|e| catalog.entitlements.id(&e))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Every SoD rule of a project, ready to ask (rules in id order).
@@ -35,20 +48,7 @@ impl SodRules {
             .map(|rule| Rule {
                 id: rule.id.clone(),
                 severity: rule.severity,
-                sides: rule
-                    .sides
-                    .iter()
-                    .map(|side| {
-                        let mut ids: Vec<EntitlementId> = side
-                            .iter()
-                            .flat_map(|g| project.graph.expand(g))
-                            .filter_map(|e| catalog.entitlements.id(&e))
-                            .collect();
-                        ids.sort_unstable();
-                        ids.dedup();
-                        ids
-                    })
-                    .collect(),
+                sides: rule.sides.iter().map(|side| side_ids(project, catalog, side)).collect(),
             })
             .collect();
         SodRules { rules }

@@ -26,6 +26,7 @@ use crate::eval::condition::Outcome;
 use crate::eval::explain::describe;
 use crate::eval::{DesiredSet, Engine, EvalError};
 use crate::model::Condition;
+use crate::plan::sod::side_ids;
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
@@ -195,20 +196,7 @@ impl CoverageCollector {
             .sod
             .values()
             .map(|rule| {
-                let sides: Vec<Vec<EntitlementId>> = rule
-                    .sides
-                    .iter()
-                    .map(|side| {
-                        let mut ids: Vec<EntitlementId> = side
-                            .iter()
-                            .flat_map(|g| project.graph.expand(g))
-                            .filter_map(|e| c.entitlements.id(&e))
-                            .collect();
-                        ids.sort_unstable();
-                        ids.dedup();
-                        ids
-                    })
-                    .collect();
+                let sides: Vec<Vec<EntitlementId>> = rule.sides.iter().map(|side| side_ids(project, c, side)).collect();
                 let held = vec![false; sides.len()];
                 (sides, held)
             })
