@@ -24,8 +24,7 @@ use entitle::population::Population;
 use entitle::{Instant, Project};
 
 fn load(roles: &Path, policies: &Path, feed: &Path) -> (Arc<Project>, Population) {
-    let (_, project) = Project::load(roles, Some(policies));
-    let project = Arc::new(project.unwrap_or_else(|f| panic!("{} does not load: {} diagnostics", roles.display(), f.diagnostics.len())));
+    let project = Arc::new(Project::load(roles, Some(policies)).unwrap_or_else(|f| panic!("{} does not load:\n{f}", roles.display())));
     let feed = read_identities(feed, None, &project.defs).unwrap_or_else(|e| panic!("{e}"));
     (project, Population::new(feed))
 }

@@ -30,8 +30,7 @@ fn main() {
     let passes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3).max(2);
     let at = Instant::parse(&args.next().unwrap_or_else(|| "2026-11-21".into())).unwrap_or_else(|e| panic!("{e}"));
     let load = Clock::now();
-    let (_, project) = Project::load(&dir.join("roles"), Some(&dir.join("policies")));
-    let project = Arc::new(project.unwrap_or_else(|f| panic!("{} diagnostics: run `entitle check`", f.diagnostics.len())));
+    let project = Arc::new(Project::load(&dir.join("roles"), Some(&dir.join("policies"))).unwrap_or_else(|f| panic!("{f}")));
     let feed_path = [dir.join("identities.jsonl"), dir.join("fixtures/identities.jsonl")]
         .into_iter()
         .find(|p| p.is_file())

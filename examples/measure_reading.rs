@@ -56,8 +56,7 @@ fn main() -> std::io::Result<()> {
         [_, "gen-live", n, file] => generate_live(n.parse().unwrap_or_else(|_| usage()), file),
         [_, "identities", file] => {
             let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let (_, project) = Project::load(&root.join("roles"), Some(&root.join("policies")));
-            let Ok(project) = project else {
+            let Ok(project) = Project::load(&root.join("roles"), Some(&root.join("policies"))) else {
                 eprintln!("the example organisation does not load");
                 std::process::exit(1);
             };

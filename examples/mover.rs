@@ -38,8 +38,7 @@ fn run(id: &str, department: &str, job_code: &str, monday: &str) -> Result<(), B
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR"))?;
 
     // Once, when the workflow starts.
-    let (_, loaded) = Project::load(Path::new("roles"), Some(Path::new("policies")));
-    let project = Arc::new(loaded.map_err(|f| format!("the definitions do not load ({} diagnostics)", f.diagnostics.len()))?);
+    let project = Arc::new(Project::load(Path::new("roles"), Some(Path::new("policies")))?);
     let engine = Engine::new(project.clone())?;
     let today = Population::new(read_identities(Path::new("fixtures/identities.jsonl"), None, &project.defs)?);
 

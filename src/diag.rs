@@ -335,6 +335,15 @@ impl Diagnostic {
     }
 }
 
+/// The diagnostic as [`Diagnostic::render`] writes it without its source line.
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.render_with_line(None).trim_end())
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
 /// Suggests the candidate closest to `word`, when one is close enough to be a likely typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;

@@ -112,6 +112,7 @@ pub mod catalog;
 pub mod check;
 pub mod compile;
 pub mod diag;
+pub mod error;
 pub mod eval;
 pub mod gen;
 pub mod graph;
@@ -129,6 +130,7 @@ pub mod time;
 pub mod whatif;
 
 pub use diag::{Code, Diagnostic, Location, Severity};
+pub use error::InvalidValue;
 pub use project::Project;
 pub use time::{Duration, Instant};
 

@@ -28,14 +28,49 @@ pub struct Project {
     catalog: OnceLock<Arc<Catalog>>,
     /// Warnings found on the way (lints included).
     pub warnings: Vec<Diagnostic>,
+    /// The files it was loaded from (to render the warnings with their lines).
+    sources: Sources,
 }
 
 /// Every diagnostic of a failed load, with the sources to render them.
+///
+/// It displays as `entitle check` prints them: each diagnostic with its
+/// source line, then a count (`2 errors, 1 warning in the definitions`).
 #[derive(Debug, Clone)]
 pub struct LoadFailure {
     /// Errors and warnings, sorted.
     pub diagnostics: Vec<Diagnostic>,
+    /// The files that were read (as far as they could be).
+    pub sources: Sources,
 }
+
+impl LoadFailure {
+    /// Whether the definitions could not be read at all (a directory missing,
+    /// a file unreadable), as opposed to read and found wrong.
+    pub fn is_io(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.code == Code::Io)
+    }
+}
+
+impl std::fmt::Display for LoadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines = self.sources.line_index();
+        for d in &self.diagnostics {
+            f.write_str(&d.render_with_line(lines.line(&d.location.file, d.location.line)))?;
+        }
+        let errors = self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+        let warnings = self.diagnostics.len() - errors;
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        write!(
+            f,
+            "the definitions do not load: {}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    }
+}
+
+impl std::error::Error for LoadFailure {}
 
 /// The sources of a policy repository.
 #[derive(Debug, Clone, Default)]
@@ -153,41 +188,48 @@ impl Project {
 
     /// Loads, compiles and lints a policy repository from directories;
     /// `policies_dir` is `None` only when the user said there are no guardrails.
-    pub fn load(roles_dir: &Path, policies_dir: Option<&Path>) -> (Sources, Result<Project, LoadFailure>) {
+    ///
+    /// Either way the files read are kept ([`Project::sources`],
+    /// [`LoadFailure::sources`]) to render diagnostics with their lines.
+    pub fn load(roles_dir: &Path, policies_dir: Option<&Path>) -> Result<Project, LoadFailure> {
         let mut diagnostics = Vec::new();
         let sources = Sources::read(roles_dir, policies_dir, &mut diagnostics);
-        let result = Project::from_sources_with(&sources, diagnostics);
-        (sources, result)
+        Project::from_sources_with(sources, diagnostics)
     }
 
     /// Loads, compiles and lints from in-memory sources.
     pub fn from_sources(sources: &Sources) -> Result<Project, LoadFailure> {
-        Project::from_sources_with(sources, Vec::new())
+        Project::from_sources_with(sources.clone(), Vec::new())
     }
 
-    fn from_sources_with(sources: &Sources, mut diagnostics: Vec<Diagnostic>) -> Result<Project, LoadFailure> {
+    /// The files the definitions were loaded from.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    fn from_sources_with(sources: Sources, mut diagnostics: Vec<Diagnostic>) -> Result<Project, LoadFailure> {
         if sources.roles.is_empty() && diagnostics.iter().any(|d| d.severity == Severity::Error) {
             // The definitions could not be read at all: that is the whole story.
-            return Err(LoadFailure { diagnostics });
+            return Err(LoadFailure { diagnostics, sources });
         }
         let (defs, load_diags) = model::load(&sources.roles);
         diagnostics.extend(load_diags);
-        let fail = |mut diagnostics: Vec<Diagnostic>| {
+        let fail = |mut diagnostics: Vec<Diagnostic>, sources: Sources| {
             diag::sort(&mut diagnostics);
-            Err(LoadFailure { diagnostics })
+            Err(LoadFailure { diagnostics, sources })
         };
         if diagnostics.iter().any(|d| d.severity == Severity::Error) {
             // Cycles are reported with the other errors: the graph of what did load still shows them.
             if let Err(cycles) = RoleGraph::build(&defs) {
                 diagnostics.extend(cycles);
             }
-            return fail(diagnostics);
+            return fail(diagnostics, sources);
         }
         let graph = match RoleGraph::build(&defs) {
             Ok(g) => g,
             Err(cycles) => {
                 diagnostics.extend(cycles);
-                return fail(diagnostics);
+                return fail(diagnostics, sources);
             }
         };
         let compiled = match compile::compile(&defs, &graph, &sources.policies) {
@@ -197,7 +239,7 @@ impl Project {
             }
             Err(errors) => {
                 diagnostics.extend(errors);
-                return fail(diagnostics);
+                return fail(diagnostics, sources);
             }
         };
         diagnostics.extend(check::lint(&defs, &graph));
@@ -208,6 +250,7 @@ impl Project {
             compiled,
             catalog: OnceLock::new(),
             warnings: diagnostics,
+            sources,
         })
     }
 }

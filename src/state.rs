@@ -31,6 +31,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::diag::did_you_mean;
+use crate::error::InvalidValue;
 use crate::model::{AttrType, Definitions};
 use crate::time::Instant;
 
@@ -311,41 +312,44 @@ pub fn shown(text: &str) -> String {
 
 /// Checks that `value` can be an id (see the module documentation); `what`
 /// names the field in the message (`` `id` ``, `` `owner` ``).
-pub fn check_id(what: &str, value: &str) -> Result<(), String> {
+pub fn check_id(what: &str, value: &str) -> Result<(), InvalidValue> {
     // Most ids are printable ASCII without surrounding spaces: nothing else to check.
     let b = value.as_bytes();
     if !b.is_empty() && b[0] != b' ' && b[b.len() - 1] != b' ' && b.iter().all(|c| (0x20..0x7f).contains(c)) {
         return Ok(());
     }
     if value.trim().is_empty() {
-        return Err(format!("{what} is empty"));
+        return Err(format!("{what} is empty").into());
     }
     if let Some(c) = value.chars().find(|c| is_forbidden_char(*c)) {
         return Err(format!(
             "{what} `{}` contains the invisible or control character U+{:04X} (ids must be written as they are meant)",
             shown(value),
             u32::from(c)
-        ));
+        )
+        .into());
     }
     if value.trim() != value {
         return Err(format!(
             "{what} `{}` has leading or trailing whitespace (ids are never trimmed: remove it)",
             shown(value)
-        ));
+        )
+        .into());
     }
     Ok(())
 }
 
 /// `value` as an attribute text: trimmed, `None` when blank; a forbidden
 /// character inside is an error naming the attribute `name`.
-pub fn clean_text<'a>(name: &str, value: &'a str) -> Result<Option<&'a str>, String> {
+pub fn clean_text<'a>(name: &str, value: &'a str) -> Result<Option<&'a str>, InvalidValue> {
     let trimmed = value.trim();
     if let Some(c) = trimmed.chars().find(|c| is_forbidden_char(*c)) {
         return Err(format!(
             "attribute `{name}` contains the invisible or control character U+{:04X}: `{}`",
             u32::from(c),
             shown(trimmed)
-        ));
+        )
+        .into());
     }
     Ok((!trimmed.is_empty()).then_some(trimmed))
 }
@@ -353,13 +357,17 @@ pub fn clean_text<'a>(name: &str, value: &'a str) -> Result<Option<&'a str>, Str
 impl IdentityState {
     /// Reads and validates a record in the JSON shape of spec §4. The error is
     /// one sentence naming the offending field.
-    pub fn from_json(record: &Value, defs: &Definitions) -> Result<IdentityState, String> {
+    pub fn from_json(record: &Value, defs: &Definitions) -> Result<IdentityState, InvalidValue> {
         IdentityState::from_json_pooled(record, defs, &mut StringPool::default())
     }
 
     /// [`IdentityState::from_json`], sharing names and text values through
     /// `pool` (a reader passes one pool for a whole feed).
-    pub fn from_json_pooled(record: &Value, defs: &Definitions, pool: &mut StringPool) -> Result<IdentityState, String> {
+    pub fn from_json_pooled(record: &Value, defs: &Definitions, pool: &mut StringPool) -> Result<IdentityState, InvalidValue> {
+        IdentityState::read_pooled(record, defs, pool).map_err(InvalidValue::from)
+    }
+
+    fn read_pooled(record: &Value, defs: &Definitions, pool: &mut StringPool) -> Result<IdentityState, String> {
         let obj = record.as_object().ok_or("record is not a JSON object")?;
         for key in obj.keys() {
             if !["id", "kind", "owner", "attributes", "assignments"].contains(&key.as_str()) {
@@ -500,7 +508,7 @@ impl IdentityState {
 /// The typed value of attribute `name`; `None` for text that is blank once trimmed.
 fn typed_value(name: &str, ty: &AttrType, value: &Value, pool: &mut StringPool) -> Result<Option<AttrValue>, String> {
     let wrong = |expected: &str| format!("attribute `{name}` should be {expected}, found `{}`", shown(&value.to_string()));
-    let text = || -> Result<Option<&str>, String> { clean_text(name, value.as_str().ok_or_else(|| wrong("a string"))?) };
+    let text = || -> Result<Option<&str>, String> { Ok(clean_text(name, value.as_str().ok_or_else(|| wrong("a string"))?)?) };
     Ok(Some(match ty {
         AttrType::String => match text()? {
             Some(s) => AttrValue::Str(pool.share(s)),
@@ -583,7 +591,9 @@ fn read_assignment(item: &Value, defs: &Definitions) -> Result<Assignment, Strin
     let text = |key: &str| -> Result<Option<String>, String> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(clean_text(key, s).map_err(|e| e.replacen("attribute ", "", 1))?.map(str::to_string)),
+            Some(Value::String(s)) => Ok(clean_text(key, s)
+                .map_err(|e| e.message().replacen("attribute ", "", 1))?
+                .map(str::to_string)),
             Some(other) => Err(format!("`{key}` should be a string, found `{}`", shown(&other.to_string()))),
         }
     };
@@ -622,7 +632,7 @@ mod tests {
     }
 
     fn read(record: Value) -> Result<IdentityState, String> {
-        IdentityState::from_json(&record, &defs())
+        IdentityState::from_json(&record, &defs()).map_err(String::from)
     }
 
     #[test]

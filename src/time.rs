@@ -22,6 +22,7 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
+use crate::error::InvalidValue;
 use crate::state::shown;
 
 /// A point in time, in milliseconds since 1970-01-01T00:00:00Z.
@@ -44,15 +45,15 @@ impl Instant {
     /// date (`2026-11-21`, meaning its midnight UTC). Surrounding whitespace
     /// is ignored. An instant outside [`Instant::MIN`]..=[`Instant::MAX`] in
     /// UTC is an error (see the module documentation).
-    pub fn parse(text: &str) -> Result<Instant, String> {
+    pub fn parse(text: &str) -> Result<Instant, InvalidValue> {
         let text = text.trim();
         let instant = Instant::parse_unchecked(text)?;
         if !instant.is_in_range() {
-            return Err(format!(
+            return Err(InvalidValue::new(format!(
                 "`{text}` is out of range: an instant must fall between {} and {} in UTC",
                 Instant::MIN.to_rfc3339(),
                 Instant::MAX.to_rfc3339()
-            ));
+            )));
         }
         Ok(instant)
     }
@@ -124,8 +125,8 @@ pub struct Duration(pub i64);
 
 impl Duration {
     /// Parses `30d`, `8h`, `90m`, `45s`, `2w`, or a sum such as `1d12h`.
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        let bad = || format!("`{}` is not a duration such as `8h`, `7d`, `30d` or `1d12h`", shown(text));
+    pub fn parse(text: &str) -> Result<Duration, InvalidValue> {
+        let bad = || InvalidValue::new(format!("`{}` is not a duration such as `8h`, `7d`, `30d` or `1d12h`", shown(text)));
         let mut total: i64 = 0;
         let mut number = String::new();
         let mut any = false;
@@ -186,11 +187,11 @@ mod tests {
     #[test]
     fn messages_show_what_they_quote_escaped() {
         let err = Instant::parse("2026-12-0\u{7f}").unwrap_err();
-        assert!(err.starts_with("`2026-12-0\\u{7f}` is not a date"), "{err}");
+        assert!(err.message().starts_with("`2026-12-0\\u{7f}` is not a date"), "{err}");
         let err = Instant::parse("2026-11-01\u{202e}").unwrap_err();
-        assert!(err.starts_with("`2026-11-01\\u{202e}` is not a date"), "{err}");
+        assert!(err.message().starts_with("`2026-11-01\\u{202e}` is not a date"), "{err}");
         let err = Duration::parse("7d\u{1b}[2J").unwrap_err();
-        assert!(err.starts_with("`7d\\u{1b}[2J` is not a duration"), "{err}");
+        assert!(err.message().starts_with("`7d\\u{1b}[2J` is not a duration"), "{err}");
     }
 
     #[test]
@@ -203,7 +204,7 @@ mod tests {
         ] {
             let err = Instant::parse(bad).unwrap_err();
             assert_eq!(
-                err,
+                err.message(),
                 format!("`{bad}` is out of range: an instant must fall between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z in UTC")
             );
         }

@@ -246,7 +246,7 @@ fn example_policies() -> PathBuf {
 
 /// The `E020` diagnostics of loading `roles` and `policies`, rendered.
 fn io_errors(roles: &Path, policies: Option<&Path>) -> Vec<(String, String, Option<String>)> {
-    let (_, result) = Project::load(roles, policies);
+    let result = Project::load(roles, policies);
     let failure = result.expect_err("the load must fail");
     let codes: Vec<&str> = failure.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert!(
@@ -303,7 +303,7 @@ fn missing_policies_directory_is_an_io_error() {
         )
     );
     // Said explicitly, the roles load without guardrails.
-    let (_, result) = Project::load(&roles, None);
+    let result = Project::load(&roles, None);
     let project = result.expect("--no-policies loads the roles alone");
     assert!(project
         .compiled

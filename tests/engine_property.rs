@@ -411,7 +411,7 @@ fn run_case(seed: u64) -> Result<(), TestCaseError> {
     };
     let engine = Engine::new(project.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let oracle = Oracle::new(project.clone());
-    let t0 = Instant::parse(T0).map_err(TestCaseError::fail)?;
+    let t0 = Instant::parse(T0).map_err(|e| TestCaseError::fail(e.to_string()))?;
     let records = identities(&mut g, t0);
     let states: Vec<IdentityState> = records
         .iter()

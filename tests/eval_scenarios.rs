@@ -110,13 +110,9 @@ fn scenario_dirs() -> Vec<PathBuf> {
 
 fn load_scenario(dir: &Path) -> Result<Scenario, String> {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-    let (sources, result) = Project::load(&dir.join("roles"), Some(&dir.join("policies")));
-    let project = match result {
+    let project = match Project::load(&dir.join("roles"), Some(&dir.join("policies"))) {
         Ok(p) => Arc::new(p),
-        Err(f) => {
-            let text: String = f.diagnostics.iter().map(|d| d.render(sources.text_of(&d.location.file))).collect();
-            return Err(format!("{name}: the definitions do not load:\n{text}"));
-        }
+        Err(f) => return Err(format!("{name}: {f}")),
     };
     let feed_path = dir.join("identities.jsonl");
     let bytes = std::fs::read(&feed_path).map_err(|e| format!("{}: {e}", feed_path.display()))?;

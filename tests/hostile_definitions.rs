@@ -170,7 +170,7 @@ fn definitions_over_the_tree_cap_are_refused_before_reading() {
     for i in 0..files {
         std::fs::write(roles.join(format!("f{i}.yaml")), &file).unwrap();
     }
-    let (_, result) = Project::load(&roles, None);
+    let result = Project::load(&roles, None);
     let failure = result.expect_err("over the cap");
     let codes: Vec<&str> = failure.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E019"], "{:?}", failure.diagnostics);

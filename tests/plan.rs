@@ -146,7 +146,7 @@ fn scenario() -> Case {
 }
 
 fn example_project() -> Arc<Project> {
-    let (_, result) = Project::load(&root().join("roles"), Some(&root().join("policies")));
+    let result = Project::load(&root().join("roles"), Some(&root().join("policies")));
     Arc::new(result.unwrap_or_else(|f| panic!("the example does not load: {:?}", f.diagnostics)))
 }
 

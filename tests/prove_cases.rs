@@ -103,10 +103,14 @@ fn case_dirs() -> Vec<PathBuf> {
 /// Loads a case's repository (`roles/`, and `policies/` when there is one).
 fn load(dir: &Path) -> Result<Arc<Project>, String> {
     let policies = dir.join("policies");
-    let (sources, result) = Project::load(&dir.join("roles"), policies.exists().then_some(policies.as_path()));
-    result
+    Project::load(&dir.join("roles"), policies.exists().then_some(policies.as_path()))
         .map(Arc::new)
-        .map_err(|f| f.diagnostics.iter().map(|d| d.render(sources.text_of(&d.location.file))).collect())
+        .map_err(|f| {
+            f.diagnostics
+                .iter()
+                .map(|d| d.render(f.sources.text_of(&d.location.file)))
+                .collect()
+        })
 }
 
 fn status_of(o: &Outcome) -> &'static str {

@@ -147,13 +147,9 @@ fn load_definitions(dir: &Path) -> Arc<Project> {
         cases_root().join("_definitions")
     };
     let policies = base.join("policies");
-    let (sources, result) = Project::load(&relative(&base.join("roles")), Some(&relative(&policies)));
-    match result {
+    match Project::load(&relative(&base.join("roles")), Some(&relative(&policies))) {
         Ok(p) => Arc::new(p),
-        Err(f) => {
-            let text: String = f.diagnostics.iter().map(|d| d.render(sources.text_of(&d.location.file))).collect();
-            panic!("the definitions of {} do not load:\n{text}", dir.display());
-        }
+        Err(f) => panic!("the definitions of {} do not load:\n{f}", dir.display()),
     }
 }
 

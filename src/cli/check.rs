@@ -35,7 +35,11 @@ pub struct Args {
 }
 
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
-    let (sources, result) = Project::load(roles, policies);
+    let result = Project::load(roles, policies);
+    let sources = match &result {
+        Ok(p) => p.sources(),
+        Err(f) => &f.sources,
+    };
     let mut diagnostics = match &result {
         Ok(p) => p.warnings.clone(),
         Err(f) => f.diagnostics.clone(),
@@ -46,7 +50,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     }
     match args.format {
         Format::Human => {
-            print_human(&diagnostics, &sources);
+            print_human(&diagnostics, sources);
             let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
             let warnings = diagnostics.len() - errors;
             match &result {

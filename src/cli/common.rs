@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use entitle::diag::Code;
 use entitle::eval::{Engine, Evaluator, Oracle};
 use entitle::io::identities::parse_identities;
 use entitle::io::{read_bounded, InputError, ReadBudget};
@@ -55,12 +54,11 @@ pub struct EvalArgs {
 
 /// Loads and compiles the project, printing diagnostics when it fails.
 pub fn load_project(roles: &Path, policies: Option<&Path>) -> anyhow::Result<Arc<Project>> {
-    let (sources, result) = Project::load(roles, policies);
-    match result {
+    match Project::load(roles, policies) {
         Ok(p) => Ok(Arc::new(p)),
         Err(f) => {
-            print_human(&f.diagnostics, &sources);
-            let io = f.diagnostics.iter().any(|d| d.code == Code::Io);
+            print_human(&f.diagnostics, &f.sources);
+            let io = f.is_io();
             eprintln!("the definitions have errors: run `entitle check` for the full report");
             Err(Reported(if io { EXIT_USAGE } else { EXIT_FINDINGS }).into())
         }

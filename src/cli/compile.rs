@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use entitle::diag::Code;
 use entitle::Project;
 
 use super::{print_human, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
@@ -20,12 +19,11 @@ pub struct Args {
 }
 
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
-    let (sources, result) = Project::load(roles, policies);
-    let project = match result {
+    let project = match Project::load(roles, policies) {
         Ok(p) => p,
         Err(f) => {
-            print_human(&f.diagnostics, &sources);
-            let io = f.diagnostics.iter().any(|d| d.code == Code::Io);
+            print_human(&f.diagnostics, &f.sources);
+            let io = f.is_io();
             return Ok(if io { EXIT_USAGE } else { EXIT_FINDINGS });
         }
     };

@@ -305,11 +305,10 @@ fn load_base_at(rev: &str, roles: &Path, policies: Option<&Path>) -> anyhow::Res
 
 /// The definitions in a directory; any failure is exit 2 (the base is an input, not the project under check).
 fn load_base_dir(roles: &Path, policies: Option<&Path>) -> anyhow::Result<Arc<Project>> {
-    let (sources, result) = Project::load(roles, policies);
-    match result {
+    match Project::load(roles, policies) {
         Ok(p) => Ok(Arc::new(p)),
         Err(f) => {
-            print_human(&f.diagnostics, &sources);
+            print_human(&f.diagnostics, &f.sources);
             Err(usage(format_args!("the base definitions in `{}` do not load", roles.display())))
         }
     }

@@ -18,7 +18,8 @@ pub const MAX_BRACKET_NESTING: usize = 64;
 pub const MAX_EXPRESSION_DEPTH: usize = 1024;
 
 /// Why a text is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct TooDeep {
     /// Byte offset of the start of the offending policy (or expression).
     pub offset: usize,

@@ -57,6 +57,19 @@ pub struct PolicyInfo {
     pub source: Location,
 }
 
+/// A compiled artefact that Cedar refuses to read: a bug of the compiler
+/// (the artefacts are generated from definitions that passed every check).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ArtefactError(pub String);
+
+/// The sentence, for code that collects messages as text.
+impl From<ArtefactError> for String {
+    fn from(e: ArtefactError) -> String {
+        e.0
+    }
+}
+
 /// The Cedar artefacts of a set of definitions.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -88,20 +101,20 @@ impl Compiled {
     /// The static entities, parsed and checked against the schema on first
     /// use (then shared). An error here is a bug of the compiler: the
     /// entities are generated from definitions that passed every check.
-    pub fn entities(&self) -> Result<&Entities, String> {
+    pub fn entities(&self) -> Result<&Entities, ArtefactError> {
         self.entities
             .get_or_init(|| {
                 Entities::from_json_str(&self.entities_json, Some(&self.schema))
                     .map_err(|e| format!("the static entities do not fit the schema: {e}"))
             })
             .as_ref()
-            .map_err(String::clone)
+            .map_err(|e| ArtefactError(e.clone()))
     }
 
     /// Per role, the policy with its grants left out: satisfied exactly when
     /// the role is held. Parsed on first use (then shared); an error here is
     /// a bug of the compiler, since each role's full policy parsed.
-    pub fn role_probes(&self) -> Result<&PolicySet, String> {
+    pub fn role_probes(&self) -> Result<&PolicySet, ArtefactError> {
         self.role_probes
             .get_or_init(|| {
                 let mut set = PolicySet::new();
@@ -112,7 +125,7 @@ impl Compiled {
                 Ok(set)
             })
             .as_ref()
-            .map_err(String::clone)
+            .map_err(|e| ArtefactError(e.clone()))
     }
 }
 

@@ -174,7 +174,7 @@ pub fn full_store(project: &Project, identity: &IdentityState, owner: Option<&Id
     project
         .compiled
         .entities()
-        .map_err(EvalError::Cedar)?
+        .map_err(|e| EvalError::Cedar(e.0))?
         .clone()
         .add_entities(extra, None)
         .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)))

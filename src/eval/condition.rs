@@ -31,7 +31,8 @@ use super::EvalError;
 
 /// A Cedar expression failed to evaluate (an absent attribute read without
 /// `has`, an overflow, ...): as in Cedar, the policy it is part of does not apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the expression does not evaluate (as in Cedar, its policy does not apply)")]
 pub struct ExprError;
 
 /// A condition evaluated to true, false, or an error.

@@ -243,7 +243,7 @@ impl Engine {
             return p
                 .compiled
                 .entities()
-                .map_err(EvalError::Cedar)?
+                .map_err(|e| EvalError::Cedar(e.0))?
                 .clone()
                 .add_entities(extra, None)
                 .map_err(|e| EvalError::Cedar(format!("identity `{}`: {e}", identity.id)));

@@ -59,7 +59,7 @@ impl Evaluator for Oracle {
         let probe_resource = p.defs.entitlements.keys().next().map_or("entitle:probe", String::as_str);
         let probe = authorizer.is_authorized(
             &hold_request(&identity.id, probe_resource, context_at(at)?)?,
-            p.compiled.role_probes().map_err(EvalError::Cedar)?,
+            p.compiled.role_probes().map_err(|e| EvalError::Cedar(e.0))?,
             &entities,
         );
         let mut roles: Vec<RoleId> = probe

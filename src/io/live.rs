@@ -55,6 +55,7 @@ use super::json::{array_spans, json_syntax, object_spans, parse_record, skip_ws,
 use super::scim::{list_response, lists_schema, member};
 use super::text::{check_line_lengths, decode_utf8, line_number, read_bounded, sha256_hex, syntax, LineCounter, ReadBudget};
 use super::InputError;
+use crate::error::InvalidValue;
 use crate::state::{check_id, shown};
 
 pub use super::scim::SCIM_GROUP;
@@ -187,13 +188,14 @@ impl LiveFileBuilder {
         self.seen.reserve(grants);
     }
 
-    /// Adds a grant written at `line`; a grant already added is kept once.
-    /// The error is one sentence: an id that is empty, has surrounding
+    /// Adds a grant written at `line` (any number a caller without a file
+    /// keeps, such as the grant's position); a grant already added is kept
+    /// once. The error is one sentence: an id that is empty, has surrounding
     /// whitespace or holds an invisible or control character.
-    pub fn add(&mut self, identity: &str, entitlement: &str, line: u32) -> Result<(), String> {
+    pub fn add(&mut self, identity: &str, entitlement: &str, line: u32) -> Result<(), InvalidValue> {
         check_id("`identity`", identity)?;
         check_id("`entitlement`", entitlement)?;
-        let too_many = || "more distinct identities and entitlements than entitle can hold in one live file".to_string();
+        let too_many = || InvalidValue::new("more distinct identities and entitlements than entitle can hold in one live file");
         let identity = self.strings.intern(identity).ok_or_else(too_many)?;
         let entitlement = self.strings.intern(entitlement).ok_or_else(too_many)?;
         if self.seen.insert((identity, entitlement)) {

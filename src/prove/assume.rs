@@ -266,7 +266,7 @@ pub fn unsupported(policy_json: &Value) -> Option<String> {
 /// The proof schema: the generated schema, with `Role`, `Package` and
 /// `Application` enumerated (members: the defined ids and any literal the
 /// policies name) and without a hierarchy of their own.
-pub fn proof_schema_text(defs: &Definitions, literals: &Literals) -> Result<String, String> {
+pub(crate) fn proof_schema_text(defs: &Definitions, literals: &Literals) -> Result<String, String> {
     fn enumerated<'a>(ty: &str, defined: impl Iterator<Item = &'a String>, named: &'a BTreeSet<String>) -> String {
         let members: BTreeSet<&String> = defined.chain(named).collect();
         if members.is_empty() {

@@ -107,7 +107,7 @@ pub fn scenario_of(
 /// `record` as the feed reader reads it back (text trimmed, blank text
 /// absent, ...): a record in a counterexample must mean exactly what was
 /// evaluated. An error when the reader refuses it.
-pub fn as_read(record: &IdentityState, defs: &Definitions) -> Result<IdentityState, String> {
+pub(crate) fn as_read(record: &IdentityState, defs: &Definitions) -> Result<IdentityState, String> {
     IdentityState::from_json(&record.to_json(), defs).map_err(|e| format!("record `{}` would be refused: {e}", record.id))
 }
 
@@ -365,7 +365,11 @@ pub fn confirm(
 
 /// The roles the subject of `scenario` holds, as the oracle decides them
 /// (every role's probe policy in one request).
-pub fn held_roles(project: &Project, scenario: &Scenario, store: Store<'_>) -> Result<BTreeSet<String>, String> {
+pub fn held_roles(project: &Project, scenario: &Scenario, store: Store<'_>) -> Result<BTreeSet<String>, super::ProveError> {
+    held_roles_or_why(project, scenario, store).map_err(super::ProveError::Setup)
+}
+
+fn held_roles_or_why(project: &Project, scenario: &Scenario, store: Store<'_>) -> Result<BTreeSet<String>, String> {
     let any = project.defs.entitlements.keys().next().ok_or("the catalog is empty")?;
     let entities = entities_for(project, scenario, std::slice::from_ref(any), store)?;
     let request =

@@ -412,7 +412,7 @@ impl<'p> Setup<'p> {
                     let probe = project
                         .compiled
                         .role_probes()
-                        .map_err(setup)?
+                        .map_err(|e| setup(e.0))?
                         .policy(&PolicyId::new(role_policy_id(&role.id)))
                         .ok_or_else(|| setup(format!("role `{}` has no probe policy", role.id)))?;
                     scan(probe);
@@ -804,7 +804,7 @@ impl<'p> Setup<'p> {
     /// holds grants, and, when a hand-written permit exists, the first member
     /// none of them grants. Whatever is reported is confirmed by Cedar.
     fn failure(&self, scenario: Scenario, classes: &[Vec<String>], also: Option<&PolicySet>) -> Result<Outcome, String> {
-        let held = counterexample::held_roles(self.project, &scenario, self.store())?;
+        let held = counterexample::held_roles(self.project, &scenario, self.store()).map_err(|e| e.to_string())?;
         let permits = self.hand_written.iter().any(|p| p.effect() == cedar_policy::Effect::Permit);
         let by_held = |e: &String| self.granted_by.get(e).is_some_and(|roles| !roles.is_disjoint(&held));
         let mut holds = Vec::new();

@@ -139,6 +139,7 @@ pub fn apply(project: &Project, population: &Population, edits: &[Edit]) -> Resu
             location: edit.location(),
             message,
         };
+        let invalid_record = |e: crate::InvalidValue| error(e.into());
         let missing = |id: &str, index: &HashMap<String, usize>, invalid: &[InvalidRecord]| error(not_found(id, &file, index, invalid));
         match edit {
             Edit::Set { id, attr, value } => {
@@ -150,7 +151,7 @@ pub fn apply(project: &Project, population: &Population, edits: &[Edit]) -> Resu
                 };
                 let mut record = current.to_json();
                 set_field(project, &mut record, attr, value).map_err(error)?;
-                identities[at] = Some(IdentityState::from_json(&record, &project.defs).map_err(error)?);
+                identities[at] = Some(IdentityState::from_json(&record, &project.defs).map_err(invalid_record)?);
             }
             Edit::Event { record: event, .. } => {
                 let Some(id) = event.get("id").and_then(Value::as_str) else {
@@ -166,7 +167,7 @@ pub fn apply(project: &Project, population: &Population, edits: &[Edit]) -> Resu
                     // A joiner: the event is the whole record.
                     None => IdentityState::from_json(event, &project.defs),
                 }
-                .map_err(error)?;
+                .map_err(invalid_record)?;
                 let id = state.id.clone();
                 match index.get(&id) {
                     Some(at) => identities[*at] = Some(state),

@@ -12,13 +12,9 @@ use entitle::Instant;
 
 /// Loads a policy repository from `dir/roles` and `dir/policies`, panicking with rendered diagnostics on failure.
 pub fn load_project(dir: &Path) -> Arc<Project> {
-    let (sources, result) = Project::load(&dir.join("roles"), Some(&dir.join("policies")));
-    match result {
+    match Project::load(&dir.join("roles"), Some(&dir.join("policies"))) {
         Ok(p) => Arc::new(p),
-        Err(f) => {
-            let text: String = f.diagnostics.iter().map(|d| d.render(sources.text_of(&d.location.file))).collect();
-            panic!("{} does not load:\n{text}", dir.display());
-        }
+        Err(f) => panic!("{} does not load:\n{f}", dir.display()),
     }
 }
 
