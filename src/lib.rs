@@ -69,7 +69,7 @@
 //! # use entitle::model::SourceFile;
 //! # use entitle::project::{Project, Sources};
 //! use entitle::io::{identities::parse_identities, live::parse_live};
-//! use entitle::plan::{plan, Change, GuardLimits, PlanOptions, RevokeReason};
+//! use entitle::plan::{Change, PlanOptions, Planner, RevokeReason};
 //! use entitle::population::Population;
 //! # let roles = "identity:\n  attributes:\n    status: { type: enum, values: [active, terminated], required: true }\napplications:\n  - id: slack\n    entitlements: [{ id: member }]\nroles:\n  - id: employee\n    when: { status: active }\n    grants: [slack:member]\n";
 //! # let sources = Sources { roles: vec![SourceFile { name: "roles/org.yaml".into(), text: roles.into() }], policies: vec![] };
@@ -86,8 +86,8 @@
 //! let feed = parse_identities("hr.jsonl", hr.as_bytes(), None, &project.defs).unwrap();
 //! let live = parse_live("live.jsonl", live.as_bytes(), None, None).unwrap();
 //!
-//! let options = PlanOptions { as_of: entitle::Instant::parse("2026-11-21").unwrap(), limits: GuardLimits::default(), force: false };
-//! let plan = plan(&project, &engine, &Population::new(feed), &[live], &options, &|_| ()).unwrap();
+//! let options = PlanOptions::new(entitle::Instant::parse("2026-11-21").unwrap());
+//! let plan = Planner::new(&engine, options).plan(&Population::new(feed), &[live]).unwrap();
 //! // One revocation of 12 live grants: under the default guard (500 or 10% of live grants).
 //! assert!(plan.refused.is_none());
 //! assert_eq!(plan.changes.len(), 1);

@@ -6,7 +6,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::io::identities::{IdentityFeed, IdentityFormat};
+use crate::io::identities::{parse_identities, IdentityFeed, IdentityFormat};
+use crate::io::InputError;
+use crate::model::Definitions;
 use crate::state::{shown, IdentityState};
 
 /// What the feed says about an identity's owner.
@@ -48,6 +50,19 @@ impl Population {
         let index = feed.identities.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
         let invalid_ids = feed.invalid.iter().filter_map(|r| r.id.clone()).collect();
         Population { feed, index, invalid_ids }
+    }
+
+    /// A population from identity records held in memory (an HR system's
+    /// answer), named `<memory>` in output; a record's "line" is its 1-based position.
+    pub fn from_records(records: impl IntoIterator<Item = IdentityState>) -> Population {
+        let records = records.into_iter().zip(1..).collect();
+        Population::new(IdentityFeed::from_records("<memory>", records))
+    }
+
+    /// A population from JSON Lines text (spec §4), read as a feed named
+    /// `<memory>`; invalid records are kept as invalid, as from a file.
+    pub fn from_json_lines(text: &str, defs: &Definitions) -> Result<Population, InputError> {
+        parse_identities("<memory>.jsonl", text.as_bytes(), Some(IdentityFormat::JsonLines), defs).map(Population::new)
     }
 
     /// The valid record with `id`.

@@ -59,7 +59,7 @@ use entitle::eval::Engine;
 use entitle::io::identities::{parse_identities, IdentityFeed, IdentityFormat};
 use entitle::io::live::{parse_live, LiveFormat};
 use entitle::model::SourceFile;
-use entitle::plan::{plan, Change, GuardLimits, PlanOptions};
+use entitle::plan::{Change, PlanOptions, Planner};
 use entitle::population::Population;
 use entitle::project::{Project, Sources};
 use entitle::Instant;
@@ -239,13 +239,11 @@ fn feed_outcome(feed: &IdentityFeed) -> FeedOutcome {
 fn plan_outcome(project: &Arc<Project>, feed: IdentityFeed, live: &str) -> Result<PlanOutcome, String> {
     let live = parse_live("live.jsonl", live.as_bytes(), None, None).map_err(|e| format!("the case's live state: {e}"))?;
     let engine = Engine::new(project.clone()).map_err(|e| e.to_string())?;
-    let options = PlanOptions {
-        as_of: Instant::parse(AS_OF)?,
-        limits: GuardLimits::default(),
-        // The readers must protect people by themselves: the guards are off.
-        force: true,
-    };
-    let plan = plan(project, &engine, &Population::new(feed), &[live], &options, &|_| ()).map_err(|e| e.to_string())?;
+    // The readers must protect people by themselves: the guards are off.
+    let options = PlanOptions::new(Instant::parse(AS_OF)?).with_force(true);
+    let plan = Planner::new(&engine, options)
+        .plan(&Population::new(feed), &[live])
+        .map_err(|e| e.to_string())?;
     Ok(PlanOutcome {
         revokes: plan
             .changes

@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 use entitle::eval::Engine;
 use entitle::io::identities::{parse_identities, IdentityFeed, SCIM_ENTITLE_USER, SCIM_LIST_RESPONSE, SCIM_USER};
 use entitle::io::live::{parse_live, LiveFile};
-use entitle::plan::{plan, Change, GuardLimits, Plan, PlanOptions};
+use entitle::plan::{Change, Plan, PlanOptions, Planner};
 use entitle::population::Population;
 use entitle::project::Project;
 use entitle::Instant;
@@ -157,20 +157,10 @@ fn read_feed(format: Format, text: &str) -> Result<IdentityFeed, String> {
 
 fn plan_of(feed: IdentityFeed, live: &LiveFile) -> Plan {
     let w = world();
-    let options = PlanOptions {
-        as_of: Instant::parse(AS_OF).expect("the instant parses"),
-        limits: GuardLimits::default(),
-        force: true,
-    };
-    plan(
-        &w.project,
-        &w.engine,
-        &Population::new(feed),
-        std::slice::from_ref(live),
-        &options,
-        &|_| (),
-    )
-    .expect("the plan evaluates")
+    let options = PlanOptions::new(Instant::parse(AS_OF).expect("the instant parses")).with_force(true);
+    Planner::new(&w.engine, options)
+        .plan(&Population::new(feed), std::slice::from_ref(live))
+        .expect("the plan evaluates")
 }
 
 /// What the unmangled feed's identities should hold, plus the true orphans, as JSON Lines.

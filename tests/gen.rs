@@ -11,7 +11,7 @@ use entitle::eval::{Engine, Evaluator, Oracle};
 use entitle::gen::{generate, guardrails, GenError, GenOptions, GeneratedOrg};
 use entitle::io::identities::parse_identities;
 use entitle::io::live::parse_live;
-use entitle::plan::{plan, Change, GuardLimits, PlanOptions, RevokeReason};
+use entitle::plan::{Change, PlanOptions, Planner, RevokeReason};
 use entitle::population::Population;
 use entitle::Project;
 use sha2::{Digest, Sha256};
@@ -192,12 +192,10 @@ fn the_plan_shows_every_kind_of_drift_and_only_the_revocation_guard_trips() {
     let population = Population::new(org.feed.clone());
     let live = parse_live("live.jsonl", org.live.as_bytes(), None, None).expect("live reads");
     let at = small_options().as_of;
-    let options = |force| PlanOptions {
-        as_of: at,
-        limits: GuardLimits::default(),
-        force,
-    };
-    let forced = plan(project, &engine, &population, std::slice::from_ref(&live), &options(true), &|_| ()).expect("plans");
+    let options = |force| PlanOptions::new(at).with_force(force);
+    let forced = Planner::new(&engine, options(true))
+        .plan(&population, std::slice::from_ref(&live))
+        .expect("plans");
     let s = &forced.summary;
     assert!(s.grants > 0, "joiners not provisioned become grants");
     for reason in ["not-justified", "forbidden", "orphaned-account", "expired-assignment"] {
@@ -254,7 +252,9 @@ fn the_plan_shows_every_kind_of_drift_and_only_the_revocation_guard_trips() {
     );
 
     // Unforced, only the revocation guard trips: the feed is complete and valid.
-    let refused = plan(project, &engine, &population, std::slice::from_ref(&live), &options(false), &|_| ()).expect("plans");
+    let refused = Planner::new(&engine, options(false))
+        .plan(&population, std::slice::from_ref(&live))
+        .expect("plans");
     let why = refused.refused.as_deref().unwrap_or_default();
     assert!(why.contains("--max-revokes"), "{why}");
     for other in ["--max-invalid", "--max-orphaned", "--max-privileged-grants"] {

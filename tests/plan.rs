@@ -14,7 +14,7 @@ use entitle::eval::{Engine, Evaluator, Oracle};
 use entitle::io::identities::parse_identities;
 use entitle::io::live::{parse_live, LiveFile};
 use entitle::plan::render::scim_patches;
-use entitle::plan::{plan, policy_sha256, Change, GuardLimits, Limit, Plan, PlanOptions, RevokeReason};
+use entitle::plan::{policy_sha256, Change, GuardLimits, Limit, Plan, PlanOptions, Planner, RevokeReason};
 use entitle::population::{OwnerRecord, Population};
 use entitle::project::Sources;
 use entitle::{Instant, Project};
@@ -86,7 +86,9 @@ impl Case {
     }
 
     fn plan_with(&self, evaluator: &dyn Evaluator, options: &PlanOptions) -> Plan {
-        plan(&self.project, evaluator, &self.population, &self.live, options, &|_| {}).expect("plan")
+        Planner::new(evaluator, options.clone())
+            .plan(&self.population, &self.live)
+            .expect("plan")
     }
 
     fn plan(&self, options: &PlanOptions) -> Plan {
@@ -96,11 +98,7 @@ impl Case {
 }
 
 fn options(limits: GuardLimits) -> PlanOptions {
-    PlanOptions {
-        as_of: at(),
-        limits,
-        force: false,
-    }
+    PlanOptions::new(at()).with_limits(limits)
 }
 
 /// No guard can trip.
@@ -605,10 +603,7 @@ fn max_privileged_grants_refuses_a_rule_granting_admin_to_everyone() {
     accepted(&with(Limit::Percent(100.0)));
     refused_without_changes(&with(Limit::Percent(99.0)), "--max-privileged-grants 99%");
     // Forced, it says so, and the grants are there.
-    let forced = case.plan(&PlanOptions {
-        force: true,
-        ..options(GuardLimits::default())
-    });
+    let forced = case.plan(&options(GuardLimits::default()).with_force(true));
     assert_eq!(forced.refused, None);
     assert!(
         forced.forced.iter().any(|f| f.contains("--max-privileged-grants")),
@@ -628,10 +623,7 @@ fn force_overrides_the_guards_and_says_which() {
     let live_grants = example().plan(&options(GuardLimits::default())).summary.live;
 
     let case = example_with(b"");
-    let plan = case.plan(&PlanOptions {
-        force: true,
-        ..options(GuardLimits::default())
-    });
+    let plan = case.plan(&options(GuardLimits::default()).with_force(true));
     assert_eq!(plan.refused, None);
     assert_eq!(plan.forced.len(), 2, "{:?}", plan.forced);
     assert!(plan.forced.iter().any(|f| f.contains("--max-revokes")), "{:?}", plan.forced);
@@ -649,10 +641,7 @@ fn force_overrides_the_guards_and_says_which() {
     assert_eq!(json["forced"].as_array().map(Vec::len), Some(2));
 
     let case = example_with(&truncated_example_feed());
-    let plan = case.plan(&PlanOptions {
-        force: true,
-        ..options(GuardLimits::default())
-    });
+    let plan = case.plan(&options(GuardLimits::default()).with_force(true));
     assert_eq!(plan.refused, None);
     assert!(plan.forced.iter().any(|f| f.contains("--max-orphaned")), "{:?}", plan.forced);
     assert!(plan.changes.iter().any(|c| matches!(

@@ -8,7 +8,7 @@ use entitle::io::live::{parse_live, LiveFile};
 use entitle::io::{read_bounded, InputError, ReadBudget};
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
 use entitle::plan::render::{human, scim_patches, Style};
-use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
+use entitle::plan::{GuardLimits, Limit, PlanOptions, Planner};
 
 use super::common::{as_of, evaluator, load_project, population_from, print_error, EvalArgs, Reported};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
@@ -101,16 +101,14 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         anyhow::Error::from(Reported(EXIT_USAGE))
     })?;
     let evaluator = evaluator(&project, args.eval.engine)?;
-    let options = PlanOptions {
-        as_of: at,
-        limits: GuardLimits {
+    let options = PlanOptions::new(at)
+        .with_limits(GuardLimits {
             max_revokes: args.max_revokes,
             max_invalid: args.max_invalid,
             max_orphaned: args.max_orphaned,
             max_privileged_grants: args.max_privileged_grants,
-        },
-        force: args.force,
-    };
+        })
+        .with_force(args.force);
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(population.feed.identities.len() as u64),
         indicatif::ProgressDrawTarget::stderr(),
@@ -118,7 +116,9 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     if population.feed.identities.len() < 20_000 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let plan = plan(&project, evaluator.as_ref(), &population, &live, &options, &|n| bar.inc(n))?;
+    let plan = Planner::new(evaluator.as_ref(), options)
+        .with_progress(&|n| bar.inc(n))
+        .plan(&population, &live)?;
     bar.finish_and_clear();
 
     let stdout = std::io::stdout();

@@ -498,6 +498,10 @@ fn justification(pair: u64) -> JustificationId {
 }
 
 impl Evaluator for Engine {
+    fn project(&self) -> &Arc<Project> {
+        &self.project
+    }
+
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let owner = check_owner(identity, owner)?;
         let c: &Catalog = self.project.catalog();

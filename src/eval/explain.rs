@@ -36,8 +36,39 @@ pub enum Explanation {
     NothingGrants,
 }
 
+/// The explanation as JSON: `{"outcome": "holds", "because": [...]}`,
+/// `{"outcome": "forbidden", "by": [{"guardrail", "source"}]}`,
+/// `{"outcome": "not-granted", "roles": [{"role", "source"}]}` or
+/// `{"outcome": "nothing-grants"}`.
+impl serde::Serialize for Explanation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Guardrail<'a> {
+            guardrail: &'a str,
+            source: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(tag = "outcome", rename_all = "kebab-case")]
+        enum Shape<'a> {
+            Holds { because: &'a [Justification] },
+            Forbidden { by: Vec<Guardrail<'a>> },
+            NotGranted { roles: &'a [RoleMiss] },
+            NothingGrants,
+        }
+        let shape = match self {
+            Explanation::Holds(because) => Shape::Holds { because },
+            Explanation::Forbidden { by } => Shape::Forbidden {
+                by: by.iter().map(|(guardrail, source)| Guardrail { guardrail, source }).collect(),
+            },
+            Explanation::NotGranted(roles) => Shape::NotGranted { roles },
+            Explanation::NothingGrants => Shape::NothingGrants,
+        };
+        shape.serialize(serializer)
+    }
+}
+
 /// Why one role that would grant the entitlement does not apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RoleMiss {
     /// The role.
     pub role: String,
@@ -481,4 +512,40 @@ pub fn render_justification(j: &Justification) -> String {
     }
     let _ = write!(s, " [policy `{}`, {}]", j.policy, j.source);
     s
+}
+
+#[cfg(test)]
+mod serialize_tests {
+    use super::*;
+
+    #[test]
+    fn explanations_serialize_with_their_outcome() {
+        let j = Justification {
+            role: Some("engineer".into()),
+            inherited: vec![],
+            via: vec!["eng-base".into()],
+            policy: "role-engineer".into(),
+            source: "roles/org.yaml:13".into(),
+        };
+        let json = |e: &Explanation| serde_json::to_value(e).unwrap();
+        assert_eq!(
+            json(&Explanation::Holds(vec![j])),
+            serde_json::json!({"outcome": "holds", "because": [{"role": "engineer", "via": ["eng-base"], "policy": "role-engineer", "source": "roles/org.yaml:13"}]})
+        );
+        assert_eq!(
+            json(&Explanation::Forbidden {
+                by: vec![("leavers-hold-nothing".into(), "policies/g.cedar:3".into())]
+            }),
+            serde_json::json!({"outcome": "forbidden", "by": [{"guardrail": "leavers-hold-nothing", "source": "policies/g.cedar:3"}]})
+        );
+        assert_eq!(
+            json(&Explanation::NotGranted(vec![RoleMiss {
+                role: "engineer".into(),
+                source: "roles/org.yaml:13".into(),
+                reasons: vec!["`department` is `Finance`, not `Engineering`".into()],
+            }])),
+            serde_json::json!({"outcome": "not-granted", "roles": [{"role": "engineer", "source": "roles/org.yaml:13", "reasons": ["`department` is `Finance`, not `Engineering`"]}]})
+        );
+        assert_eq!(json(&Explanation::NothingGrants), serde_json::json!({"outcome": "nothing-grants"}));
+    }
 }

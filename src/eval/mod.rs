@@ -20,6 +20,7 @@ mod native;
 mod oracle;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 pub use cedar_io::assigned_roles;
 pub(crate) use classes::ResourceClasses;
@@ -30,6 +31,7 @@ pub use oracle::Oracle;
 
 use crate::catalog::{EntitlementId, GuardrailId, JustificationId};
 use crate::compile::{policy_id, PolicyOrigin};
+use crate::population::{OwnerRecord, Population};
 use crate::project::Project;
 use crate::state::IdentityState;
 use crate::time::Instant;
@@ -67,11 +69,51 @@ pub enum EvalError {
     /// Cedar refused an entity or request built from the identity.
     #[error("cedar: {0}")]
     Cedar(String),
+    /// [`Evaluator::desired_in`] was asked about an identity the population
+    /// has no valid record of.
+    #[error("identity `{identity}` is not in the population{}", if *.invalid { " (its record is invalid)" } else { "" })]
+    NotInPopulation {
+        /// The identity asked about.
+        identity: String,
+        /// The population holds a record with that id that is invalid.
+        invalid: bool,
+    },
+    /// The identity's owner is in the population but its record is invalid:
+    /// the identity's desired state cannot be known.
+    #[error("the record of `{owner}`, the owner of identity `{identity}`, is invalid, so its desired state is unknown")]
+    OwnerInvalid {
+        /// The identity asked about.
+        identity: String,
+        /// Its owner.
+        owner: String,
+    },
 }
 
 /// Computes desired entitlements. Implementations are `Send + Sync`: one
 /// loaded evaluator serves many threads.
 pub trait Evaluator: Send + Sync {
+    /// The definitions it evaluates.
+    fn project(&self) -> &Arc<Project>;
+
+    /// The desired set of the identity `id` of `population` at `at`, its
+    /// owner found in the population (see [`Population::owner_of`]): an owner
+    /// the population does not have makes every `owner.*` condition false,
+    /// and an owner whose record is invalid is an error
+    /// ([`EvalError::OwnerInvalid`]), as is an `id` without a valid record.
+    fn desired_in(&self, population: &Population, id: &str, at: Instant) -> Result<DesiredSet, EvalError> {
+        let identity = population.get(id).ok_or_else(|| EvalError::NotInPopulation {
+            identity: id.to_string(),
+            invalid: population.is_invalid(id),
+        })?;
+        match population.owner_of(identity) {
+            OwnerRecord::Invalid => Err(EvalError::OwnerInvalid {
+                identity: identity.id.clone(),
+                owner: identity.owner.clone().unwrap_or_default(),
+            }),
+            owner => self.desired(identity, owner.record(), at),
+        }
+    }
+
     /// The desired set of `identity` at `at`. `owner` is the owner's record
     /// when the identity has an owner and the record is known; `None` means
     /// no owner or an unknown one, and every `owner.*` condition is then false.

@@ -47,6 +47,10 @@ impl Oracle {
 }
 
 impl Evaluator for Oracle {
+    fn project(&self) -> &std::sync::Arc<Project> {
+        &self.project
+    }
+
     fn desired(&self, identity: &IdentityState, owner: Option<&IdentityState>, at: Instant) -> Result<DesiredSet, EvalError> {
         let p = &self.project;
         let c = p.catalog();

@@ -160,6 +160,31 @@ impl LiveFile {
     }
 }
 
+impl LiveFile {
+    /// Live state held in memory (a connector's answer, a service's cache):
+    /// `grants` as (identity, entitlement) pairs, named `name` in messages and
+    /// plan output. The same validation as the readers (a grant listed twice
+    /// is kept once; each grant's "line" is its 1-based position); its
+    /// fingerprint is the SHA-256 of the grants written one
+    /// `identity<TAB>entitlement` per line, so the same grants give the same plan inputs.
+    pub fn from_grants<I, E>(name: impl Into<String>, grants: impl IntoIterator<Item = (I, E)>) -> Result<LiveFile, InvalidValue>
+    where
+        I: AsRef<str>,
+        E: AsRef<str>,
+    {
+        let mut builder = LiveFileBuilder::new(name);
+        let mut fingerprint = sha2::Sha256::default();
+        for (n, (identity, entitlement)) in grants.into_iter().enumerate() {
+            let (identity, entitlement) = (identity.as_ref(), entitlement.as_ref());
+            let line = u32::try_from(n + 1).map_err(|_| InvalidValue::new("more grants than entitle can hold in one live file"))?;
+            builder.add(identity, entitlement, line)?;
+            sha2::Digest::update(&mut fingerprint, format!("{identity}\t{entitlement}\n").as_bytes());
+        }
+        let hex: String = sha2::Digest::finalize(fingerprint).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(builder.finish(hex))
+    }
+}
+
 /// Builds a [`LiveFile`] grant by grant, for callers that have live state
 /// without a file to read (a generator, a service, a connector): the same
 /// validation and the same compact form as the readers.

@@ -76,15 +76,73 @@ pub fn desired_all(
         .collect()
 }
 
+/// Computes plans with one evaluator and one set of options.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use entitle::eval::Engine;
+/// # use entitle::project::{Project, Sources};
+/// # use entitle::model::SourceFile;
+/// use entitle::io::live::LiveFile;
+/// use entitle::plan::{PlanOptions, Planner};
+/// use entitle::population::Population;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let roles = "identity:\n  attributes:\n    status: { type: enum, values: [active, terminated], required: true }\napplications:\n  - id: slack\n    entitlements: [{ id: member }]\nroles:\n  - id: employee\n    when: { status: active }\n    grants: [slack:member]\n";
+/// # let project = Arc::new(Project::from_sources(&Sources { roles: vec![SourceFile { name: "roles/org.yaml".into(), text: roles.into() }], policies: vec![] })?);
+/// let engine = Engine::new(project.clone())?;
+/// let population = Population::from_json_lines(r#"{"id": "u-1", "kind": "person", "attributes": {"status": "active"}}"#, &project.defs)?;
+/// // Live grants a connector fetched: built in memory, no file in between.
+/// let live = LiveFile::from_grants("connector", [("u-1", "slack:member")])?;
+///
+/// let plan = Planner::new(&engine, PlanOptions::new(entitle::Instant::parse("2026-11-21")?)).plan(&population, &[live])?;
+/// assert!(!plan.has_changes());
+/// # Ok(())
+/// # }
+/// ```
+pub struct Planner<'a> {
+    evaluator: &'a dyn Evaluator,
+    options: PlanOptions,
+    progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl<'a> Planner<'a> {
+    /// Plans with `evaluator` (which names the definitions) and `options`.
+    pub fn new(evaluator: &'a dyn Evaluator, options: PlanOptions) -> Planner<'a> {
+        Planner {
+            evaluator,
+            options,
+            progress: None,
+        }
+    }
+
+    /// Calls `progress(n)` as `n` more identities of the feed are done (from many threads).
+    pub fn with_progress(mut self, progress: &'a (dyn Fn(u64) + Sync)) -> Planner<'a> {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// The options it plans with.
+    pub fn options(&self) -> &PlanOptions {
+        &self.options
+    }
+
+    /// The plan for `population` against the `live` grants (one [`LiveFile`]
+    /// per export or connector; read from files with [`crate::io::live`], or
+    /// built in memory with [`LiveFile::from_grants`]).
+    pub fn plan(&self, population: &Population, live: &[LiveFile]) -> Result<Plan, EvalError> {
+        plan(self.evaluator, population, live, &self.options, self.progress.unwrap_or(&|_| ()))
+    }
+}
+
 /// Computes the plan.
-pub fn plan(
-    project: &Project,
+fn plan(
     evaluator: &dyn Evaluator,
     population: &Population,
     live: &[LiveFile],
     options: &PlanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Plan, EvalError> {
+    let project: &Project = evaluator.project();
     let catalog = project.catalog();
     let index = LiveIndex::new(catalog, live);
     let feed = &population.feed;

@@ -13,8 +13,18 @@ use crate::time::Instant;
 
 use super::GuardLimits;
 
-/// Options of a plan.
+/// Options of a plan: built with [`PlanOptions::new`] and the `with_`
+/// methods (new options get defaults, so a caller's code keeps compiling).
+///
+/// ```
+/// use entitle::plan::{GuardLimits, Limit, PlanOptions};
+/// let options = PlanOptions::new(entitle::Instant::parse("2026-11-21")?)
+///     .with_limits(GuardLimits { max_revokes: Limit::Count(50), ..GuardLimits::default() });
+/// assert!(!options.force);
+/// # Ok::<(), entitle::InvalidValue>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PlanOptions {
     /// The instant of evaluation.
     pub as_of: Instant,
@@ -22,6 +32,29 @@ pub struct PlanOptions {
     pub limits: GuardLimits,
     /// Override the guards (the plan says so).
     pub force: bool,
+}
+
+impl PlanOptions {
+    /// Evaluate at `as_of`, with the default guards, not forced.
+    pub fn new(as_of: Instant) -> PlanOptions {
+        PlanOptions {
+            as_of,
+            limits: GuardLimits::default(),
+            force: false,
+        }
+    }
+
+    /// These mass-revocation guards instead of the defaults.
+    pub fn with_limits(mut self, limits: GuardLimits) -> PlanOptions {
+        self.limits = limits;
+        self
+    }
+
+    /// Override the guards when `force` (the plan lists the guards it overrode).
+    pub fn with_force(mut self, force: bool) -> PlanOptions {
+        self.force = force;
+        self
+    }
 }
 
 /// Why a live grant is revoked.
