@@ -95,6 +95,30 @@
 //!     Change::Revoke { identity, reason: RevokeReason::NotJustified, .. } if identity == "u-7"));
 //! ```
 //!
+//! # Joiner, mover, leaver: the whole workflow
+//!
+//! `examples/jml.rs` runs one day of a provisioning workflow on the example
+//! organisation with the library alone, errors travelling through `?` as
+//! `Box<dyn Error>` and as `anyhow`: a joiner, a mover and a leaver evaluated
+//! with [`eval::Evaluator::desired_in`] (owners found in the population, so a
+//! leaver's service accounts lose their access too), and planned with a
+//! [`plan::Planner`] against live grants built in memory
+//! ([`io::live::LiveFile::from_grants`]). A workflow depends on entitle with
+//! `default-features = false`, which leaves out the command line's own
+//! dependencies (the `cli` feature):
+//!
+//! ```text
+//! cargo run --no-default-features --example jml
+//! ```
+//!
+//! # Errors
+//!
+//! Every error of the library implements [`std::error::Error`] and
+//! `Display` (one sentence, or for [`project::LoadFailure`] each diagnostic
+//! with its source line), so `?` carries them into `anyhow::Error` or
+//! `Box<dyn Error>`. A single value that cannot be read is an
+//! [`InvalidValue`].
+//!
 //! # A mover, previewed
 //!
 //! [`whatif`] compares a population in two states — other definitions, HR
