@@ -150,7 +150,7 @@ pub mod rego;
 pub mod state;
 pub mod term;
 pub mod testing;
-pub mod time;
+pub(crate) mod time;
 pub mod whatif;
 
 pub use diag::{Code, Diagnostic, Location, Severity};

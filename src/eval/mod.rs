@@ -14,7 +14,7 @@ mod desired;
 mod engine;
 pub mod explain;
 mod extensions;
-pub mod facts;
+pub(crate) mod facts;
 mod index;
 mod native;
 mod oracle;

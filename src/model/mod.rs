@@ -5,9 +5,9 @@
 
 pub mod condition;
 pub mod load;
-pub mod reader;
+pub(crate) mod reader;
 pub mod types;
-pub mod yaml;
+pub(crate) mod yaml;
 
 pub use load::{load, read_file, read_tree, SourceFile};
 pub use types::*;

@@ -13,12 +13,12 @@
 //! shared with what-if: the diff of sorted ids ([`diff`]), SoD rules
 //! ([`sod`]), revocation reasons ([`reasons`]).
 
-pub mod diff;
+pub(crate) mod diff;
 pub mod guards;
-pub mod live_index;
-pub mod reasons;
+pub(crate) mod live_index;
+pub(crate) mod reasons;
 pub mod render;
-pub mod sod;
+pub(crate) mod sod;
 mod types;
 
 use rayon::prelude::*;
