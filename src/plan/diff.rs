@@ -24,11 +24,7 @@ impl<T> SortedDiff<T> {
 
 /// Compares two sorted, duplicate-free lists in one pass.
 ///
-/// ```
-/// use entitle::plan::diff::sorted_diff;
-/// let d = sorted_diff(&[1, 3, 5], &[3, 4]);
-/// assert_eq!((d.only_first, d.only_second, d.both), (vec![1, 5], vec![4], 1));
-/// ```
+/// (`sorted_diff(&[1, 3, 5], &[3, 4])`: only first `[1, 5]`, only second `[4]`, both 1.)
 pub fn sorted_diff<T: Ord + Copy>(first: &[T], second: &[T]) -> SortedDiff<T> {
     let mut out = SortedDiff {
         only_first: Vec::new(),
@@ -77,5 +73,16 @@ mod tests {
             prop_assert_eq!(d.both, a.intersection(&b).count());
             prop_assert_eq!(d.union(), a.union(&b).collect::<BTreeSet<_>>().len());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_diff_of_two_sorted_lists() {
+        let d = sorted_diff(&[1, 3, 5], &[3, 4]);
+        assert_eq!((d.only_first, d.only_second, d.both), (vec![1, 5], vec![4], 1));
     }
 }
