@@ -77,7 +77,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod tests {
+mod example {
     use super::*;
 
     #[test]
