@@ -21,8 +21,6 @@
 //!
 //! `ENTITLE_PROPTEST_CASES` sets the number of cases (default 2000).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The bundled example organisation: it loads clean, and the engine agrees
 //! with the Cedar oracle on every identity at several instants.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -20,7 +20,7 @@
 //!
 //! `ENTITLE_PROPTEST_CASES` sets the number of cases per property (default 64).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

@@ -44,7 +44,7 @@ use entitle::project::Project;
 use entitle::prove::{prove, Counterexample, Outcome, ProofKind, ProveOptions, ProveReport};
 use serde::Deserialize;
 
-mod common;
+use crate::common;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

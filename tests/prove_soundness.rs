@@ -15,7 +15,7 @@
 //! The test of what the example proves needs the cvc5 solver and fails
 //! (never skips) without it.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

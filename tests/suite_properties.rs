@@ -14,7 +14,7 @@ use entitle::project::Project;
 use entitle::testing::{load_suites, run_suites};
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 fn project() -> Arc<Project> {
     common::load_project(Path::new(env!("CARGO_MANIFEST_DIR")))
