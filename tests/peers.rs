@@ -7,6 +7,8 @@
 //! the Rego translation covers), Rego and plain Cedar equal the oracle.
 //! Equal answers only: the timings are `benches/peers.rs`'s business.
 
+// The benchmarks' peers, as a module of this one (tests/all.rs holds every test file as a module).
+#[allow(clippy::module_inception)]
 #[path = "../benches/peers/mod.rs"]
 mod peers;
 
