@@ -5,7 +5,7 @@
 //! record is invalid, never produces a change; orphaned-account revocations
 //! are held back while the feed has uncertain stretches (ids it could not
 //! read with certainty, see [`crate::io`]); a plan that trips
-//! a guard carries no changes unless forced. Output order is deterministic.
+//! a guard carries no changes unless forced (its summary counts what it would have done). Output order is deterministic.
 //!
 //! The plan streams: each identity is evaluated and diffed on its own, on
 //! every core, against the live index ([`live_index`]), and only what the
@@ -134,11 +134,9 @@ pub fn plan(
             plan.forced = tripped;
         } else {
             plan.refused = Some(tripped.join("; "));
-            // The summary speaks of the changes emitted: none. The refusal says what would have been.
+            // No change is emitted; the summary still counts what the plan would have done,
+            // so a reviewer sees the size of what was refused, not zeros beside the refusal.
             plan.changes.clear();
-            plan.summary.grants = 0;
-            plan.summary.revokes = 0;
-            plan.summary.revokes_by_reason.clear();
         }
     }
     Ok(plan)
