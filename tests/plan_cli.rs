@@ -136,7 +136,7 @@ fn detailed_exitcode_is_3_with_changes_and_0_when_live_equals_desired() {
 fn an_empty_identity_feed_is_refused_with_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let empty = temp_file(&dir, "identities.jsonl", b"");
-    let out = plan(&["--identities", arg(&empty), "--format", "json"]);
+    let out = plan(&["-q", "--identities", arg(&empty), "--format", "json"]);
     expect_code(&out, 1);
     let err = stderr(&out);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();

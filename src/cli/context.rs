@@ -58,7 +58,12 @@ impl Context {
         }
         let start = std::env::current_dir()
             .map_err(|e| CliError::new("io", format!("cannot read the working directory: {e}")))?;
-        let root = project_root::discover(&start)?;
+        // `--roles DIR` names the definitions: nothing is looked for, paths are the working directory's.
+        let root = if cli.roles.is_some() {
+            Root::at(&start)
+        } else {
+            project_root::discover(&start)?
+        };
         let config = root.config.as_ref();
         if errors_follow_config && config.and_then(|c| c.output.format.as_deref()) == Some("json") {
             errors::set_format(ErrorFormat::Json);

@@ -1,9 +1,10 @@
 //! Where the policy repository is, as cargo finds a package: the nearest
 //! directory, from the working directory (after `-C DIR`) upwards, that holds
-//! an `entitle.toml`, or else both a `roles/` and a `policies/` directory.
-//! The command then runs from that root, so the definitions, the test suites
-//! and every message's paths are relative to it; paths given on the command
-//! line stay relative to where the command was started.
+//! an `entitle.toml`, or else both a `roles/` and a `policies/` directory
+//! (see [`discover`]; with `--roles DIR` nothing is looked for). The command
+//! then runs from that root, so the definitions, the test suites and every
+//! message's paths are relative to it; paths given on the command line stay
+//! relative to where the command was started.
 //!
 //! It reads `entitle.toml` (the directories, default guard limits, the
 //! default output format) and nothing else; it never loads definitions.
@@ -85,10 +86,16 @@ pub struct Root {
     pub config: Option<Config>,
 }
 
-/// Finds the root from `start`: the nearest directory, `start` or above, with
-/// an `entitle.toml` (read and checked) or with both `roles/` and `policies/`.
-/// Without either, `start` is the root, as before discovery existed.
+/// Finds the root from `start`: `start` itself when it holds an
+/// `entitle.toml` or a `roles/` directory (as before discovery existed); else
+/// the nearest directory above with an `entitle.toml`, or with both `roles/`
+/// and `policies/` (a lone `roles/` further up may be anything, an Ansible
+/// repository's for one). Without any, `start` is the root. Every
+/// `entitle.toml` found is read and checked.
 pub fn discover(start: &Path) -> Result<Root, CliError> {
+    if !start.join(PROJECT_FILE).is_file() && start.join("roles").is_dir() {
+        return Ok(Root::at(start));
+    }
     let mut dir = Some(start);
     while let Some(d) = dir {
         let file = d.join(PROJECT_FILE);
@@ -109,11 +116,7 @@ pub fn discover(start: &Path) -> Result<Root, CliError> {
         }
         dir = d.parent();
     }
-    Ok(Root {
-        dir: start.to_path_buf(),
-        invocation: start.to_path_buf(),
-        config: None,
-    })
+    Ok(Root::at(start))
 }
 
 /// Reads and checks `entitle.toml`; an error is located at its line.
@@ -140,6 +143,15 @@ fn read_config(file: &Path, shown: &str) -> Result<Config, CliError> {
 }
 
 impl Root {
+    /// `dir` as the root, without a project file: paths as before discovery.
+    pub fn at(dir: &Path) -> Root {
+        Root {
+            dir: dir.to_path_buf(),
+            invocation: dir.to_path_buf(),
+            config: None,
+        }
+    }
+
     /// `path` as given on the command line (relative to where the command was
     /// started), as the command sees it from the root: relative to the root
     /// when it lies inside, absolute otherwise. `-` (standard input) stays.
