@@ -70,7 +70,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
     if let Some(d) = diagnostics.iter().find(|d| d.code == Code::Io) {
         // The definitions could not be read at all: an error of the run, not only a finding.
         if super::errors::format() == super::errors::ErrorFormat::Json {
-            report(&CliError::new("input", &d.message).at(d.location.file.clone(), Some(d.location.line)));
+            let mut error = CliError::new("input", &d.message).at(d.location.file.clone(), Some(d.location.line));
+            if let Some(help) = &d.help {
+                error = error.with_help(help.clone());
+            }
+            report(&error);
         }
         return Ok(EXIT_USAGE);
     }

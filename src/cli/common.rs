@@ -95,7 +95,7 @@ pub fn definitions_failed(diagnostics: &[Diagnostic], sources: &Sources) -> anyh
         ErrorFormat::Json => {
             let first = diagnostics.iter().find(|d| d.severity == Severity::Error).or(diagnostics.first());
             let mut error = match first {
-                Some(d) => CliError::new("definitions", format!("{} [{}]", d.message, d.code.as_str()))
+                Some(d) => CliError::new("definitions", &d.message)
                     .at(d.location.file.clone(), Some(d.location.line)),
                 None => CliError::new("definitions", "the definitions do not load"),
             };

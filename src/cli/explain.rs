@@ -119,16 +119,20 @@ fn check_arguments(project: &Project, population: &Population, id: &str, entitle
     if entitlements.contains_key(entitlement) {
         return Ok(());
     }
-    let id_is_entitlement = entitlements.contains_key(id);
-    let entitlement_is_identity = population.get(entitlement).is_some();
-    if id_is_entitlement || entitlement_is_identity {
-        let message = if id_is_entitlement {
-            format!("`{id}` is an entitlement, not an identity: the arguments look swapped")
-        } else {
-            format!("`{entitlement}` is an identity, not an entitlement: the arguments look swapped")
-        };
-        return Err(CliError::new("usage", message)
-        .with_help(format!("the identity comes first: `entitle explain {entitlement} {id} ...`")));
+    let id_is_identity = population.get(id).is_some();
+    let swapped = |what: String| {
+        CliError::new("swapped-arguments", format!("{what}: the arguments look swapped"))
+            .with_help(format!("the identity comes first: `entitle explain {entitlement} {id} ...`"))
+    };
+    if entitlements.contains_key(id) {
+        return Err(swapped(format!("`{id}` is an entitlement, not an identity")));
+    }
+    if population.get(entitlement).is_some() {
+        if !id_is_identity {
+            return Err(swapped(format!("`{entitlement}` is an identity, not an entitlement")));
+        }
+        return Err(CliError::new("unknown-entitlement", format!("`{entitlement}` is an identity, not an entitlement"))
+            .with_help("the second argument is an entitlement id, `application:entitlement`"));
     }
     let help = did_you_mean(entitlement, entitlements.keys().map(String::as_str)).unwrap_or_default();
     let mut error = CliError::new("unknown-entitlement", format!("unknown entitlement `{entitlement}`"));
