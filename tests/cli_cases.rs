@@ -221,8 +221,16 @@ fn cli_cases() {
     }
     for (command, n) in json_errors {
         if n == 0 {
-            failures.push(format!("`{command}` has no passing case with `--format json` and an `error` to expect"));
+            failures.push(format!(
+                "`{command}` has no passing case with `--format json` and an `error` to expect"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases fail:\n\n{}", failures.len(), files.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases fail:\n\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n\n")
+    );
 }

@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use entitle::diag::{Code, Severity};
-use entitle::project::Sources;
-use entitle::Diagnostic;
 use entitle::eval::{Engine, Evaluator, Oracle};
 use entitle::io::identities::parse_identities;
 use entitle::io::{read_bounded, InputError, ReadBudget};
 use entitle::population::Population;
+use entitle::project::Sources;
+use entitle::Diagnostic;
 use entitle::{Instant, Project};
 
 use super::context::Context;
@@ -95,8 +95,7 @@ pub fn definitions_failed(diagnostics: &[Diagnostic], sources: &Sources) -> anyh
         ErrorFormat::Json => {
             let first = diagnostics.iter().find(|d| d.severity == Severity::Error).or(diagnostics.first());
             let mut error = match first {
-                Some(d) => CliError::new("definitions", &d.message)
-                    .at(d.location.file.clone(), Some(d.location.line)),
+                Some(d) => CliError::new("definitions", &d.message).at(d.location.file.clone(), Some(d.location.line)),
                 None => CliError::new("definitions", "the definitions do not load"),
             };
             if let Some(help) = first.and_then(|d| d.help.clone()) {

@@ -56,9 +56,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
             eprintln!("{} is up to date", out.display());
         } else {
             eprintln!(
-            "{} is out of date: {} differ; run `entitle compile --out {}`",
-            out.display(),
-            stale.join(", "),
+                "{} is out of date: {} differ; run `entitle compile --out {}`",
+                out.display(),
+                stale.join(", "),
                 out.display()
             );
         }

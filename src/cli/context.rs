@@ -52,12 +52,10 @@ impl Context {
     /// the project's default format also chooses the errors' format.
     pub fn new(cli: &Cli, errors_follow_config: bool) -> Result<Context, CliError> {
         if let Some(dir) = &cli.directory {
-            std::env::set_current_dir(dir).map_err(|e| {
-                CliError::new("usage", format!("-C: cannot change to directory `{}`: {e}", dir.display()))
-            })?;
+            std::env::set_current_dir(dir)
+                .map_err(|e| CliError::new("usage", format!("-C: cannot change to directory `{}`: {e}", dir.display())))?;
         }
-        let start = std::env::current_dir()
-            .map_err(|e| CliError::new("io", format!("cannot read the working directory: {e}")))?;
+        let start = std::env::current_dir().map_err(|e| CliError::new("io", format!("cannot read the working directory: {e}")))?;
         // `--roles DIR` names the definitions: nothing is looked for, paths are the working directory's.
         let root = if cli.roles.is_some() {
             Root::at(&start)
@@ -78,9 +76,8 @@ impl Context {
             (None, false) => Some(config.and_then(|c| c.policies.clone()).unwrap_or_else(|| PathBuf::from("policies"))),
         };
         if root.dir != start {
-            std::env::set_current_dir(&root.dir).map_err(|e| {
-                CliError::new("io", format!("cannot change to the project root `{}`: {e}", root.dir.display()))
-            })?;
+            std::env::set_current_dir(&root.dir)
+                .map_err(|e| CliError::new("io", format!("cannot change to the project root `{}`: {e}", root.dir.display())))?;
         }
         let context = Context {
             root,

@@ -191,11 +191,20 @@ mod tests {
         assert_eq!(e.line, Some(3));
         assert_eq!(e.message, "expected `,` or `}`");
         let e = CliError::located("input", "a:b.csv", "a:b.csv: the file has no header");
-        assert_eq!((e.file.as_deref(), e.line, e.message.as_str()), (Some("a:b.csv"), None, "the file has no header"));
+        assert_eq!(
+            (e.file.as_deref(), e.line, e.message.as_str()),
+            (Some("a:b.csv"), None, "the file has no header")
+        );
         let e = CliError::guess_located("input", "a.jsonl:7: bad record: `x`");
-        assert_eq!((e.file.as_deref(), e.line, e.message.as_str()), (Some("a.jsonl"), Some(7), "bad record: `x`"));
+        assert_eq!(
+            (e.file.as_deref(), e.line, e.message.as_str()),
+            (Some("a.jsonl"), Some(7), "bad record: `x`")
+        );
         let e = CliError::guess_located("input", "a.jsonl: cannot read the file: gone");
-        assert_eq!((e.file.as_deref(), e.line, e.message.as_str()), (Some("a.jsonl"), None, "cannot read the file: gone"));
+        assert_eq!(
+            (e.file.as_deref(), e.line, e.message.as_str()),
+            (Some("a.jsonl"), None, "cannot read the file: gone")
+        );
         let e = CliError::guess_located("usage", "nothing to compare: give `--base`");
         assert_eq!((e.file, e.message.as_str()), (None, "nothing to compare: give `--base`"));
         let e = CliError::located("input", "x", "something else");

@@ -67,7 +67,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
     let plan_reason = if holds {
         None
     } else {
-        Some(revocation(&project, evaluator.as_ref(), identity, owner.record(), at, &args.entitlement)?)
+        Some(revocation(
+            &project,
+            evaluator.as_ref(),
+            identity,
+            owner.record(),
+            at,
+            &args.entitlement,
+        )?)
     };
     let note = match owner {
         OwnerRecord::Unknown => Some(format!(
@@ -131,8 +138,10 @@ fn check_arguments(project: &Project, population: &Population, id: &str, entitle
         if !id_is_identity {
             return Err(swapped(format!("`{entitlement}` is an identity, not an entitlement")));
         }
-        return Err(CliError::new("unknown-entitlement", format!("`{entitlement}` is an identity, not an entitlement"))
-            .with_help("the second argument is an entitlement id, `application:entitlement`"));
+        return Err(
+            CliError::new("unknown-entitlement", format!("`{entitlement}` is an identity, not an entitlement"))
+                .with_help("the second argument is an entitlement id, `application:entitlement`"),
+        );
     }
     let help = did_you_mean(entitlement, entitlements.keys().map(String::as_str)).unwrap_or_default();
     let mut error = CliError::new("unknown-entitlement", format!("unknown entitlement `{entitlement}`"));

@@ -44,7 +44,10 @@ pub fn sniff(bytes: &[u8]) -> Option<FeedKind> {
         }
         '[' => None,
         _ => {
-            let header: Vec<String> = first_line.split(',').map(|c| c.trim().trim_matches('"').to_ascii_lowercase()).collect();
+            let header: Vec<String> = first_line
+                .split(',')
+                .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+                .collect();
             let has = |name: &str| header.iter().any(|c| c == name);
             if has("identity") && has("entitlement") && !has("kind") {
                 Some(FeedKind::Live)
@@ -98,11 +101,20 @@ mod tests {
     fn tells_the_kinds_apart() {
         let cases: [(&str, Option<FeedKind>); 9] = [
             ("{\"identity\": \"u-1\", \"entitlement\": \"a:b\"}\n", Some(FeedKind::Live)),
-            ("\u{feff}\n{\"id\": \"u-1\", \"kind\": \"person\", \"attributes\": {}}\n", Some(FeedKind::Identities)),
+            (
+                "\u{feff}\n{\"id\": \"u-1\", \"kind\": \"person\", \"attributes\": {}}\n",
+                Some(FeedKind::Identities),
+            ),
             ("identity,entitlement\nu-1,a:b\n", Some(FeedKind::Live)),
             ("id,kind,status\nu-1,person,active\n", Some(FeedKind::Identities)),
-            ("{\n \"schemas\": [\"x\"], \"Resources\": [{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:Group\"]}]}", Some(FeedKind::Live)),
-            ("{\n \"schemas\": [\"x\"], \"Resources\": [{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:User\"]}]}", Some(FeedKind::Identities)),
+            (
+                "{\n \"schemas\": [\"x\"], \"Resources\": [{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:Group\"]}]}",
+                Some(FeedKind::Live),
+            ),
+            (
+                "{\n \"schemas\": [\"x\"], \"Resources\": [{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:User\"]}]}",
+                Some(FeedKind::Identities),
+            ),
             ("[{\"id\": \"u-1\"}]", None),
             ("{\"id\": \"u-1\"\n", None),
             ("", None),

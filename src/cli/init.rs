@@ -43,7 +43,13 @@ pub const FILES: &[(&str, &str)] = &[
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
     let given = args.dir.as_deref().unwrap_or(Path::new("."));
     let dir = ctx.input(given);
-    let at = |name: &str| if dir == Path::new(".") { PathBuf::from(name) } else { dir.join(name) };
+    let at = |name: &str| {
+        if dir == Path::new(".") {
+            PathBuf::from(name)
+        } else {
+            dir.join(name)
+        }
+    };
     let existing: Vec<String> = FILES
         .iter()
         .map(|(name, _)| at(name))
@@ -54,7 +60,11 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         report(
             &CliError::new(
                 "init-exists",
-                format!("{} already exist{}: nothing was written", existing.join(", "), if existing.len() == 1 { "s" } else { "" }),
+                format!(
+                    "{} already exist{}: nothing was written",
+                    existing.join(", "),
+                    if existing.len() == 1 { "s" } else { "" }
+                ),
             )
             .with_help("run `entitle init` in an empty directory, or move those files away first"),
         );

@@ -8,10 +8,10 @@ use anyhow::Context as _;
 
 use entitle::io::live::{parse_live, LiveFile};
 use entitle::io::{read_bounded, InputError, ReadBudget};
-use entitle::term::one_line;
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
 use entitle::plan::render::{human, scim_patches, Style};
 use entitle::plan::{plan, Change, GuardLimits, Limit, Plan, PlanOptions};
+use entitle::term::one_line;
 
 use super::common::{as_of, evaluator, load_project, population_from, print_coded, EvalArgs, Reported};
 use super::context::Context;
@@ -104,8 +104,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
                     if let Some(error) = misplaced(file, bytes, FeedKind::Live) {
                         return Err(error);
                     }
-                    parse_live(file, bytes, None, args.app.as_deref())
-                        .map_err(|e| CliError::located("input", file, &e.to_string()))
+                    parse_live(file, bytes, None, args.app.as_deref()).map_err(|e| CliError::located("input", file, &e.to_string()))
                 })
                 .collect()
         });
@@ -171,11 +170,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
                 writeln!(out)?;
             }
         }
-        Format::Human => write!(
-            out,
-            "{}",
-            human(&plan, Style { colour: ctx.colour() })
-        )?,
+        Format::Human => write!(out, "{}", human(&plan, Style { colour: ctx.colour() }))?,
     }
     out.flush()?;
     if let Some(why) = &plan.refused {

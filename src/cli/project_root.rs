@@ -121,8 +121,8 @@ pub fn discover(start: &Path) -> Result<Root, CliError> {
 
 /// Reads and checks `entitle.toml`; an error is located at its line.
 fn read_config(file: &Path, shown: &str) -> Result<Config, CliError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::new("input", format!("cannot read the project file: {e}")).at(shown, None))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError::new("input", format!("cannot read the project file: {e}")).at(shown, None))?;
     let config: Config = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() as u32 + 1);
         let message = e.message().trim().trim_end_matches('.').to_string();

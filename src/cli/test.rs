@@ -80,7 +80,10 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
             Format::Human => print_human(&diagnostics, &sources),
         }
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-        let message = format!("the test suites have {errors} error{}: no test was run", if errors == 1 { "" } else { "s" });
+        let message = format!(
+            "the test suites have {errors} error{}: no test was run",
+            if errors == 1 { "" } else { "s" }
+        );
         match super::errors::format() {
             super::errors::ErrorFormat::Human => eprintln!("{message}"),
             super::errors::ErrorFormat::Json => print_coded("test-suites", message),

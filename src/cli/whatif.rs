@@ -227,10 +227,13 @@ pub fn run(ctx: &Context, mut args: Args) -> anyhow::Result<i32> {
         _ => None,
     };
     let scope = scope::between(&before, &after, engines);
-    let bar = progress(ctx, match &scope {
-        entitle::whatif::Scope::Everyone { .. } => head_population.feed.identities.len(),
-        entitle::whatif::Scope::Only { identities, .. } => identities.len(),
-    });
+    let bar = progress(
+        ctx,
+        match &scope {
+            entitle::whatif::Scope::Everyone { .. } => head_population.feed.identities.len(),
+            entitle::whatif::Scope::Only { identities, .. } => identities.len(),
+        },
+    );
     let whatif = compare(&before, &after, &scope, &|n| bar.inc(n))?;
     bar.finish_and_clear();
     write_out(|out| match output {
