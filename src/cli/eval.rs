@@ -21,7 +21,7 @@ pub enum Format {
     /// Grouped by application, readable at a glance.
     #[default]
     Human,
-    /// JSON Lines, one object per identity (spec §7).
+    /// JSON Lines, one object per identity (docs/cli.md, "Output").
     Json,
 }
 

@@ -89,7 +89,7 @@ enum Command {
     Gen(gen::Args),
     /// Prove every invariant and SoD rule over all identity states (Cedar SymCC + cvc5).
     Prove(prove::Args),
-    /// Run test suites (spec §6), with coverage down to each entry of each role's condition.
+    /// Run test suites (docs/test.md), with coverage down to each entry of each role's condition.
     Test(test::Args),
     /// Create a working policy repository: identity schema, an application, a birthright role,
     /// a guardrail, a test suite, a CI workflow and entitle.toml.

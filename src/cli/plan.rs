@@ -28,7 +28,7 @@ pub enum Format {
     /// Summary table, then changes by identity.
     #[default]
     Human,
-    /// The plan as JSON (spec §7).
+    /// The plan as JSON, as `--out` writes it (docs/cli.md, "The plan file").
     Json,
     /// One SCIM 2.0 PatchOp per entitlement, JSON Lines.
     ScimPatch,

@@ -16,7 +16,7 @@ pub enum Format {
     /// One line per result; counterexamples as identity records.
     #[default]
     Human,
-    /// `{"results": [...], "warnings": [...]}` (spec §7).
+    /// `{"results": [...], "warnings": [...]}` (docs/prove.md).
     Json,
     /// SARIF 2.1.0: failed proofs at the invariant's or rule's line.
     Sarif,

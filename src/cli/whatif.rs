@@ -30,7 +30,7 @@ pub enum Format {
     /// Figures, per-entitlement totals, then each identity with its reasons.
     #[default]
     Human,
-    /// The comparison as JSON (spec §7).
+    /// The comparison as JSON (docs/whatif.md).
     Json,
     /// A compact pull-request comment.
     Markdown,
