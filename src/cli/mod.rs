@@ -39,9 +39,9 @@ pub const EXIT_USAGE: i32 = 2;
     name = "entitle",
     version,
     about = "Policy-as-code entitlements: YAML roles compiled to Cedar, desired vs live access",
-    after_help = "The project root is the nearest directory, from the working directory up, holding an \
-                  `entitle.toml` or both `roles/` and `policies/`; commands run from there. \
-                  `entitle init` creates one; `entitle man` prints the manual."
+    after_help = "The project root is the working directory when it holds `entitle.toml` or `roles/`, else the \
+                  nearest directory up holding `entitle.toml` or both `roles/` and `policies/`; commands run \
+                  from there (docs/cli.md). `entitle init` creates one; `entitle man` prints the manual."
 )]
 pub(crate) struct Cli {
     /// Run as if started in DIR (before the project root is looked for).
