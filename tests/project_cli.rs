@@ -451,19 +451,36 @@ fn plan_out_writes_the_json_plan_and_narrowing_keeps_the_guards_whole() {
 #[test]
 fn help_text_names_only_documents_that_ship() {
     let commands = [
-        "check", "compile", "eval", "explain", "plan", "whatif", "gen", "prove", "test", "init", "completions", "man",
+        "check",
+        "compile",
+        "eval",
+        "explain",
+        "plan",
+        "whatif",
+        "gen",
+        "prove",
+        "test",
+        "init",
+        "completions",
+        "man",
     ];
     let mut helps = vec![stdout(&entitle_in(root(), &["--help"]))];
     helps.extend(commands.iter().map(|c| stdout(&entitle_in(root(), &[c, "--help"]))));
     helps.push(stdout(&entitle_in(root(), &["man"])));
     let mut named = 0;
     for help in &helps {
-        assert!(!help.contains("spec §"), "help text points at the contract, which does not ship:\n{help}");
+        assert!(
+            !help.contains("spec §"),
+            "help text points at the contract, which does not ship:\n{help}"
+        );
         for word in help.split(|c: char| c.is_whitespace() || "()`,;\"".contains(c)) {
             let word = word.trim_end_matches(['.', ':']);
             if let Some(doc) = word.strip_suffix(".md").filter(|d| !d.is_empty() && !d.contains('*')) {
                 named += 1;
-                assert!(root().join(format!("{doc}.md")).is_file(), "help names `{word}`, which does not ship");
+                assert!(
+                    root().join(format!("{doc}.md")).is_file(),
+                    "help names `{word}`, which does not ship"
+                );
             }
         }
     }
