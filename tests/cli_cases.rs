@@ -8,11 +8,11 @@
 //!
 //! ```yaml
 //! description: a live export given as the identity feed is one error   # one line
-//! dir: tests/cases/cli/project   # optional: where it runs, from the repository root (default: the root)
+//! dir: fixtures/tests            # optional: where it runs, from the repository root (default: the root; `{tmp}` allowed)
 //! files:                         # optional: written to a fresh temporary directory; `{tmp}` in args names it
 //!   live.jsonl: |
 //!     {"identity": "u-1", "entitlement": "okta:sso"}
-//! args: [eval, --identities, "{tmp}/live.jsonl", --format, json]
+//! args: [eval, --identities, "{tmp}/live.jsonl", --format, json]   # `{root}` names the repository
 //! expect:
 //!   exit: 2
 //!   error:                       # the only error on stderr; these keys must match (a subset of the error object)
@@ -133,7 +133,12 @@ fn run(case: &Case) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| e.to_string())?;
     }
     let tmp_text = tmp.path().to_str().ok_or("temporary path is not UTF-8")?;
-    let args: Vec<String> = case.args.iter().map(|a| a.replace("{tmp}", tmp_text)).collect();
+    let root_text = root().to_str().ok_or("repository path is not UTF-8")?;
+    let args: Vec<String> = case
+        .args
+        .iter()
+        .map(|a| a.replace("{tmp}", tmp_text).replace("{root}", root_text))
+        .collect();
     let dir = match &case.dir {
         Some(d) => PathBuf::from(d.replace("{tmp}", tmp_text)),
         None => PathBuf::from("."),
