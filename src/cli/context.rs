@@ -203,21 +203,47 @@ impl Context {
         } else {
             format!(" at {}", self.root.shown())
         };
-        let defs = &project.defs;
-        let guardrails = guardrails(project);
-        let hash = entitle::plan::policy_sha256(project);
-        let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        format!(
-            "loaded {}{policies}{at}: {}, {}, {}, {}, {}; policy sha256 {}",
-            dir(&self.roles),
-            count(defs.applications.len(), "application", "applications"),
-            count(defs.entitlements.len(), "entitlement", "entitlements"),
-            count(defs.packages.len(), "package", "packages"),
-            count(defs.roles.len(), "role", "roles"),
-            count(guardrails, "guardrail", "guardrails"),
-            &hash[..12.min(hash.len())]
-        )
+        format!("loaded {}{policies}{at}: {}", dir(&self.roles), contents(project))
     }
+
+    /// Names a second set of definitions a command loaded (`whatif`'s base), as [`Context::loaded`] does.
+    pub fn loaded_other(&self, label: &str, project: &Project) {
+        if self.quiet {
+            return;
+        }
+        match errors::format() {
+            ErrorFormat::Human => eprintln!("{}", entitle::term::one_line(&format!("loaded {label}: {}", contents(project)))),
+            ErrorFormat::Json => {
+                let defs = &project.defs;
+                let json = serde_json::json!({"loaded": {
+                    "label": label,
+                    "applications": defs.applications.len(),
+                    "entitlements": defs.entitlements.len(),
+                    "packages": defs.packages.len(),
+                    "roles_defined": defs.roles.len(),
+                    "guardrails": guardrails(project),
+                    "policy_sha256": entitle::plan::policy_sha256(project),
+                }});
+                eprintln!("{json}");
+            }
+        }
+    }
+}
+
+/// `14 applications, 76 entitlements, 23 packages, 54 roles, 5 guardrails; policy sha256 1a2b3c4d5e6f`.
+fn contents(project: &Project) -> String {
+    let defs = &project.defs;
+    let hash = entitle::plan::policy_sha256(project);
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{}, {}, {}, {}, {}; policy sha256 {}",
+        count(defs.applications.len(), "application", "applications"),
+        count(defs.entitlements.len(), "entitlement", "entitlements"),
+        count(defs.packages.len(), "package", "packages"),
+        count(defs.roles.len(), "role", "roles"),
+        count(guardrails(project), "guardrail", "guardrails"),
+        &hash[..12.min(hash.len())]
+    )
 }
 
 /// The hand-written guardrails among the project's policies.

@@ -141,6 +141,7 @@ pub fn run(ctx: &Context, mut args: Args) -> anyhow::Result<i32> {
             let Some((project, label)) = base_definitions(&args, roles, policies)? else {
                 return Ok(None);
             };
+            ctx.loaded_other(&label, &project);
             let evaluator = evaluator(&project, args.eval.engine)?;
             Ok(Some((project, label, evaluator)))
         });
