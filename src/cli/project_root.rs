@@ -156,7 +156,8 @@ impl Root {
     /// started), as the command sees it from the root: relative to the root
     /// when it lies inside, absolute otherwise. `-` (standard input) stays.
     pub fn input(&self, path: &Path) -> PathBuf {
-        if path == Path::new("-") || (self.dir == self.invocation && path.is_relative()) {
+        // Started at the root: paths as given, as before discovery existed.
+        if path == Path::new("-") || self.dir == self.invocation {
             return path.to_path_buf();
         }
         let absolute = normalise(&self.invocation.join(path));

@@ -43,8 +43,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The SHA-256 of the compiled policy set (schema, policies, entities).
+/// The SHA-256 of the compiled policy set (schema, policies, entities), taken once per project.
 pub fn policy_sha256(project: &Project) -> String {
+    project.policy_sha256.get_or_init(|| hash_policy_set(project)).clone()
+}
+
+fn hash_policy_set(project: &Project) -> String {
     let c = &project.compiled;
     // The three texts NUL-separated, hashed in place (a large organisation's are tens of megabytes).
     let mut hash = Sha256::new();
