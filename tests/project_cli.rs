@@ -486,3 +486,19 @@ fn help_text_names_only_documents_that_ship() {
     }
     assert!(named > 0, "no document named in any help text: the check would pass vacuously");
 }
+
+#[test]
+fn init_looks_for_no_root_above_it() {
+    // A broken project file above stops every command but `init`, which starts a new root.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("entitle.toml"), "nonsense = [\n").unwrap();
+    let out = entitle_in(tmp.path(), &["-q", "check"]);
+    expect_code(&out, 2);
+    assert!(stderr(&out).starts_with("error: entitle.toml:"), "{}", stderr(&out));
+    std::fs::create_dir(tmp.path().join("new")).unwrap();
+    let out = entitle_in(&tmp.path().join("new"), &["init", "--format", "json"]);
+    expect_code(&out, 0);
+    assert_eq!(json(&out)["created"][0], "entitle.toml");
+    let out = entitle_in(&tmp.path().join("new/roles"), &["-q", "check"]);
+    expect_code(&out, 0);
+}

@@ -50,14 +50,15 @@ impl Context {
     /// Applies `-C`, finds the root, reads `entitle.toml` and moves to the
     /// root. `errors_follow_config`: the command line has no `--format`, so
     /// the project's default format also chooses the errors' format.
-    pub fn new(cli: &Cli, errors_follow_config: bool) -> Result<Context, CliError> {
+    /// `discover: false` (for `init`): the working directory is the root, whatever is above it.
+    pub fn new(cli: &Cli, errors_follow_config: bool, discover: bool) -> Result<Context, CliError> {
         if let Some(dir) = &cli.directory {
             std::env::set_current_dir(dir)
                 .map_err(|e| CliError::new("usage", format!("-C: cannot change to directory `{}`: {e}", dir.display())))?;
         }
         let start = std::env::current_dir().map_err(|e| CliError::new("io", format!("cannot read the working directory: {e}")))?;
         // `--roles DIR` names the definitions: nothing is looked for, paths are the working directory's.
-        let root = if cli.roles.is_some() {
+        let root = if cli.roles.is_some() || !discover {
             Root::at(&start)
         } else {
             project_root::discover(&start)?

@@ -122,7 +122,9 @@ pub fn run() -> i32 {
         Command::Man => return finish(completions::man()),
         _ => {}
     }
-    let ctx = match Context::new(&cli, !argv_has_format(&argv)) {
+    // `init` creates a repository: whatever lies above the working directory is not its root.
+    let discover = !matches!(cli.command, Command::Init(_));
+    let ctx = match Context::new(&cli, !argv_has_format(&argv), discover) {
         Ok(ctx) => ctx,
         Err(e) => {
             errors::report(&e);

@@ -238,6 +238,33 @@ mod tests {
     }
 
     #[test]
+    fn discovery_prefers_the_working_directory_then_the_nearest_marker() {
+        let tmp = tempfile::tempdir().unwrap();
+        let top = tmp.path().canonicalize().unwrap();
+        let mkdir = |p: &str| std::fs::create_dir_all(top.join(p)).unwrap();
+        // An Ansible-like `roles/` alone high up; a repository with entitle.toml below it.
+        mkdir("roles");
+        mkdir("work/repo/roles/sub");
+        mkdir("work/repo/docs/deep");
+        std::fs::write(top.join("work/repo/entitle.toml"), "[output]\nformat = \"json\"\n").unwrap();
+        let found = |from: &str| discover(&top.join(from)).unwrap();
+        let root = found("work/repo/docs/deep");
+        assert_eq!(root.dir, top.join("work/repo"));
+        assert_eq!(root.config.and_then(|c| c.output.format).as_deref(), Some("json"));
+        // A working directory holding `roles/` is the root, as before discovery existed.
+        assert_eq!(found("work/repo").dir, top.join("work/repo"));
+        assert_eq!(found("work/repo/roles/sub").dir, top.join("work/repo"));
+        // Above the repository, the lone `roles/` is not a marker: the working directory stays the root.
+        mkdir("other/place");
+        assert_eq!(found("other/place").dir, top.join("other/place"));
+        // `roles/` and `policies/` together are.
+        mkdir("other/policies");
+        mkdir("other/roles");
+        assert_eq!(found("other/place").dir, top.join("other"));
+        assert!(found("other/place").config.is_none());
+    }
+
+    #[test]
     fn guard_defaults_are_checked() {
         let config: Config = toml::from_str("[guards]\nmax_revokes = \"50 or 5%\"\n").unwrap();
         assert_eq!(config.guards.limits().unwrap()[0], Some(Limit::Smaller(50, 5.0)));
