@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use entitle::diag::did_you_mean;
 use entitle::io::live::{parse_live, LiveFile};
 use entitle::io::{read_bounded, InputError, ReadBudget};
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
@@ -145,6 +146,21 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         identities: args.only.clone(),
         app: args.app.clone(),
     };
+    // A misspelt `--identity` would narrow to nothing and look like "no change": say so instead.
+    for id in &scope.identities {
+        let known = population.get(id).is_some() || population.is_invalid(id) || plan.orphaned_accounts.iter().any(|o| &o.identity == id);
+        if !known {
+            let mut error = CliError::new(
+                "unknown-identity",
+                format!("--identity: `{id}` is neither in the identity feed nor in the live state"),
+            );
+            if let Some(help) = did_you_mean(id, population.feed.identities.iter().map(|s| s.id.as_str())) {
+                error = error.with_help(help);
+            }
+            report(&error);
+            return Ok(EXIT_USAGE);
+        }
+    }
     scope.narrow(&mut plan);
     let json = plan_file(&plan, &options, &scope);
     if let Some(file) = &args.out {
