@@ -11,11 +11,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use entitle::plan::Limit;
 use entitle::Project;
 
 use super::errors::{self, CliError, ErrorFormat};
-use super::project_root::{self, Root, PROJECT_FILE};
+use super::project_root::{self, GuardLimitDefaults, Root, PROJECT_FILE};
 use super::Cli;
 
 /// `--color`.
@@ -129,14 +128,9 @@ impl Context {
             .unwrap_or_default()
     }
 
-    /// A guard limit: the flag when given, else entitle.toml's `[guards]`, else `default`.
-    pub fn limit(&self, given: Option<Limit>, which: usize, default: Limit) -> Limit {
-        given
-            .or_else(|| {
-                let config = self.root.config.as_ref()?;
-                config.guards.limits().ok()?.get(which).copied().flatten()
-            })
-            .unwrap_or(default)
+    /// The guard limits entitle.toml sets (none without one; it was checked when read).
+    pub fn guard_defaults(&self) -> GuardLimitDefaults {
+        self.root.config.as_ref().and_then(|c| c.guards.limits().ok()).unwrap_or_default()
     }
 
     /// Where the root is and why, for `-v`.

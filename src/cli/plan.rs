@@ -123,13 +123,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         anyhow::Error::from(Reported(EXIT_USAGE))
     })?;
     let evaluator = evaluator(&project, args.eval.engine)?;
+    let project_limits = ctx.guard_defaults();
     let options = PlanOptions {
         as_of: at,
+        // A flag, else entitle.toml's `[guards]`, else the contract's defaults.
         limits: GuardLimits {
-            max_revokes: ctx.limit(args.max_revokes, 0, DEFAULT_MAX_REVOKES),
-            max_invalid: ctx.limit(args.max_invalid, 1, DEFAULT_MAX_INVALID),
-            max_orphaned: ctx.limit(args.max_orphaned, 2, DEFAULT_MAX_ORPHANED),
-            max_privileged_grants: ctx.limit(args.max_privileged_grants, 3, DEFAULT_MAX_PRIVILEGED_GRANTS),
+            max_revokes: args.max_revokes.or(project_limits.max_revokes).unwrap_or(DEFAULT_MAX_REVOKES),
+            max_invalid: args.max_invalid.or(project_limits.max_invalid).unwrap_or(DEFAULT_MAX_INVALID),
+            max_orphaned: args.max_orphaned.or(project_limits.max_orphaned).unwrap_or(DEFAULT_MAX_ORPHANED),
+            max_privileged_grants: args
+                .max_privileged_grants
+                .or(project_limits.max_privileged_grants)
+                .unwrap_or(DEFAULT_MAX_PRIVILEGED_GRANTS),
         },
         force: args.force,
     };

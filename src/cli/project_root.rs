@@ -57,21 +57,34 @@ pub struct OutputDefaults {
     pub format: Option<String>,
 }
 
+/// The guard limits `entitle.toml` sets, parsed.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct GuardLimitDefaults {
+    /// `guards.max_revokes`.
+    pub max_revokes: Option<Limit>,
+    /// `guards.max_invalid`.
+    pub max_invalid: Option<Limit>,
+    /// `guards.max_orphaned`.
+    pub max_orphaned: Option<Limit>,
+    /// `guards.max_privileged_grants`.
+    pub max_privileged_grants: Option<Limit>,
+}
+
 impl GuardDefaults {
     /// Each limit given, parsed; a bad one is an error naming its key.
-    pub fn limits(&self) -> Result<[Option<Limit>; 4], String> {
+    pub fn limits(&self) -> Result<GuardLimitDefaults, String> {
         let parse = |key: &str, value: &Option<String>| -> Result<Option<Limit>, String> {
             value
                 .as_deref()
                 .map(|v| v.parse::<Limit>().map_err(|e| format!("`guards.{key}`: {e}")))
                 .transpose()
         };
-        Ok([
-            parse("max_revokes", &self.max_revokes)?,
-            parse("max_invalid", &self.max_invalid)?,
-            parse("max_orphaned", &self.max_orphaned)?,
-            parse("max_privileged_grants", &self.max_privileged_grants)?,
-        ])
+        Ok(GuardLimitDefaults {
+            max_revokes: parse("max_revokes", &self.max_revokes)?,
+            max_invalid: parse("max_invalid", &self.max_invalid)?,
+            max_orphaned: parse("max_orphaned", &self.max_orphaned)?,
+            max_privileged_grants: parse("max_privileged_grants", &self.max_privileged_grants)?,
+        })
     }
 }
 
@@ -267,7 +280,7 @@ mod tests {
     #[test]
     fn guard_defaults_are_checked() {
         let config: Config = toml::from_str("[guards]\nmax_revokes = \"50 or 5%\"\n").unwrap();
-        assert_eq!(config.guards.limits().unwrap()[0], Some(Limit::Smaller(50, 5.0)));
+        assert_eq!(config.guards.limits().unwrap().max_revokes, Some(Limit::Smaller(50, 5.0)));
         let config: Config = toml::from_str("[guards]\nmax_revokes = \"lots\"\n").unwrap();
         assert!(config.guards.limits().unwrap_err().contains("guards.max_revokes"));
         assert!(toml::from_str::<Config>("role = \"x\"\n").is_err());
