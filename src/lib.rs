@@ -127,6 +127,7 @@ pub mod term;
 pub mod testing;
 pub mod time;
 pub mod whatif;
+pub mod who;
 
 pub use diag::{Code, Diagnostic, Location, Severity};
 pub use project::Project;

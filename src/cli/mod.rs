@@ -12,6 +12,7 @@ mod plan;
 mod prove;
 mod test;
 mod whatif;
+mod who;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,8 @@ enum Command {
     Prove(prove::Args),
     /// Run test suites (spec §6), with coverage down to each entry of each role's condition.
     Test(test::Args),
+    /// Who should hold an entitlement, a role or a package, and with live state who does.
+    Who(who::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -87,6 +90,7 @@ pub fn run() -> i32 {
         Command::Gen(args) => gen::run(args),
         Command::Prove(args) => prove::run(&cli.roles, policies, args),
         Command::Test(args) => test::run(&cli.roles, policies, args),
+        Command::Who(args) => who::run(&cli.roles, policies, args),
     };
     match result {
         Ok(code) => code,
