@@ -126,6 +126,7 @@ pub mod state;
 pub mod term;
 pub mod testing;
 pub mod time;
+pub mod verify;
 pub mod whatif;
 pub mod who;
 

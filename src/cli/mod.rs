@@ -11,6 +11,7 @@ mod gen;
 mod plan;
 mod prove;
 mod test;
+mod verify;
 mod whatif;
 mod who;
 
@@ -68,6 +69,8 @@ enum Command {
     Test(test::Args),
     /// Who should hold an entitlement, a role or a package, and with live state who does.
     Who(who::Args),
+    /// Deprovisioning completion of a carried-out plan against later live exports.
+    Verify(verify::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -91,6 +94,7 @@ pub fn run() -> i32 {
         Command::Prove(args) => prove::run(&cli.roles, policies, args),
         Command::Test(args) => test::run(&cli.roles, policies, args),
         Command::Who(args) => who::run(&cli.roles, policies, args),
+        Command::Verify(args) => verify::run(&cli.roles, policies, args),
     };
     match result {
         Ok(code) => code,
