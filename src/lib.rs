@@ -122,6 +122,7 @@ pub mod population;
 pub mod project;
 pub mod prove;
 pub mod rego;
+pub mod review;
 pub mod state;
 pub mod term;
 pub mod testing;

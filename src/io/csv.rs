@@ -336,3 +336,17 @@ mod tests {
         );
     }
 }
+
+/// Every row of a strict RFC 4180 text as (first line, cells), blank lines
+/// skipped; the first malformed row is an error with its line (for readers
+/// outside `io`, such as review decisions).
+pub(crate) fn rows(text: &str) -> Result<Vec<(u32, Vec<String>)>, (u32, String)> {
+    let mut out = Vec::new();
+    for row in CsvReader::new(text) {
+        if let Some(fault) = row.fault {
+            return Err((row.first_line, fault));
+        }
+        out.push((row.first_line, row.cells.into_iter().map(|c| c.into_owned()).collect()));
+    }
+    Ok(out)
+}

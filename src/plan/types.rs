@@ -36,6 +36,8 @@ pub enum RevokeReason {
     OrphanedAccount,
     /// It came from an assignment that has expired.
     ExpiredAssignment,
+    /// A reviewer decided to revoke it in an access review (`entitle review --decisions`).
+    ReviewRevoked,
 }
 
 impl RevokeReason {
@@ -46,6 +48,7 @@ impl RevokeReason {
             RevokeReason::Forbidden => "forbidden",
             RevokeReason::OrphanedAccount => "orphaned-account",
             RevokeReason::ExpiredAssignment => "expired-assignment",
+            RevokeReason::ReviewRevoked => "review-revoked",
         }
     }
 }
