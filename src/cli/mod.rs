@@ -10,6 +10,7 @@ mod explain;
 mod gen;
 mod plan;
 mod prove;
+mod review;
 mod test;
 mod verify;
 mod whatif;
@@ -71,6 +72,8 @@ enum Command {
     Who(who::Args),
     /// Deprovisioning completion of a carried-out plan against later live exports.
     Verify(verify::Args),
+    /// An access-review campaign by exception; `--decisions` turns the answers into a plan.
+    Review(review::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -95,6 +98,7 @@ pub fn run() -> i32 {
         Command::Test(args) => test::run(&cli.roles, policies, args),
         Command::Who(args) => who::run(&cli.roles, policies, args),
         Command::Verify(args) => verify::run(&cli.roles, policies, args),
+        Command::Review(args) => review::run(&cli.roles, policies, args),
     };
     match result {
         Ok(code) => code,
