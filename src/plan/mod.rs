@@ -14,6 +14,7 @@
 //! ([`sod`]), revocation reasons ([`reasons`]).
 
 pub mod diff;
+pub mod governance;
 pub mod guards;
 pub mod live_index;
 pub mod reasons;
@@ -26,12 +27,13 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, EntitlementId};
 use crate::eval::{DesiredSet, EvalError, Evaluator};
-use crate::io::live::{LastUsed, LiveFile};
+use crate::io::live::LiveFile;
 use crate::population::{GluedRecord, OwnerRecord, Population};
 use crate::project::Project;
 use crate::state::{AssignmentStatus, IdentityState};
 use crate::time::Instant;
 
+pub use governance::exception_diagnostics;
 pub use guards::{GuardLimits, Limit};
 pub use types::*;
 
@@ -259,9 +261,8 @@ impl Run<'_> {
                 let name = c.exceptions.name(*x);
                 let def = self.project.defs.exceptions.get(name)?;
                 let info = c.exception(*x);
-                let active = self.at < info.expires;
-                let mut out = exception_outcome(def, if active { ExceptionState::Active } else { ExceptionState::Expired });
-                out.expiring = active && info.expires.0.saturating_sub(self.at.0) <= self.governance.warn_expiring.0;
+                let mut out = governance::exception_outcome(def, self.at, self.governance.warn_expiring);
+                let active = out.status == ExceptionState::Active;
                 let Some((desired, held, changes)) = evaluated else {
                     return Some(out);
                 };
@@ -312,17 +313,14 @@ impl Run<'_> {
             return Vec::new();
         };
         let c = self.catalog;
-        let cutoff = self.at.0.saturating_sub(after.0);
         let mut out = Vec::new();
         let mut revoked = false;
         for e in held {
             let Some(used) = self.index.last_used(&identity.id, *e) else {
                 continue;
             };
-            let idle_days = match used {
-                LastUsed::Never => None,
-                LastUsed::At(t) if t.0 < cutoff => Some(self.at.0.saturating_sub(t.0) / 86_400_000),
-                LastUsed::At(_) => continue,
+            let Some(idle_days) = governance::idle(used, self.at, after) else {
+                continue;
             };
             let entitlement = c.entitlements.name(*e);
             let planned = changes.iter().find_map(|ch| match ch {
@@ -527,7 +525,10 @@ impl Run<'_> {
                 continue;
             }
             if let Some(def) = self.project.defs.exceptions.get(name) {
-                plan.exceptions.push(exception_outcome(def, ExceptionState::UnknownIdentity));
+                let mut out = governance::exception_outcome(def, self.at, self.governance.warn_expiring);
+                out.status = ExceptionState::UnknownIdentity;
+                out.expiring = false;
+                plan.exceptions.push(out);
             }
         }
         plan.exceptions.sort_by(|a, b| a.id.cmp(&b.id));
@@ -550,52 +551,6 @@ impl Run<'_> {
         s.expired_assignments = plan.expired_assignments.len();
         plan
     }
-}
-
-/// An exception's outcome before the plan says what it does.
-fn exception_outcome(def: &crate::model::Exception, status: ExceptionState) -> ExceptionOutcome {
-    let (entitlement, package) = match &def.grants {
-        crate::model::GrantRef::Entitlement(e) => (Some(e.clone()), None),
-        crate::model::GrantRef::Package(p) => (None, Some(p.clone())),
-    };
-    ExceptionOutcome {
-        id: def.id.clone(),
-        identity: def.identity.clone(),
-        entitlement,
-        package,
-        ticket: def.ticket.clone(),
-        approved_by: def.approved_by.clone(),
-        expires: def.expires.to_rfc3339(),
-        status,
-        expiring: false,
-        kept: Vec::new(),
-        granted: Vec::new(),
-        revoked: Vec::new(),
-        overridden: Vec::new(),
-        source: def.source.file_line(),
-    }
-}
-
-/// The exceptions naming an identity the feed does not hold (neither a valid
-/// nor an invalid record): W014, located at the exception.
-pub fn exception_diagnostics(project: &Project, population: &Population) -> Vec<crate::diag::Diagnostic> {
-    project
-        .defs
-        .exceptions
-        .values()
-        .filter(|x| population.get(&x.identity).is_none() && !population.is_invalid(&x.identity))
-        .map(|x| {
-            crate::diag::Diagnostic::new(
-                crate::diag::Code::ExceptionUnknownIdentity,
-                x.source.clone(),
-                format!(
-                    "exception `{}` names identity `{}`, which the identity feed does not hold",
-                    x.id, x.identity
-                ),
-            )
-            .with_help("remove the exception if the identity has left, or correct the id")
-        })
-        .collect()
 }
 
 /// Two lists of outcomes, each in identity order, merged into one.
