@@ -138,6 +138,12 @@ pub fn plan(
         } else {
             plan.refused = Some(tripped.join("; "));
             // The summary speaks of the changes emitted: none. The refusal says what would have been.
+            // Dormant grants that would have been revoked stay unchanged.
+            plan.summary.unchanged += plan
+                .changes
+                .iter()
+                .filter(|c| matches!(c, Change::Revoke { reason: RevokeReason::Dormant, .. }))
+                .count();
             plan.changes.clear();
             plan.summary.grants = 0;
             plan.summary.revokes = 0;
