@@ -100,6 +100,7 @@ fn options(limits: GuardLimits) -> PlanOptions {
         as_of: at(),
         limits,
         force: false,
+        governance: Default::default(),
     }
 }
 

@@ -8,7 +8,8 @@ use entitle::io::live::{parse_live, LiveFile};
 use entitle::io::{read_bounded, InputError, ReadBudget};
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
 use entitle::plan::render::{human, scim_patches, Style};
-use entitle::plan::{plan, GuardLimits, Limit, PlanOptions};
+use entitle::plan::{exception_diagnostics, plan, GovernanceOptions, GuardLimits, Limit, PlanOptions};
+use entitle::time::Duration;
 
 use super::common::{as_of, evaluator, load_project, population_from, print_error, EvalArgs, Reported};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
@@ -66,6 +67,20 @@ pub struct Args {
     /// Override every guard; the output says so.
     #[arg(long)]
     force: bool,
+    /// Mark approved exceptions expiring within this window of `--as-of` (`14d`, `72h`).
+    #[arg(long, default_value = "14d", value_parser = duration)]
+    warn_expiring: Duration,
+    /// Report live grants whose `last_used` is older than this (`90d`), or `never`, as dormant.
+    #[arg(long, value_parser = duration)]
+    dormant_after: Option<Duration>,
+    /// Revoke dormant grants (reason `dormant`) unless an active exception covers them; still under the guards.
+    #[arg(long, requires = "dormant_after")]
+    revoke_dormant: bool,
+}
+
+/// A `--warn-expiring` or `--dormant-after` value.
+fn duration(text: &str) -> Result<Duration, String> {
+    Duration::parse(text)
 }
 
 pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
@@ -110,7 +125,15 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             max_privileged_grants: args.max_privileged_grants,
         },
         force: args.force,
+        governance: GovernanceOptions {
+            warn_expiring: args.warn_expiring,
+            dormant_after: args.dormant_after,
+            revoke_dormant: args.revoke_dormant,
+        },
     };
+    for d in exception_diagnostics(&project, &population) {
+        eprint!("{}", d.render(None));
+    }
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(population.feed.identities.len() as u64),
         indicatif::ProgressDrawTarget::stderr(),

@@ -195,6 +195,11 @@ impl LiveFile {
         Some(self.last_used[i].1)
     }
 
+    /// The rows that say when they were last used: (row index, `last_used`), by row index.
+    pub(crate) fn last_used_rows(&self) -> &[(u32, LastUsed)] {
+        &self.last_used
+    }
+
     /// Does any grant say when it was last used?
     pub fn has_last_used(&self) -> bool {
         !self.last_used.is_empty()
