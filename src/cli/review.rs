@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use entitle::io::{read_bounded, ReadBudget};
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
-use entitle::plan::{GuardLimits, Limit, PlanOptions};
+use entitle::plan::{GovernanceOptions, GuardLimits, Limit, PlanOptions};
 use entitle::review::{campaign, csv, decisions_plan, file_stem, markdown, read_decisions, ReviewBy, ReviewError, ReviewOptions};
 use entitle::Duration;
 
@@ -115,6 +115,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
                 max_privileged_grants: DEFAULT_MAX_PRIVILEGED_GRANTS,
             },
             force: args.force,
+            governance: GovernanceOptions::default(),
         };
         let outcome = decisions_plan(&project, evaluator.as_ref(), &population, &live, &decisions, &options)?;
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -25,7 +25,8 @@
 //!   passed over); without one it is unassigned.
 //! - **Risk flags**: `privileged` (the entitlement is), `sod-conflict` (an
 //!   SoD rule the identity's live grants violate has it on a side),
-//!   `dormant` (`last_used` is `never`, or older than `dormant_after`),
+//!   `dormant` (`last_used` is `never`, or older than `dormant_after`: the
+//!   rule of `plan --dormant-after`),
 //!   `not-justified` (the identity should not hold it: the plan would
 //!   revoke it, with `revoke_reason`), `exception-expiring` (held only
 //!   through exceptions, the last of which expires within `warn_expiring`),
@@ -49,7 +50,7 @@ use crate::io::live::{LastUsed, LiveFile};
 use crate::model::{AttrTest, AttrType, Condition, Literal, Subject};
 use crate::plan::live_index::LiveIndex;
 use crate::plan::sod::SodRules;
-use crate::plan::{reasons, Change, StateKind};
+use crate::plan::{governance, reasons, Change, StateKind};
 use crate::population::{OwnerRecord, Population};
 use crate::project::Project;
 use crate::state::{AttrValue, IdentityState};
@@ -309,12 +310,9 @@ pub fn campaign(
                     flags.push(Flag::SodConflict);
                 }
                 let used = last_used.get(&(id, name)).copied();
-                match used {
-                    Some(LastUsed::Never) => flags.push(Flag::Dormant),
-                    Some(LastUsed::At(t)) if options.as_of.0.saturating_sub(t.0) >= options.dormant_after.0 => {
-                        flags.push(Flag::Dormant)
-                    }
-                    _ => {}
+                // The plan's own rule of dormancy (`plan --dormant-after`).
+                if used.is_some_and(|u| governance::idle(u, options.as_of, options.dormant_after).is_some()) {
+                    flags.push(Flag::Dormant);
                 }
                 if nhi_inactive_owner {
                     flags.push(Flag::NhiInactiveOwner);
@@ -338,7 +336,7 @@ pub fn campaign(
                         .iter()
                         .filter_map(|j| j.exception.as_ref().and_then(|x| Instant::parse(&x.expires).ok()))
                         .max();
-                    if last.is_some_and(|t| t.0.saturating_sub(options.as_of.0) <= options.warn_expiring.0) {
+                    if last.is_some_and(|t| governance::is_expiring(t, options.as_of, options.warn_expiring)) {
                         flags.push(Flag::ExceptionExpiring);
                     }
                 }
