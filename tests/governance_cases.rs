@@ -16,7 +16,7 @@
 //!   expected.exit           optional: its exit code (absent: 0)
 //! ```
 //!
-//! For a `plan` case the harness also runs the command with `--engine
+//! For a `plan`, `who` or `review` case the harness also runs the command with `--engine
 //! oracle` (plain Cedar, the semantics) and requires the same stdout, and
 //! runs it twice to require byte-identical output. It runs every case and
 //! fails once, listing each failure with the actual output; `ENTITLE_BLESS=1`
@@ -117,7 +117,7 @@ fn check_case(dir: &Path, bless: bool) -> Result<(), String> {
     if run(dir, &args) != actual {
         let _ = writeln!(problems, "a second run printed something else");
     }
-    if args.first() == Some(&"plan") {
+    if matches!(args.first(), Some(&"plan" | &"who" | &"review")) {
         let mut oracle = args.clone();
         oracle.extend(["--engine", "oracle"]);
         let slow = run(dir, &oracle);

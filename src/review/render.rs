@@ -76,12 +76,11 @@ pub fn csv(groups: &[ReviewerItems]) -> String {
     out
 }
 
-/// Markdown text in a table cell: pipes, backticks and line breaks cannot end it or inject markup.
+/// Markdown text in a table cell: pipes and line breaks cannot end the cell, `<` cannot open HTML.
 fn md(text: &str) -> String {
     crate::term::one_line(text)
         .replace('\\', "\\\\")
         .replace('|', "\\|")
-        .replace('`', "\\`")
         .replace('<', "&lt;")
 }
 
