@@ -317,7 +317,7 @@ fn missing_policies_directory_is_an_io_error() {
         .compiled
         .info
         .values()
-        .all(|i| matches!(i.origin, entitle::compile::PolicyOrigin::Role(_))));
+        .all(|i| !matches!(i.origin, entitle::compile::PolicyOrigin::Guardrail)));
 }
 
 /// A roles directory without a single definitions file is an error, not an empty organisation.

@@ -131,9 +131,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             revoke_dormant: args.revoke_dormant,
         },
     };
-    for d in exception_diagnostics(&project, &population) {
-        eprint!("{}", d.render(None));
-    }
+
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(population.feed.identities.len() as u64),
         indicatif::ProgressDrawTarget::stderr(),
@@ -169,6 +167,12 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         )?,
     }
     out.flush()?;
+    // A refused plan's feed may be truncated: every exception would name an unknown identity.
+    if plan.refused.is_none() {
+        for d in exception_diagnostics(&project, &population) {
+            eprint!("{}", d.render(None));
+        }
+    }
     if let Some(why) = &plan.refused {
         print_error(format_args!("plan refused: {why}; nothing will change (override with --force)"));
         return Ok(EXIT_FINDINGS);
