@@ -156,3 +156,68 @@ fn governance_cases() {
         failures.matches("\n=== ").count()
     );
 }
+
+/// The README's review, verify and who examples are what the binary prints on the bundled
+/// example: each `<!-- NAME-example -->` block's commands are run (in a scratch directory
+/// holding the example's fixtures, `> FILE` written there) and each stretch of the shown
+/// output between `...` lines must appear, in order, in what the last command printed.
+#[test]
+fn readme_governance_examples_are_what_the_binary_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    std::fs::create_dir(scratch.path().join("fixtures")).expect("fixtures/");
+    for file in ["identities.jsonl", "live.jsonl", "live-2026-11-24.jsonl"] {
+        std::fs::copy(root.join("fixtures").join(file), scratch.path().join("fixtures").join(file)).expect("copy a fixture");
+    }
+    for dir in ["roles", "policies"] {
+        copy_dir(&root.join(dir), &scratch.path().join(dir));
+    }
+    for name in ["review", "verify", "who"] {
+        let marker = format!("<!-- {name}-example -->\n```text\n");
+        let start = readme.find(&marker).unwrap_or_else(|| panic!("README has no {marker:?}")) + marker.len();
+        let block = &readme[start..start + readme[start..].find("```").expect("the block ends")];
+        let mut printed = String::new();
+        let mut shown = Vec::new();
+        for line in block.lines() {
+            let Some(command) = line.strip_prefix("$ entitle ") else {
+                shown.push(line);
+                continue;
+            };
+            let (command, target) = match command.split_once(" > ") {
+                Some((c, file)) => (c, Some(file.trim())),
+                None => (command, None),
+            };
+            let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+                .args(command.split_whitespace())
+                .current_dir(scratch.path())
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("run entitle");
+            match target {
+                Some(file) => std::fs::write(scratch.path().join(file), &out.stdout).expect("write the redirect"),
+                None => printed = String::from_utf8_lossy(&out.stdout).into_owned(),
+            }
+        }
+        let mut from = 0;
+        for stretch in shown.join("\n").split("\n...") {
+            let stretch = stretch.trim_matches('\n');
+            match printed[from..].find(stretch) {
+                Some(at) => from += at + stretch.len(),
+                None => panic!("README's {name} example shows\n{stretch}\nwhich `entitle` does not print (after what came before); it prints:\n{printed}"),
+            }
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read a directory").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy a file");
+        }
+    }
+}

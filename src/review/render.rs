@@ -122,10 +122,14 @@ pub fn markdown(campaign: &Campaign) -> String {
             if let Some(reason) = &item.revoke_reason {
                 why = format!("none (plan: {reason})");
             }
+            let mut identity = md(&item.identity);
+            if !item.escalated_from.is_empty() {
+                identity += &format!(" (escalated from {})", md(&item.escalated_from.join(", ")));
+            }
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | |",
-                md(&item.identity),
+                identity,
                 md(&item.entitlement),
                 flags_text(item),
                 md(&why),
