@@ -666,7 +666,10 @@ mod tests {
         };
         let ok = read("u-9".into()).unwrap();
         assert_eq!(ok.attributes.get("manager"), Some(&AttrValue::str("u-9")));
-        assert_eq!(read(7.into()).unwrap_err(), "attribute `manager` should be an identity id, found `7`");
+        assert_eq!(
+            read(7.into()).unwrap_err(),
+            "attribute `manager` should be an identity id, found `7`"
+        );
         assert_eq!(
             read(" u-9".into()).unwrap_err(),
             "attribute `manager` ` u-9` has leading or trailing whitespace (ids are never trimmed: remove it)"

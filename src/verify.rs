@@ -98,7 +98,9 @@ pub enum VerifyError {
         message: String,
     },
     /// The plan was refused by its guards: nothing was to be carried out.
-    #[error("`{file}` is a refused plan ({why}): it carries no changes, so there is nothing to verify; verify the plan that was carried out")]
+    #[error(
+        "`{file}` is a refused plan ({why}): it carries no changes, so there is nothing to verify; verify the plan that was carried out"
+    )]
     Refused {
         /// The file.
         file: String,
@@ -555,19 +557,36 @@ mod tests {
         .unwrap();
         let after = export("after.csv", "u-3,a:y\nu-2,a:x\n");
         let today = export("today.csv", "u-1,a:x\nu-2,a:x\nu-2,a:z\n");
-        let v = verify(&plan, &[after, today], &Leavers::orphaned_only(&plan), Instant::parse("2026-11-24T06:00:00Z").unwrap()).unwrap();
+        let v = verify(
+            &plan,
+            &[after, today],
+            &Leavers::orphaned_only(&plan),
+            Instant::parse("2026-11-24T06:00:00Z").unwrap(),
+        )
+        .unwrap();
         let statuses: Vec<Status> = v.changes.iter().map(|c| c.status).collect();
         // u-1's revocation was done right after, then undone; u-2's was never done; u-3's grant was removed again.
         assert_eq!(statuses, [Status::Reverted, Status::NotDone, Status::Reverted]);
         assert_eq!(v.summary.since_plan, "3d 6h");
         assert_eq!(v.summary.leaver_grants_remaining, 2);
         assert!(!v.summary.leavers_complete);
-        assert_eq!(v.leaver_grants_remaining[1], RemainingGrant { identity: "u-2".into(), entitlement: "a:z".into(), in_plan: false });
+        assert_eq!(
+            v.leaver_grants_remaining[1],
+            RemainingGrant {
+                identity: "u-2".into(),
+                entitlement: "a:z".into(),
+                in_plan: false
+            }
+        );
     }
 
     #[test]
     fn a_refused_plan_is_an_error() {
-        let e = read_plan("p.json", br#"{"as_of": "2026-11-21T00:00:00Z", "refused": "would revoke 900 grants", "changes": []}"#).unwrap_err();
+        let e = read_plan(
+            "p.json",
+            br#"{"as_of": "2026-11-21T00:00:00Z", "refused": "would revoke 900 grants", "changes": []}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "`p.json` is a refused plan (would revoke 900 grants): it carries no changes, so there is nothing to verify; verify the plan that was carried out");
         let e = read_plan("p.json", b"{\"as_of\": \"2026-11-21\",\n \"changes\": [{\"op\": \"grnt\"}]}").unwrap_err();
         assert!(e.to_string().starts_with("p.json:2:"), "{e}");

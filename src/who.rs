@@ -289,7 +289,15 @@ fn live_holders(
     let catalog = project.catalog();
     let holders: Vec<(&str, Vec<EntitlementId>)> = index
         .identities()
-        .map(|(id, held)| (id, held.iter().copied().filter(|e| covered.binary_search(e).is_ok()).collect::<Vec<_>>()))
+        .map(|(id, held)| {
+            (
+                id,
+                held.iter()
+                    .copied()
+                    .filter(|e| covered.binary_search(e).is_ok())
+                    .collect::<Vec<_>>(),
+            )
+        })
         .filter(|(_, held)| !held.is_empty())
         .collect();
     let rows: Vec<Vec<LiveHolder>> = holders
@@ -376,11 +384,7 @@ pub fn render_human(who: &Who) -> String {
     if let Some(holders) = &who.role_holders {
         let _ = writeln!(out, "\n{} identities hold the role", holders.len());
     }
-    let _ = writeln!(
-        out,
-        "\nshould hold ({} grants, {} identities):",
-        s.should, s.should_identities
-    );
+    let _ = writeln!(out, "\nshould hold ({} grants, {} identities):", s.should, s.should_identities);
     for h in &who.should {
         let why: Vec<String> = h.because.iter().map(justification_text).collect();
         let live = match h.live {

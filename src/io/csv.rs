@@ -337,10 +337,13 @@ mod tests {
     }
 }
 
+/// A row: its first line and its cells.
+pub(crate) type CsvRow = (u32, Vec<String>);
+
 /// Every row of a strict RFC 4180 text as (first line, cells), blank lines
 /// skipped; the first malformed row is an error with its line (for readers
 /// outside `io`, such as review decisions).
-pub(crate) fn rows(text: &str) -> Result<Vec<(u32, Vec<String>)>, (u32, String)> {
+pub(crate) fn rows(text: &str) -> Result<Vec<CsvRow>, (u32, String)> {
     let mut out = Vec::new();
     for row in CsvReader::new(text) {
         if let Some(fault) = row.fault {

@@ -126,10 +126,16 @@ pub fn read_decisions(file: &str, text: &str) -> Result<Decisions, DecisionError
     let mut seen: BTreeMap<(String, String), (Decision, u32)> = BTreeMap::new();
     for (line, cells) in rows {
         let get = |i: usize, name: &str| {
-            cells
-                .get(i)
-                .map(|c| unescape_csv_cell(c).to_string())
-                .ok_or_else(|| line_error(line, format!("the row has no `{name}` cell ({} cells, {} in the header)", cells.len(), header.len())))
+            cells.get(i).map(|c| unescape_csv_cell(c).to_string()).ok_or_else(|| {
+                line_error(
+                    line,
+                    format!(
+                        "the row has no `{name}` cell ({} cells, {} in the header)",
+                        cells.len(),
+                        header.len()
+                    ),
+                )
+            })
         };
         let identity = get(identity_col, "identity")?;
         let entitlement = get(entitlement_col, "entitlement")?;
@@ -139,9 +145,9 @@ pub fn read_decisions(file: &str, text: &str) -> Result<Decisions, DecisionError
             "keep" => Some(Decision::Keep),
             "revoke" => Some(Decision::Revoke),
             other => {
-                let help = did_you_mean(other, ["keep", "revoke"]).map(|h| format!(": {h}")).unwrap_or_else(|| {
-                    ": write `keep`, `revoke`, or leave it blank".to_string()
-                });
+                let help = did_you_mean(other, ["keep", "revoke"])
+                    .map(|h| format!(": {h}"))
+                    .unwrap_or_else(|| ": write `keep`, `revoke`, or leave it blank".to_string());
                 return Err(line_error(
                     line,
                     format!("unknown decision `{}`{help}", crate::state::shown(answer.trim())),
@@ -261,7 +267,8 @@ pub fn decisions_plan(
     s.revokes = base.changes.len();
     s.revokes_by_reason.clear();
     if s.revokes > 0 {
-        s.revokes_by_reason.insert(RevokeReason::ReviewRevoked.as_str().to_string(), s.revokes);
+        s.revokes_by_reason
+            .insert(RevokeReason::ReviewRevoked.as_str().to_string(), s.revokes);
     }
     let privileged = |e: &str| catalog.entitlements.id(e).is_some_and(|e| catalog.entitlement(e).privileged);
     let feed = &population.feed;
@@ -303,9 +310,18 @@ mod tests {
         )
         .unwrap();
         let got: Vec<(&str, Option<Decision>, u32)> = d.rows.iter().map(|r| (r.identity.as_str(), r.decision, r.line)).collect();
-        assert_eq!(got, [("u-2", Some(Decision::Revoke), 2), ("-u3", None, 3), ("u-4", Some(Decision::Keep), 4)]);
         assert_eq!(
-            read_decisions("d.csv", "identity,entitlement,decision\nu-1,a:x,revok\n").unwrap_err().to_string(),
+            got,
+            [
+                ("u-2", Some(Decision::Revoke), 2),
+                ("-u3", None, 3),
+                ("u-4", Some(Decision::Keep), 4)
+            ]
+        );
+        assert_eq!(
+            read_decisions("d.csv", "identity,entitlement,decision\nu-1,a:x,revok\n")
+                .unwrap_err()
+                .to_string(),
             "d.csv:2: unknown decision `revok`: did you mean `revoke`?"
         );
         assert_eq!(
@@ -313,7 +329,9 @@ mod tests {
             "d.csv:1: the header has no `decision` column (write the campaign's CSV back, with `decision` filled in)"
         );
         assert_eq!(
-            read_decisions("d.csv", "identity,entitlement,decision\nu-1,a:x,keep\nu-1,a:x,revoke\n").unwrap_err().to_string(),
+            read_decisions("d.csv", "identity,entitlement,decision\nu-1,a:x,keep\nu-1,a:x,revoke\n")
+                .unwrap_err()
+                .to_string(),
             "d.csv:3: `u-1` `a:x` is decided `revoke` here and `keep` on line 2"
         );
     }

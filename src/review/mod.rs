@@ -232,11 +232,13 @@ fn is_population_condition(c: &Condition) -> bool {
             ty,
             test,
             ..
-        } => match (ty, test) {
-            (AttrType::Enum(_), AttrTest::Eq(_) | AttrTest::In(_) | AttrTest::NotIn(_) | AttrTest::Not(_)) => true,
-            (AttrType::Date, AttrTest::Cmp(_, Literal::Now)) => true,
-            _ => false,
-        },
+        } => matches!(
+            (ty, test),
+            (
+                AttrType::Enum(_),
+                AttrTest::Eq(_) | AttrTest::In(_) | AttrTest::NotIn(_) | AttrTest::Not(_)
+            ) | (AttrType::Date, AttrTest::Cmp(_, Literal::Now))
+        ),
         _ => false,
     }
 }
@@ -296,9 +298,7 @@ pub fn campaign(
                 None => None,
             };
             let violations = sod.violations(catalog, id, held, StateKind::Live);
-            let nhi_inactive_owner = identity.is_some_and(|i| {
-                i.owner.is_some() && !owner.and_then(|o| o.record()).is_some_and(is_active)
-            });
+            let nhi_inactive_owner = identity.is_some_and(|i| i.owner.is_some() && !owner.and_then(|o| o.record()).is_some_and(is_active));
             for &e in held {
                 let name = catalog.entitlements.name(e);
                 let info = catalog.entitlement(e);
@@ -318,8 +318,9 @@ pub fn campaign(
                     flags.push(Flag::NhiInactiveOwner);
                 }
                 let ids = desired.as_ref().and_then(|d| d.justification_ids(e));
-                let justification: Vec<Justification> =
-                    ids.map(|ids| ids.iter().map(|j| catalog.justification(*j)).collect()).unwrap_or_default();
+                let justification: Vec<Justification> = ids
+                    .map(|ids| ids.iter().map(|j| catalog.justification(*j)).collect())
+                    .unwrap_or_default();
                 let mut revoke_reason = None;
                 if ids.is_none() {
                     flags.push(Flag::NotJustified);
@@ -410,10 +411,7 @@ pub fn campaign(
                 summary.unassigned = items.len();
                 unassigned = Some(ReviewerItems { reviewer: None, items });
             }
-            Some(r) => reviewers.push(ReviewerItems {
-                reviewer: Some(r),
-                items,
-            }),
+            Some(r) => reviewers.push(ReviewerItems { reviewer: Some(r), items }),
         }
     }
     summary.reviewers = reviewers.len();

@@ -150,12 +150,22 @@ pub fn file_stem(reviewer: Option<&str>) -> String {
     };
     let safe: String = id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if safe == id && !id.starts_with('.') && id.len() <= 100 {
         format!("reviewer-{id}")
     } else {
-        let hash: String = sha2::Sha256::digest(id.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let hash: String = sha2::Sha256::digest(id.as_bytes())
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let short: String = safe.chars().take(60).collect();
         format!("reviewer-{}-{hash}", short.trim_start_matches('.'))
     }
