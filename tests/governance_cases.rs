@@ -221,3 +221,25 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// docs/review.md names the example's birthright roles: exactly the roles whose condition tests
+/// only kind, enum attributes and dates against `now` (`london-office` reads a string,
+/// `people-manager` a set, `us-benefits` has an `any:`).
+#[test]
+fn the_examples_birthright_roles_are_those_the_docs_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .args(["review", "--identities", "fixtures/identities.jsonl", "--live", "fixtures/live.jsonl"])
+        .args(["--as-of", "2026-11-21", "--format", "json"])
+        .current_dir(root)
+        .output()
+        .expect("run entitle");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let campaign: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        campaign["birthright_roles"],
+        serde_json::json!(["contractor", "employee", "intern", "pre-hire-onboarding"])
+    );
+    let docs = std::fs::read_to_string(root.join("docs/review.md")).expect("docs/review.md");
+    assert!(docs.contains("`employee`,\n`contractor`, `intern` and `pre-hire-onboarding` are birthright"));
+}
