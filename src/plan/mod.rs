@@ -142,7 +142,15 @@ pub fn plan(
             plan.summary.unchanged += plan
                 .changes
                 .iter()
-                .filter(|c| matches!(c, Change::Revoke { reason: RevokeReason::Dormant, .. }))
+                .filter(|c| {
+                    matches!(
+                        c,
+                        Change::Revoke {
+                            reason: RevokeReason::Dormant,
+                            ..
+                        }
+                    )
+                })
                 .count();
             plan.changes.clear();
             plan.summary.grants = 0;
