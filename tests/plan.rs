@@ -422,7 +422,11 @@ fn dormant_revocations_on_the_example_stay_under_the_guard() {
         governance,
         ..options(GuardLimits::default())
     });
-    assert!(refused.refused.as_deref().is_some_and(|r| r.contains("--max-revokes")), "{:?}", refused.refused);
+    assert!(
+        refused.refused.as_deref().is_some_and(|r| r.contains("--max-revokes")),
+        "{:?}",
+        refused.refused
+    );
     assert!(refused.changes.is_empty());
     let forced = example().plan(&PlanOptions {
         governance,
@@ -432,7 +436,15 @@ fn dormant_revocations_on_the_example_stay_under_the_guard() {
     let dormant_revokes: BTreeSet<(&str, &str)> = forced
         .changes
         .iter()
-        .filter(|c| matches!(c, Change::Revoke { reason: RevokeReason::Dormant, .. }))
+        .filter(|c| {
+            matches!(
+                c,
+                Change::Revoke {
+                    reason: RevokeReason::Dormant,
+                    ..
+                }
+            )
+        })
         .map(Change::key)
         .collect();
     let marked: BTreeSet<(&str, &str)> = forced
@@ -444,7 +456,10 @@ fn dormant_revocations_on_the_example_stay_under_the_guard() {
     assert!(!marked.is_empty());
     assert_eq!(dormant_revokes, marked);
     // The exception keeps u-1016's production admin, dormant or not.
-    assert!(forced.dormant.iter().all(|d| d.action != "revoke" || (d.identity.as_str(), d.entitlement.as_str()) != ("u-1016", "aws:prod-admin")));
+    assert!(forced
+        .dormant
+        .iter()
+        .all(|d| d.action != "revoke" || (d.identity.as_str(), d.entitlement.as_str()) != ("u-1016", "aws:prod-admin")));
     assert_eq!(forced.summary.revokes_by_reason.get("dormant"), Some(&marked.len()));
     // Without --revoke-dormant the same grants are only reported.
     let reported = example().plan(&PlanOptions {
@@ -497,7 +512,13 @@ fn max_revokes_trips_only_over_the_limit() {
     let plan = with(Limit::Count(18));
     accepted(&plan);
     assert_eq!((plan.summary.revokes, plan.summary.live), (18, 75));
-    refused_without_changes(&with(Limit::Count(17)), "--max-revokes 17");
+    let refused = with(Limit::Count(17));
+    refused_without_changes(&refused, "--max-revokes 17");
+    // A refused plan emits no change but counts what it would have done, not zeros.
+    assert_eq!(
+        (refused.summary.grants, refused.summary.revokes, &refused.summary.revokes_by_reason),
+        (plan.summary.grants, 18, &plan.summary.revokes_by_reason)
+    );
     accepted(&with(Limit::Percent(24.0)));
     refused_without_changes(&with(Limit::Percent(23.0)), "--max-revokes 23%");
     refused_without_changes(&with(Limit::Percent(0.0)), "the plan would revoke 18 of 75 live grants");

@@ -3,7 +3,7 @@
 //! the reviewers' answers into a plan of `review-revoked` revocations.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use entitle::io::{read_bounded, ReadBudget};
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
@@ -12,6 +12,7 @@ use entitle::review::{campaign, csv, decisions_plan, file_stem, markdown, read_d
 use entitle::Duration;
 
 use super::common::{as_of, evaluator, load_project, print_error, read_population, EvalArgs, Reported};
+use super::context::Context;
 use super::who::read_live;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
@@ -54,9 +55,9 @@ pub struct Args {
     /// Who reviews each item.
     #[arg(long, value_enum, default_value_t)]
     by: By,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `csv`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Write one file per reviewer (`reviewer-<id>.<ext>`, `unassigned.<ext>`) into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -71,48 +72,52 @@ pub struct Args {
     #[arg(long)]
     decisions: Vec<PathBuf>,
     /// With `--decisions`: refuse a plan revoking more than this (see `plan`).
-    #[arg(long, default_value_t = DEFAULT_MAX_REVOKES)]
-    max_revokes: Limit,
+    #[arg(long, value_name = "LIMIT")]
+    max_revokes: Option<Limit>,
     /// With `--decisions`: refuse when more than this share of identity records is invalid.
-    #[arg(long, default_value_t = DEFAULT_MAX_INVALID)]
-    max_invalid: Limit,
+    #[arg(long, value_name = "LIMIT")]
+    max_invalid: Option<Limit>,
     /// With `--decisions`: refuse when more than this share of live identities is missing from the feed.
-    #[arg(long, default_value_t = DEFAULT_MAX_ORPHANED)]
-    max_orphaned: Limit,
+    #[arg(long, value_name = "LIMIT")]
+    max_orphaned: Option<Limit>,
     /// With `--decisions`: override every guard; the output says so.
     #[arg(long)]
     force: bool,
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let format = ctx.format(args.format);
     let usage = |e: &dyn std::fmt::Display| -> anyhow::Error {
         print_error(e);
         Reported(EXIT_USAGE).into()
     };
-    let project = load_project(roles, policies)?;
+    let project = load_project(ctx)?;
     let at = as_of(args.eval.as_of.as_deref())?;
     let budget = ReadBudget::per_run();
-    let population = read_population(&args.identities, &project, &budget)?;
-    let live = read_live(&args.live, args.app.as_deref(), &budget)?.unwrap_or_default();
+    let population = read_population(&ctx.input(&args.identities), &project, &budget)?;
+    let live_paths: Vec<PathBuf> = args.live.iter().map(|p| ctx.input(p)).collect();
+    let live = read_live(&live_paths, args.app.as_deref(), &budget)?.unwrap_or_default();
     let evaluator = evaluator(&project, args.eval.engine)?;
 
     if !args.decisions.is_empty() {
-        if args.format != Format::Json && args.format != Format::Csv {
+        if format == Format::Markdown {
             return Err(usage(&"`--decisions` prints a plan: use `--format json`"));
         }
         let mut decisions = Vec::new();
         for path in &args.decisions {
-            let (file, bytes) = read_bounded(path, &budget).map_err(|e| usage(&e))?;
+            let (file, bytes) = read_bounded(&ctx.input(path), &budget).map_err(|e| usage(&e))?;
             let text = std::str::from_utf8(&bytes).map_err(|_| usage(&format_args!("{file}: not UTF-8 text")))?;
             decisions.push(read_decisions(&file, text).map_err(|e| usage(&e))?);
         }
+        let project_limits = ctx.guard_defaults();
         let options = PlanOptions {
             as_of: at,
+            // A flag, else entitle.toml's `[guards]`, else the contract's defaults (as `plan`).
             limits: GuardLimits {
-                max_revokes: args.max_revokes,
-                max_invalid: args.max_invalid,
-                max_orphaned: args.max_orphaned,
-                max_privileged_grants: DEFAULT_MAX_PRIVILEGED_GRANTS,
+                max_revokes: args.max_revokes.or(project_limits.max_revokes).unwrap_or(DEFAULT_MAX_REVOKES),
+                max_invalid: args.max_invalid.or(project_limits.max_invalid).unwrap_or(DEFAULT_MAX_INVALID),
+                max_orphaned: args.max_orphaned.or(project_limits.max_orphaned).unwrap_or(DEFAULT_MAX_ORPHANED),
+                max_privileged_grants: project_limits.max_privileged_grants.unwrap_or(DEFAULT_MAX_PRIVILEGED_GRANTS),
             },
             force: args.force,
             governance: GovernanceOptions::default(),
@@ -164,7 +169,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     let render_json = |value: &dyn erased::Json| -> anyhow::Result<String> { value.to_json() };
     match &args.out {
         None => {
-            let text = match args.format {
+            let text = match format {
                 Format::Csv => csv(&campaign.reviewers),
                 Format::Markdown => markdown(&campaign),
                 Format::Json => render_json(&campaign)?,
@@ -174,8 +179,8 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             out.flush()?;
         }
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| usage(&format_args!("cannot create `{}`: {e}", dir.display())))?;
-            let ext = match args.format {
+            std::fs::create_dir_all(ctx.input(dir)).map_err(|e| usage(&format_args!("cannot create `{}`: {e}", dir.display())))?;
+            let ext = match format {
                 Format::Csv => "csv",
                 Format::Markdown => "md",
                 Format::Json => "json",
@@ -185,12 +190,12 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
                     reviewers: vec![group.clone()],
                     ..campaign.clone()
                 };
-                let text = match args.format {
+                let text = match format {
                     Format::Csv => csv(&one.reviewers),
                     Format::Markdown => markdown(&one),
                     Format::Json => render_json(&one)?,
                 };
-                let path = dir.join(format!("{}.{ext}", file_stem(group.reviewer.as_deref())));
+                let path = ctx.input(dir).join(format!("{}.{ext}", file_stem(group.reviewer.as_deref())));
                 std::fs::write(&path, text).map_err(|e| usage(&format_args!("cannot write `{}`: {e}", path.display())))?;
             }
             let s = &campaign.summary;

@@ -2,12 +2,13 @@
 //! later live exports; exit 1 while leavers' access is incomplete.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use entitle::io::{read_bounded, ReadBudget};
 use entitle::verify::{read_plan, render_human, verify, Leavers};
 
 use super::common::{as_of, evaluator, load_project, print_error, read_population, EvalArgs, Reported};
+use super::context::Context;
 use super::who::read_live;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
@@ -41,33 +42,35 @@ pub struct Args {
     /// "Now", for how long leavers have kept access (default: the current time).
     #[command(flatten)]
     eval: EvalArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let output = ctx.format(args.format);
     let usage = |e: &dyn std::fmt::Display| -> anyhow::Error {
         print_error(e);
         Reported(EXIT_USAGE).into()
     };
     let budget = ReadBudget::per_run();
     let now = as_of(args.eval.as_of.as_deref())?;
-    let (file, bytes) = read_bounded(&args.plan, &budget).map_err(|e| usage(&e))?;
+    let (file, bytes) = read_bounded(&ctx.input(&args.plan), &budget).map_err(|e| usage(&e))?;
     let plan = read_plan(&file, &bytes).map_err(|e| usage(&e))?;
-    let exports = read_live(&args.live, args.app.as_deref(), &budget)?.unwrap_or_default();
+    let live_paths: Vec<PathBuf> = args.live.iter().map(|p| ctx.input(p)).collect();
+    let exports = read_live(&live_paths, args.app.as_deref(), &budget)?.unwrap_or_default();
     let leavers = match &args.identities {
         None => Leavers::orphaned_only(&plan),
         Some(path) => {
-            let project = load_project(roles, policies)?;
-            let population = read_population(path, &project, &budget)?;
+            let project = load_project(ctx)?;
+            let population = read_population(&ctx.input(path), &project, &budget)?;
             let evaluator = evaluator(&project, args.eval.engine)?;
             Leavers::from_feed(&plan, &population, evaluator.as_ref()).map_err(|e| usage(&e))?
         }
     };
     let verification = verify(&plan, &exports, &leavers, now).map_err(|e| usage(&e))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match args.format {
+    match output {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &verification).map_err(std::io::Error::from)?;
             writeln!(out)?;

@@ -3,13 +3,14 @@
 //! should — from the whole evaluated population, with no limit.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use entitle::io::live::{parse_live, LiveFile};
 use entitle::io::{read_bounded, ReadBudget};
 use entitle::who::{render_human, who, Target, WhoError};
 
 use super::common::{as_of, evaluator, load_project, print_error, read_population, EvalArgs, Reported};
+use super::context::Context;
 use super::{EXIT_OK, EXIT_USAGE};
 
 /// Output formats of `who`.
@@ -45,12 +46,13 @@ pub struct Args {
     app: Option<String>,
     #[command(flatten)]
     eval: EvalArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let output = ctx.format(args.format);
     let target = match (args.entitlement, args.role, args.package) {
         (Some(e), _, _) => Target::Entitlement(e),
         (_, Some(r), _) => Target::Role(r),
@@ -60,11 +62,12 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             return Err(Reported(EXIT_USAGE).into());
         }
     };
-    let project = load_project(roles, policies)?;
+    let project = load_project(ctx)?;
     let at = as_of(args.eval.as_of.as_deref())?;
     let budget = ReadBudget::per_run();
-    let population = read_population(&args.identities, &project, &budget)?;
-    let live = read_live(&args.live, args.app.as_deref(), &budget)?;
+    let population = read_population(&ctx.input(&args.identities), &project, &budget)?;
+    let live_paths: Vec<PathBuf> = args.live.iter().map(|p| ctx.input(p)).collect();
+    let live = read_live(&live_paths, args.app.as_deref(), &budget)?;
     let evaluator = evaluator(&project, args.eval.engine)?;
     let answer = match who(&project, evaluator.as_ref(), &population, live.as_deref(), &target, at) {
         Ok(a) => a,
@@ -75,7 +78,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         Err(e) => return Err(e.into()),
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match args.format {
+    match output {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &answer).map_err(std::io::Error::from)?;
             writeln!(out)?;

@@ -477,8 +477,9 @@ fn read_line(physical: &str) -> Result<Option<ReadGrant<'_>>, String> {
     if physical.trim().is_empty() {
         return Ok(None);
     }
-    if let Some((identity, entitlement)) = plain_grant(physical) {
-        return Ok(Some((Cow::Borrowed(identity), Cow::Borrowed(entitlement), None)));
+    if let Some((identity, entitlement, last_used)) = plain_grant(physical) {
+        let last_used = last_used.map(LastUsed::parse).transpose()?;
+        return Ok(Some((Cow::Borrowed(identity), Cow::Borrowed(entitlement), last_used)));
     }
     strict_line(physical).map(Some)
 }
@@ -511,12 +512,14 @@ fn strict_line(physical: &str) -> Result<ReadGrant<'_>, String> {
     Ok((identity, entitlement, last_used))
 }
 
-/// The grant of a line written exactly `{"identity": "…", "entitlement": "…"}`
-/// (either order, JSON whitespace anywhere between tokens) whose strings hold
-/// no escape and no control character — what exports write — read without
-/// allocating. Anything else is `None` and goes through the strict parser,
-/// which gives the same grant for every line this accepts.
-fn plain_grant(line: &str) -> Option<(&str, &str)> {
+/// The grant of a line written exactly `{"identity": "…", "entitlement": "…"}`,
+/// optionally with `"last_used": "…"` (members in any order, JSON whitespace
+/// anywhere between tokens), whose strings hold no escape and no control
+/// character — what exports write — read without allocating: identity,
+/// entitlement and the `last_used` text. Anything else is `None` and goes
+/// through the strict parser, which gives the same grant for every line this
+/// accepts.
+fn plain_grant(line: &str) -> Option<(&str, &str, Option<&str>)> {
     let b = line.as_bytes();
     let ws = |mut i: usize| {
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
@@ -535,8 +538,8 @@ fn plain_grant(line: &str) -> Option<(&str, &str)> {
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    let (mut identity, mut entitlement) = (None, None);
-    for member in 0..2 {
+    let (mut identity, mut entitlement, mut last_used) = (None, None, None);
+    for member in 1..=3 {
         let (key, next) = string(ws(i + 1))?;
         i = ws(next);
         if b.get(i) != Some(&b':') {
@@ -546,19 +549,24 @@ fn plain_grant(line: &str) -> Option<(&str, &str)> {
         let slot = match key {
             "identity" => &mut identity,
             "entitlement" => &mut entitlement,
+            "last_used" => &mut last_used,
             _ => return None,
         };
         if slot.replace(value).is_some() {
             return None;
         }
         i = ws(next);
-        let expected = if member == 0 { b',' } else { b'}' };
-        if b.get(i) != Some(&expected) {
-            return None;
+        match b.get(i) {
+            Some(b',') if member < 3 => {}
+            Some(b'}') => break,
+            _ => return None,
         }
     }
+    if b.get(i) != Some(&b'}') {
+        return None;
+    }
     (ws(i + 1) == b.len()).then_some(())?;
-    Some((identity?, entitlement?))
+    Some((identity?, entitlement?, last_used))
 }
 
 fn read_csv(text: &str, grants: &mut Grants<'_>) -> Result<(), InputError> {
@@ -741,15 +749,24 @@ mod tests {
             key_first in proptest::bool::ANY,
             identity in "[ -~]{0,6}",
             entitlement in "[ -~é]{0,6}",
+            used in proptest::sample::select(vec!["2026-01-02", "2026-01-02T03:04:05Z", "never", "soon", "", "2026-13-01"]),
+            used_at in 0usize..4,
         ) {
             let random = pieces.concat();
             let (k1, k2) = if key_first { ("identity", "entitlement") } else { ("entitlement", "identity") };
             let (v1, v2) = if key_first { (&identity, &entitlement) } else { (&entitlement, &identity) };
             let shaped = format!("{{ \"{k1}\" :\"{v1}\",\"{k2}\": \"{v2}\"}}");
-            for line in [random, shaped] {
-                if let Some((i, e)) = plain_grant(&line) {
+            // The same with `last_used` before, between or after them (or not at all).
+            let mut members = vec![format!("\"{k1}\" :\"{v1}\""), format!("\"{k2}\": \"{v2}\"")];
+            if used_at < 3 {
+                members.insert(used_at, format!("\"last_used\":\"{used}\""));
+            }
+            let with_use = format!("{{{}}}", members.join(" , "));
+            for line in [random, shaped, with_use] {
+                if let Some((i, e, u)) = plain_grant(&line) {
                     let strict = strict_line(&line);
-                    proptest::prop_assert_eq!(strict, Ok((Cow::Owned(i.to_string()), Cow::Owned(e.to_string()), None)), "line {:?}", line);
+                    let plain = u.map(LastUsed::parse).transpose().map(|u| (Cow::Owned(i.to_string()), Cow::Owned(e.to_string()), u));
+                    proptest::prop_assert_eq!(strict, plain, "line {:?}", line);
                 }
             }
         }
