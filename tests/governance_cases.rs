@@ -13,6 +13,7 @@
 //!                           `entitle` on one line, split on whitespace (no shell quoting)
 //!   expected.out            exactly what the command prints on stdout
 //!   expected.err            optional: exactly what it prints on stderr (absent: nothing)
+//!                           (in both, the case folder's absolute path is written `$CASE`)
 //!   expected.exit           optional: its exit code (absent: 0)
 //! ```
 //!
@@ -46,9 +47,12 @@ fn run(dir: &Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .output()
         .unwrap_or_else(|e| panic!("cannot run entitle: {e}"));
+    // The case folder's absolute path (in the `loaded` header of JSON output) is the host's, not the case's.
+    let here = dir.to_string_lossy().into_owned();
+    let portable = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&here, "$CASE");
     Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: portable(&out.stdout),
+        stderr: portable(&out.stderr),
         exit: out.status.code().unwrap_or(-1),
     }
 }
