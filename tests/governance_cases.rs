@@ -233,7 +233,13 @@ fn copy_dir(from: &Path, to: &Path) {
 fn the_examples_birthright_roles_are_those_the_docs_name() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
-        .args(["review", "--identities", "fixtures/identities.jsonl", "--live", "fixtures/live.jsonl"])
+        .args([
+            "review",
+            "--identities",
+            "fixtures/identities.jsonl",
+            "--live",
+            "fixtures/live.jsonl",
+        ])
         .args(["--as-of", "2026-11-21", "--format", "json"])
         .current_dir(root)
         .output()
