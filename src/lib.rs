@@ -147,11 +147,14 @@ pub mod population;
 pub mod project;
 pub mod prove;
 pub mod rego;
+pub mod review;
 pub mod state;
 pub mod term;
 pub mod testing;
-pub(crate) mod time;
+pub mod time;
+pub mod verify;
 pub mod whatif;
+pub mod who;
 
 pub use diag::{Code, Diagnostic, Location, Severity};
 pub use error::InvalidValue;

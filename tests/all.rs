@@ -20,6 +20,7 @@ mod feed_cli;
 mod feed_properties;
 mod fuzz_regressions;
 mod gen;
+mod governance_cases;
 mod hostile_definitions;
 mod injection;
 mod library_api;

@@ -17,8 +17,11 @@ mod init;
 mod plan;
 mod project_root;
 mod prove;
+mod review;
 mod test;
+mod verify;
 mod whatif;
+mod who;
 
 use std::path::PathBuf;
 
@@ -98,6 +101,12 @@ enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff), for `man -l -` or a man directory.
     Man,
+    /// Who should hold an entitlement, a role or a package, and with live state who does.
+    Who(who::Args),
+    /// Deprovisioning completion of a carried-out plan against later live exports.
+    Verify(verify::Args),
+    /// An access-review campaign by exception; `--decisions` turns the answers into a plan.
+    Review(review::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -142,6 +151,9 @@ pub fn run() -> i32 {
         Command::Prove(args) => prove::run(&ctx, args),
         Command::Test(args) => test::run(&ctx, args),
         Command::Init(args) => init::run(&ctx, args),
+        Command::Who(args) => who::run(&ctx, args),
+        Command::Verify(args) => verify::run(&ctx, args),
+        Command::Review(args) => review::run(&ctx, args),
         Command::Completions(_) | Command::Man => Ok(EXIT_OK),
     };
     finish(result)
