@@ -122,6 +122,10 @@ pub mod population;
 pub mod project;
 pub mod prove;
 pub mod rego;
+#[cfg(feature = "serve")]
+pub mod scim;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod state;
 pub mod term;
 pub mod testing;

@@ -2,6 +2,8 @@
 //! maps outcomes to exit codes (0 success, 1 findings, 2 bad usage or
 //! unreadable input, 3 changes with `--detailed-exitcode`).
 
+#[cfg(feature = "serve")]
+mod apply;
 mod check;
 mod common;
 mod compile;
@@ -10,6 +12,8 @@ mod explain;
 mod gen;
 mod plan;
 mod prove;
+#[cfg(feature = "serve")]
+mod serve;
 mod test;
 mod whatif;
 
@@ -65,6 +69,12 @@ enum Command {
     Prove(prove::Args),
     /// Run test suites (spec §6), with coverage down to each entry of each role's condition.
     Test(test::Args),
+    /// Serve decisions over HTTP: desired, explain, plan, what-if, reload, health, metrics.
+    #[cfg(feature = "serve")]
+    Serve(serve::Args),
+    /// Send a plan's changes for one application to a SCIM 2.0 service provider.
+    #[cfg(feature = "serve")]
+    Apply(apply::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -87,6 +97,10 @@ pub fn run() -> i32 {
         Command::Gen(args) => gen::run(args),
         Command::Prove(args) => prove::run(&cli.roles, policies, args),
         Command::Test(args) => test::run(&cli.roles, policies, args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&cli.roles, policies, args),
+        #[cfg(feature = "serve")]
+        Command::Apply(args) => apply::run(args),
     };
     match result {
         Ok(code) => code,

@@ -36,11 +36,19 @@ pub struct Args {
     #[arg(long)]
     identities: PathBuf,
     /// Live state: JSON Lines, CSV, or a SCIM group export with `--app`; repeat for one file per application.
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "live_scim")]
     live: Vec<PathBuf>,
-    /// The application of SCIM group exports given with `--live`.
+    /// The application of SCIM group exports given with `--live`, or of `--live-scim`.
     #[arg(long)]
     app: Option<String>,
+    /// Read the live state of `--app` from a SCIM 2.0 service provider's `/Users` and `/Groups` (docs/scim.md).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "URL", requires = "app")]
+    live_scim: Option<String>,
+    /// The bearer token of `--live-scim`, in a file (else `ENTITLE_SCIM_TOKEN`).
+    #[cfg(feature = "serve")]
+    #[arg(long, requires = "live_scim")]
+    scim_token_file: Option<PathBuf>,
     #[command(flatten)]
     eval: EvalArgs,
     /// Output format.
@@ -96,10 +104,15 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         (project, live)
     });
     let (project, at, population) = project?;
-    let live = live.map_err(|e| {
+    #[allow(unused_mut)]
+    let mut live = live.map_err(|e| {
         print_error(e);
         anyhow::Error::from(Reported(EXIT_USAGE))
     })?;
+    #[cfg(feature = "serve")]
+    if let Some(url) = &args.live_scim {
+        live.push(super::apply::read_scim_live(url, args.app.as_deref(), args.scim_token_file.as_deref())?);
+    }
     let evaluator = evaluator(&project, args.eval.engine)?;
     let options = PlanOptions {
         as_of: at,
