@@ -151,7 +151,7 @@ fn plan(base: &str, file: &Path) -> Value {
     let out = entitle(&[
         "plan", "--identities", "fixtures/identities.jsonl", "--live-scim", base, "--app", APP, "--format", "json",
         // One application's live state: every other application's entitlements are grants.
-        "--max-privileged-grants", "100%",
+        "--max-privileged-grants", "100%", "--max-revokes", "25%",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     std::fs::write(file, &out.stdout).unwrap();

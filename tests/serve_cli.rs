@@ -226,7 +226,10 @@ fn every_endpoint_answers_as_the_cli_does_and_as_documented() {
     // whatif: a mover.
     let (status, whatif) = post(&served, "/v1/whatif", &json!({"identities": feed(), "set": ["u-1001.department=Finance"], "as_of": "2026-11-21"}));
     assert_eq!(status, 200, "{whatif}");
-    assert_eq!(whatif["changes"][0]["identity"], "u-1001", "{whatif}");
+    let mover = whatif["changes"].as_array().unwrap().iter().find(|c| c["identity"] == "u-1001").expect("the mover changes");
+    assert!(mover["gained"].as_array().unwrap().contains(&json!("netsuite:viewer")), "{mover}");
+    // The service account they own loses what depended on its owner's department.
+    assert!(whatif["changes"].as_array().unwrap().iter().any(|c| c["identity"] == "svc-deploy"), "{whatif}");
     let (status, nothing) = post(&served, "/v1/whatif", &json!({"identities": feed()}));
     assert_eq!((status, nothing["error"]["code"].clone()), (422, json!("invalid-request")));
 

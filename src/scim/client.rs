@@ -229,3 +229,73 @@ pub fn error_detail(reply: &Reply) -> String {
         .unwrap_or_else(|| reply.body.to_string());
     format!("status {}: {}", reply.status, crate::state::shown(&detail))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::Mutex;
+
+    static SLEPT: Mutex<Vec<Duration>> = Mutex::new(Vec::new());
+
+    fn record(d: Duration) {
+        SLEPT.lock().unwrap().push(d);
+    }
+
+    /// A server answering each connection with the next of `answers` (status, extra headers).
+    fn server(answers: Vec<(u16, &'static str)>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for (status, headers) in answers {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let body = if status == 200 { r#"{"ok": true}"# } else { r#"{"detail": "busy"}"# };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[test]
+    fn retries_429_and_5xx_honouring_retry_after_then_gives_up() {
+        let base = server(vec![(429, "Retry-After: 2\r\n"), (503, ""), (200, "")]);
+        let client = ScimClient::new(&base, Some("t".into())).unwrap().with_sleep(record);
+        SLEPT.lock().unwrap().clear();
+        let reply = client.get("/Users").unwrap();
+        assert_eq!((reply.status, reply.attempts), (200, 3));
+        assert_eq!(reply.body["ok"], true);
+        // Retry-After first, then the back-off (the first, 200 ms, doubles only after being used).
+        assert_eq!(*SLEPT.lock().unwrap(), [Duration::from_secs(2), Duration::from_millis(400)]);
+
+        let base = server(vec![(500, ""), (500, "")]);
+        let client = ScimClient::new(&base, None)
+            .unwrap()
+            .with_sleep(|_| ())
+            .with_retry(RetryPolicy { attempts: 2, ..RetryPolicy::default() });
+        let reply = client.get("/Groups").unwrap();
+        assert_eq!((reply.status, reply.attempts), (500, 2));
+        assert_eq!(error_detail(&reply), "status 500: busy");
+        // A 4xx other than 429 is not retried.
+        let base = server(vec![(404, "")]);
+        let reply = ScimClient::new(&base, None).unwrap().with_sleep(|_| ()).get("/Groups/x").unwrap();
+        assert_eq!((reply.status, reply.attempts), (404, 1));
+    }
+
+    #[test]
+    fn urls_that_cannot_be_used_are_refused_and_the_token_is_never_shown() {
+        assert!(ScimClient::new("ftp://x", None).unwrap_err().to_string().contains("not an http"));
+        assert!(ScimClient::new("http://user:pw@host/v2", None).unwrap_err().to_string().contains("credentials"));
+        if !cfg!(feature = "scim-tls") {
+            assert!(ScimClient::new("https://host/v2", None).unwrap_err().to_string().contains("scim-tls"));
+        }
+        let client = ScimClient::new("http://127.0.0.1:1/v2/", Some("sekrit".into())).unwrap();
+        assert_eq!(client.base(), "http://127.0.0.1:1/v2");
+        assert!(!format!("{client:?}").contains("sekrit"));
+    }
+}
