@@ -142,13 +142,19 @@ fn main() {
         })
     };
     let url = format!("http://{address}/v1/desired");
-    let agents: Vec<ureq::Agent> = (0..clients).map(|_| ureq::Agent::new_with_config(ureq::Agent::config_builder().build())).collect();
+    let agents: Vec<ureq::Agent> = (0..clients)
+        .map(|_| ureq::Agent::new_with_config(ureq::Agent::config_builder().build()))
+        .collect();
     // Warm the connections once.
     for agent in &agents {
         agent.post(&url).content_type("application/json").send(bodies[0].as_str()).unwrap();
     }
     let (l, w) = phase(clients, requests, |c, i| {
-        let mut response = agents[c].post(&url).content_type("application/json").send(bodies[pick(c, i)].as_str()).unwrap();
+        let mut response = agents[c]
+            .post(&url)
+            .content_type("application/json")
+            .send(bodies[pick(c, i)].as_str())
+            .unwrap();
         assert_eq!(response.status().as_u16(), 200);
         std::hint::black_box(response.body_mut().read_to_vec().unwrap());
     });

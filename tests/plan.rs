@@ -443,7 +443,13 @@ fn max_revokes_trips_only_over_the_limit() {
     let plan = with(Limit::Count(18));
     accepted(&plan);
     assert_eq!((plan.summary.revokes, plan.summary.live), (18, 75));
-    refused_without_changes(&with(Limit::Count(17)), "--max-revokes 17");
+    let refused = with(Limit::Count(17));
+    refused_without_changes(&refused, "--max-revokes 17");
+    // A refused plan emits no change but counts what it would have done, not zeros.
+    assert_eq!(
+        (refused.summary.grants, refused.summary.revokes, &refused.summary.revokes_by_reason),
+        (plan.summary.grants, 18, &plan.summary.revokes_by_reason)
+    );
     accepted(&with(Limit::Percent(24.0)));
     refused_without_changes(&with(Limit::Percent(23.0)), "--max-revokes 23%");
     refused_without_changes(&with(Limit::Percent(0.0)), "the plan would revoke 18 of 75 live grants");

@@ -104,7 +104,9 @@ fn load_example(base: &str) {
             members.entry(group.to_string()).or_default().insert(identity.to_string());
         }
     }
-    let project = entitle::Project::load(&root().join("roles"), Some(&root().join("policies"))).1.unwrap();
+    let project = entitle::Project::load(&root().join("roles"), Some(&root().join("policies")))
+        .1
+        .unwrap();
     for entitlement in project.defs.entitlements.keys() {
         if let Some(group) = entitlement.strip_prefix("github:") {
             members.entry(group.to_string()).or_default();
@@ -113,7 +115,10 @@ fn load_example(base: &str) {
     let mut scim_ids = BTreeMap::new();
     for id in &identities {
         let reply = scim
-            .post("/Users", &json!({"schemas": [entitle::io::SCIM_USER], "userName": id, "externalId": id}))
+            .post(
+                "/Users",
+                &json!({"schemas": [entitle::io::SCIM_USER], "userName": id, "externalId": id}),
+            )
             .unwrap();
         assert_eq!(reply.status, 201, "{reply:?}");
         scim_ids.insert(id.clone(), reply.body["id"].as_str().unwrap().to_string());
@@ -121,7 +126,10 @@ fn load_example(base: &str) {
     for (group, users) in &members {
         let members: Vec<Value> = users.iter().map(|u| json!({"value": scim_ids[u]})).collect();
         let reply = scim
-            .post("/Groups", &json!({"schemas": [entitle::io::SCIM_GROUP], "displayName": group, "members": members}))
+            .post(
+                "/Groups",
+                &json!({"schemas": [entitle::io::SCIM_GROUP], "displayName": group, "members": members}),
+            )
             .unwrap();
         assert_eq!(reply.status, 201, "{reply:?}");
     }
@@ -143,15 +151,31 @@ fn entitle(args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// `plan --live-scim` for the example feed, written to `file`; the plan's JSON.
 fn plan(base: &str, file: &Path) -> Value {
     let out = entitle(&[
-        "plan", "--identities", "fixtures/identities.jsonl", "--live-scim", base, "--app", APP, "--format", "json",
+        "plan",
+        "--identities",
+        "fixtures/identities.jsonl",
+        "--live-scim",
+        base,
+        "--app",
+        APP,
+        "--format",
+        "json",
         // One application's live state: every other application's entitlements are grants.
-        "--max-privileged-grants", "100%", "--max-revokes", "25%",
+        "--max-privileged-grants",
+        "100%",
+        "--max-revokes",
+        "25%",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     std::fs::write(file, &out.stdout).unwrap();
@@ -164,15 +188,34 @@ fn app_changes(plan: &Value) -> Vec<(String, String, String)> {
         .unwrap()
         .iter()
         .filter(|c| c["entitlement"].as_str().unwrap().starts_with("github:"))
-        .map(|c| (c["op"].as_str().unwrap().into(), c["identity"].as_str().unwrap().into(), c["entitlement"].as_str().unwrap().into()))
+        .map(|c| {
+            (
+                c["op"].as_str().unwrap().into(),
+                c["identity"].as_str().unwrap().into(),
+                c["entitlement"].as_str().unwrap().into(),
+            )
+        })
         .collect()
 }
 
 fn apply(base: &str, plan: &Path, report: &Path, extra: &[&str]) -> (Output, Value) {
-    let mut args = vec!["apply", "--plan", plan.to_str().unwrap(), "--scim", base, "--app", APP, "--report", report.to_str().unwrap()];
+    let mut args = vec![
+        "apply",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--scim",
+        base,
+        "--app",
+        APP,
+        "--report",
+        report.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let out = entitle(&args);
-    let report = std::fs::read(report).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+    let report = std::fs::read(report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
     (out, report)
 }
 
@@ -184,8 +227,15 @@ fn plan_apply_plan_again_is_a_round_trip_and_a_second_apply_is_a_no_op() {
     let plan_file = dir.path().join("plan.json");
     let first = plan(&server.base, &plan_file);
     let changes = app_changes(&first);
-    assert!(changes.iter().any(|c| c.0 == "grant") && changes.iter().any(|c| c.0 == "revoke"), "{changes:?}");
-    assert!(first["inputs"]["live_files"][0]["file"].as_str().unwrap().starts_with("scim:"), "{}", first["inputs"]);
+    assert!(
+        changes.iter().any(|c| c.0 == "grant") && changes.iter().any(|c| c.0 == "revoke"),
+        "{changes:?}"
+    );
+    assert!(
+        first["inputs"]["live_files"][0]["file"].as_str().unwrap().starts_with("scim:"),
+        "{}",
+        first["inputs"]
+    );
 
     // A dry run sends nothing.
     let before = memberships(&server.base);
@@ -197,7 +247,12 @@ fn plan_apply_plan_again_is_a_round_trip_and_a_second_apply_is_a_no_op() {
 
     // Apply: every github change lands, the others are skipped, and the server says so directly.
     let live_out = dir.path().join("live-after.jsonl");
-    let (out, report) = apply(&server.base, &plan_file, &dir.path().join("report.json"), &["--live-out", live_out.to_str().unwrap()]);
+    let (out, report) = apply(
+        &server.base,
+        &plan_file,
+        &dir.path().join("report.json"),
+        &["--live-out", live_out.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(report["kind"], "entitle-apply-report");
     assert_eq!(report["live_before"], "matches-plan");
@@ -215,7 +270,17 @@ fn plan_apply_plan_again_is_a_round_trip_and_a_second_apply_is_a_no_op() {
     let again = plan(&server.base, &dir.path().join("plan2.json"));
     assert_eq!(app_changes(&again), vec![], "{}", again["changes"]);
     // The live state written by --live-out is that same state, read as a file.
-    let from_file = entitle(&["plan", "--identities", "fixtures/identities.jsonl", "--live", live_out.to_str().unwrap(), "--format", "json", "--max-privileged-grants", "100%"]);
+    let from_file = entitle(&[
+        "plan",
+        "--identities",
+        "fixtures/identities.jsonl",
+        "--live",
+        live_out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--max-privileged-grants",
+        "100%",
+    ]);
     let from_file: Value = serde_json::from_slice(&from_file.stdout).unwrap();
     assert_eq!(app_changes(&from_file), vec![]);
 
@@ -249,7 +314,10 @@ fn a_plan_whose_live_state_changed_is_refused_and_so_is_a_refused_plan() {
     let (out, _) = apply(&server.base, &plan_file, &dir.path().join("r.json"), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("changed since the plan was made") && stderr.contains("nothing was sent"), "{stderr}");
+    assert!(
+        stderr.contains("changed since the plan was made") && stderr.contains("nothing was sent"),
+        "{stderr}"
+    );
     assert_eq!(memberships(&server.base), before);
 
     // A refused plan is never applied.
@@ -259,10 +327,23 @@ fn a_plan_whose_live_state_changed_is_refused_and_so_is_a_refused_plan() {
     std::fs::write(&refused_file, refused.to_string()).unwrap();
     let (out, _) = apply(&server.base, &refused_file, &dir.path().join("r2.json"), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("a refused plan is never applied"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a refused plan is never applied"),
+        "{}",
+        text(&out)
+    );
 
     // A plan made from a file, not from this service provider, is refused.
-    let file_plan = entitle(&["plan", "--identities", "fixtures/identities.jsonl", "--live", "fixtures/live.jsonl", "--format", "json", "--force"]);
+    let file_plan = entitle(&[
+        "plan",
+        "--identities",
+        "fixtures/identities.jsonl",
+        "--live",
+        "fixtures/live.jsonl",
+        "--format",
+        "json",
+        "--force",
+    ]);
     let file_plan_path = dir.path().join("file-plan.json");
     std::fs::write(&file_plan_path, &file_plan.stdout).unwrap();
     let (out, _) = apply(&server.base, &file_plan_path, &dir.path().join("r3.json"), &[]);
@@ -306,7 +387,11 @@ fn start_proxy(upstream_port: u16, target: Arc<std::sync::Mutex<String>>) -> Fla
             if fail {
                 f.fetch_add(1, Ordering::SeqCst);
                 let body = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "503", "detail": "injected failure"}"#;
-                let status = if m.load(Ordering::SeqCst) == EVERY_THIRD { "503 Service Unavailable" } else { "500 Internal Server Error" };
+                let status = if m.load(Ordering::SeqCst) == EVERY_THIRD {
+                    "503 Service Unavailable"
+                } else {
+                    "500 Internal Server Error"
+                };
                 let _ = write!(client, "HTTP/1.1 {status}\r\nRetry-After: 0\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
                 continue;
             }
@@ -342,7 +427,11 @@ fn read_request(stream: &mut TcpStream) -> Vec<u8> {
     let head = String::from_utf8_lossy(&data[..header_end]).to_string();
     let length = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
         .unwrap_or(0);
     while data.len() < header_end + length {
         let n = stream.read(&mut buf).unwrap_or(0);
@@ -367,7 +456,12 @@ fn read_request(stream: &mut TcpStream) -> Vec<u8> {
 fn retries_on_a_flaky_server_and_a_partial_apply_loses_nothing() {
     let server = start_server();
     load_example(&server.base);
-    let port: u16 = server.base.trim_start_matches("http://127.0.0.1:").trim_end_matches("/v2").parse().unwrap();
+    let port: u16 = server
+        .base
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/v2")
+        .parse()
+        .unwrap();
     let target = Arc::new(std::sync::Mutex::new(String::new()));
     let proxy = start_proxy(port, target.clone());
     let dir = tempfile::tempdir().unwrap();
@@ -389,36 +483,68 @@ fn retries_on_a_flaky_server_and_a_partial_apply_loses_nothing() {
     drop(server);
     let server = start_server();
     load_example(&server.base);
-    let port: u16 = server.base.trim_start_matches("http://127.0.0.1:").trim_end_matches("/v2").parse().unwrap();
+    let port: u16 = server
+        .base
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/v2")
+        .parse()
+        .unwrap();
     let proxy = start_proxy(port, target.clone());
     let plan_file = dir.path().join("plan-b.json");
     let plan_json = plan(&proxy.base, &plan_file);
     let changes = app_changes(&plan_json);
     let snapshot = entitle::scim::read_snapshot(&client(&server.base), APP).unwrap();
-    let broken_group = changes.iter().map(|c| c.2.strip_prefix("github:").unwrap()).next().unwrap().to_string();
+    let broken_group = changes
+        .iter()
+        .map(|c| c.2.strip_prefix("github:").unwrap())
+        .next()
+        .unwrap()
+        .to_string();
     *target.lock().unwrap() = snapshot.groups[&broken_group].scim_id.clone();
     proxy.mode.store(FAIL_PATCH_TO, Ordering::SeqCst);
     let report_file = dir.path().join("partial.json");
     let (out, report) = apply(&proxy.base, &plan_file, &report_file, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(report["complete"], false);
-    let failed: Vec<&Value> = report["changes"].as_array().unwrap().iter().filter(|c| c["status"] == "failed").collect();
+    let failed: Vec<&Value> = report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .collect();
     let applied = report["summary"]["applied"].as_u64().unwrap() as usize;
     assert!(!failed.is_empty() && applied > 0, "{report}");
-    assert!(failed.iter().all(|c| c["entitlement"] == format!("github:{broken_group}") && c["error"].as_str().unwrap().contains("injected failure")));
+    assert!(failed
+        .iter()
+        .all(|c| c["entitlement"] == format!("github:{broken_group}") && c["error"].as_str().unwrap().contains("injected failure")));
     assert_eq!(failed.len() + applied, changes.len(), "every change is accounted for: {report}");
-    let broken_attempts = report["requests"].as_array().unwrap().iter().find(|r| r["group"] == broken_group.as_str()).unwrap()["attempts"].clone();
+    let broken_attempts = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["group"] == broken_group.as_str())
+        .unwrap()["attempts"]
+        .clone();
     assert_eq!(broken_attempts, 5, "{report}");
 
     // Without the report, the changed live state refuses the plan; with it, the rest is applied.
     proxy.mode.store(PASS, Ordering::SeqCst);
     let (out, _) = apply(&proxy.base, &plan_file, &dir.path().join("again.json"), &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let (out, resumed) = apply(&proxy.base, &plan_file, &dir.path().join("resumed.json"), &["--resume", report_file.to_str().unwrap()]);
+    let (out, resumed) = apply(
+        &proxy.base,
+        &plan_file,
+        &dir.path().join("resumed.json"),
+        &["--resume", report_file.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(resumed["live_before"], "resumed");
     assert_eq!(resumed["summary"]["applied"].as_u64().unwrap() as usize, failed.len(), "{resumed}");
-    assert_eq!(resumed["summary"]["already_applied"].as_u64().unwrap() as usize, applied, "{resumed}");
+    assert_eq!(
+        resumed["summary"]["already_applied"].as_u64().unwrap() as usize,
+        applied,
+        "{resumed}"
+    );
     let after = memberships(&server.base);
     for (op, identity, entitlement) in &changes {
         let group = entitlement.strip_prefix("github:").unwrap();

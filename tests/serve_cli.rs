@@ -113,7 +113,11 @@ fn call(served: &Served, method: &str, path: &str, body: Option<&str>, token: Op
 fn post(served: &Served, path: &str, body: &Value) -> (u16, Value) {
     let (status, hash, text) = call(served, "POST", path, Some(&body.to_string()), Some(TOKEN));
     let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
-    assert_eq!(value["policy_sha256"], hash.as_str(), "the body and the header name the same policy");
+    assert_eq!(
+        value["policy_sha256"],
+        hash.as_str(),
+        "the body and the header name the same policy"
+    );
     check_openapi("post", path, status, &value);
     (status, value)
 }
@@ -122,22 +126,39 @@ fn post(served: &Served, path: &str, body: &Value) -> (u16, Value) {
 fn check_openapi(method: &str, path: &str, status: u16, body: &Value) {
     let text = std::fs::read_to_string(root().join("docs/openapi.yaml")).unwrap();
     let spec: Value = serde_yaml::from_str(&text).unwrap();
-    let template = if path.starts_with("/v1/who/") { "/v1/who/{entitlement}" } else { path };
+    let template = if path.starts_with("/v1/who/") {
+        "/v1/who/{entitlement}"
+    } else {
+        path
+    };
     let operation = &spec["paths"][template][method];
     assert!(operation.is_object(), "docs/openapi.yaml has no `{method} {template}`");
     let responses = &operation["responses"];
-    let response = if responses[status.to_string()].is_object() { &responses[status.to_string()] } else { &responses["default"] };
+    let response = if responses[status.to_string()].is_object() {
+        &responses[status.to_string()]
+    } else {
+        &responses["default"]
+    };
     let response = match response["$ref"].as_str() {
         Some(r) => &spec["components"]["responses"][r.rsplit('/').next().unwrap()],
         None => response,
     };
     let schema = &response["content"]["application/json"]["schema"];
-    assert!(schema.is_object(), "docs/openapi.yaml gives no JSON schema for `{method} {template}` {status}");
+    assert!(
+        schema.is_object(),
+        "docs/openapi.yaml gives no JSON schema for `{method} {template}` {status}"
+    );
     let mut wrapper = schema.clone();
     wrapper["components"] = spec["components"].clone();
     let validator = jsonschema::validator_for(&wrapper).unwrap_or_else(|e| panic!("the schema of `{method} {template}` {status}: {e}"));
-    let errors: Vec<String> = validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "`{method} {template}` {status} does not match docs/openapi.yaml: {errors:?}\n{body}");
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "`{method} {template}` {status} does not match docs/openapi.yaml: {errors:?}\n{body}"
+    );
 }
 
 fn identity(id: &str) -> Value {
@@ -154,7 +175,11 @@ fn feed() -> Vec<Value> {
 }
 
 fn cli_json(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_entitle")).current_dir(root()).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     serde_json::from_str(text.lines().next().unwrap_or("null")).unwrap_or(Value::Null)
 }
@@ -163,33 +188,70 @@ fn cli_json(args: &[&str]) -> Value {
 fn every_endpoint_answers_as_the_cli_does_and_as_documented() {
     let served = serve(&[]);
     // desired: one identity, as `eval --format json` says of it.
-    let (status, desired) = post(&served, "/v1/desired", &json!({"identity": identity("u-1001"), "as_of": "2026-11-21"}));
+    let (status, desired) = post(
+        &served,
+        "/v1/desired",
+        &json!({"identity": identity("u-1001"), "as_of": "2026-11-21"}),
+    );
     assert_eq!(status, 200, "{desired}");
     let single = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(single.path(), identity("u-1001").to_string()).unwrap();
-    let eval = cli_json(&["eval", "--identity", single.path().to_str().unwrap(), "--as-of", "2026-11-21", "--format", "json"]);
+    let eval = cli_json(&[
+        "eval",
+        "--identity",
+        single.path().to_str().unwrap(),
+        "--as-of",
+        "2026-11-21",
+        "--format",
+        "json",
+    ]);
     assert_eq!(desired["results"][0], eval);
     // A batch with explanations, and a non-human identity whose owner is given.
     let nhi = feed().into_iter().find(|v| v["owner"].is_string()).unwrap();
     let owner = identity(nhi["owner"].as_str().unwrap());
-    let (status, batch) = post(&served, "/v1/desired", &json!({"identities": [identity("u-1001"), nhi], "owners": [owner], "explain": true, "as_of": "2026-11-21"}));
+    let (status, batch) = post(
+        &served,
+        "/v1/desired",
+        &json!({"identities": [identity("u-1001"), nhi], "owners": [owner], "explain": true, "as_of": "2026-11-21"}),
+    );
     assert_eq!(status, 200, "{batch}");
     assert_eq!(batch["results"].as_array().unwrap().len(), 2);
     assert!(batch["results"][0]["because"].is_object(), "{batch}");
     assert!(batch["results"][1].get("warning").is_none(), "the owner was given: {batch}");
     // An invalid record is a result, not a failure of the request.
-    let (status, invalid) = post(&served, "/v1/desired", &json!({"identity": {"id": "u-x", "kind": "person", "attributes": {"status": "actve"}}}));
+    let (status, invalid) = post(
+        &served,
+        "/v1/desired",
+        &json!({"identity": {"id": "u-x", "kind": "person", "attributes": {"status": "actve"}}}),
+    );
     assert_eq!(status, 200);
     assert_eq!(invalid["results"][0]["valid"], false, "{invalid}");
 
     // explain
-    let (status, explained) = post(&served, "/v1/explain", &json!({"identity": identity("u-1001"), "entitlement": "github:org-member", "as_of": "2026-11-21"}));
+    let (status, explained) = post(
+        &served,
+        "/v1/explain",
+        &json!({"identity": identity("u-1001"), "entitlement": "github:org-member", "as_of": "2026-11-21"}),
+    );
     assert_eq!(status, 200, "{explained}");
-    assert_eq!((explained["holds"].clone(), explained["verdict"].clone()), (json!(true), json!("holds")));
-    let (status, unknown) = post(&served, "/v1/explain", &json!({"identity": identity("u-1001"), "entitlement": "github:org-membr"}));
+    assert_eq!(
+        (explained["holds"].clone(), explained["verdict"].clone()),
+        (json!(true), json!("holds"))
+    );
+    let (status, unknown) = post(
+        &served,
+        "/v1/explain",
+        &json!({"identity": identity("u-1001"), "entitlement": "github:org-membr"}),
+    );
     assert_eq!(status, 422);
     assert_eq!(unknown["error"]["code"], "unknown-entitlement");
-    assert!(unknown["error"]["message"].as_str().unwrap().contains("did you mean `github:org-member`"), "{unknown}");
+    assert!(
+        unknown["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `github:org-member`"),
+        "{unknown}"
+    );
 
     // plan: the same plan as the CLI over the same records (the inputs' hashes aside: the request is not the file).
     let live: Vec<Value> = std::fs::read_to_string(root().join("fixtures/live.jsonl"))
@@ -197,12 +259,26 @@ fn every_endpoint_answers_as_the_cli_does_and_as_documented() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let (status, mut plan) = post(&served, "/v1/plan", &json!({"identities": feed(), "live": live, "as_of": "2026-11-21"}));
+    let (status, mut plan) = post(
+        &served,
+        "/v1/plan",
+        &json!({"identities": feed(), "live": live, "as_of": "2026-11-21"}),
+    );
     assert_eq!(status, 200, "{plan}");
     let mut cli_plan: Value = {
         let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
             .current_dir(root())
-            .args(["plan", "--identities", "fixtures/identities.jsonl", "--live", "fixtures/live.jsonl", "--as-of", "2026-11-21", "--format", "json"])
+            .args([
+                "plan",
+                "--identities",
+                "fixtures/identities.jsonl",
+                "--live",
+                "fixtures/live.jsonl",
+                "--as-of",
+                "2026-11-21",
+                "--format",
+                "json",
+            ])
             .output()
             .unwrap();
         serde_json::from_slice(&out.stdout).unwrap()
@@ -212,24 +288,45 @@ fn every_endpoint_answers_as_the_cli_does_and_as_documented() {
         object.remove("inputs");
         object.remove("policy_sha256");
         object.remove("guards");
-        for invalid in object.get_mut("invalid_identities").and_then(Value::as_array_mut).into_iter().flatten() {
+        for invalid in object
+            .get_mut("invalid_identities")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
             invalid.as_object_mut().unwrap().remove("file");
         }
     }
     assert_eq!(plan["changes"], cli_plan["changes"]);
     assert_eq!(plan["summary"], cli_plan["summary"]);
     // The guards are the CLI's.
-    let (status, refused) = post(&served, "/v1/plan", &json!({"identities": feed(), "live": live, "as_of": "2026-11-21", "max_revokes": 1}));
+    let (status, refused) = post(
+        &served,
+        "/v1/plan",
+        &json!({"identities": feed(), "live": live, "as_of": "2026-11-21", "max_revokes": 1}),
+    );
     assert_eq!(status, 200);
     assert!(refused["refused"].is_string() && refused["changes"] == json!([]), "{refused}");
 
     // whatif: a mover.
-    let (status, whatif) = post(&served, "/v1/whatif", &json!({"identities": feed(), "set": ["u-1001.department=Finance"], "as_of": "2026-11-21"}));
+    let (status, whatif) = post(
+        &served,
+        "/v1/whatif",
+        &json!({"identities": feed(), "set": ["u-1001.department=Finance"], "as_of": "2026-11-21"}),
+    );
     assert_eq!(status, 200, "{whatif}");
-    let mover = whatif["changes"].as_array().unwrap().iter().find(|c| c["identity"] == "u-1001").expect("the mover changes");
+    let mover = whatif["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["identity"] == "u-1001")
+        .expect("the mover changes");
     assert!(mover["gained"].as_array().unwrap().contains(&json!("netsuite:viewer")), "{mover}");
     // The service account they own loses what depended on its owner's department.
-    assert!(whatif["changes"].as_array().unwrap().iter().any(|c| c["identity"] == "svc-deploy"), "{whatif}");
+    assert!(
+        whatif["changes"].as_array().unwrap().iter().any(|c| c["identity"] == "svc-deploy"),
+        "{whatif}"
+    );
     let (status, nothing) = post(&served, "/v1/whatif", &json!({"identities": feed()}));
     assert_eq!((status, nothing["error"]["code"].clone()), (422, json!("invalid-request")));
 
@@ -241,9 +338,18 @@ fn every_endpoint_answers_as_the_cli_does_and_as_documented() {
     }
     let (status, hash, metrics) = call(&served, "GET", "/metrics", None, Some(TOKEN));
     assert_eq!(status, 200);
-    assert!(metrics.contains("entitle_requests_total{endpoint=\"desired\",status=\"200\"} 3\n"), "{metrics}");
-    assert!(metrics.contains(&format!("entitle_policy_info{{policy_sha256=\"{hash}\"}} 1")), "{metrics}");
-    assert!(metrics.contains("entitle_request_duration_seconds_count{endpoint=\"plan\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("entitle_requests_total{endpoint=\"desired\",status=\"200\"} 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("entitle_policy_info{{policy_sha256=\"{hash}\"}} 1")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("entitle_request_duration_seconds_count{endpoint=\"plan\"} 2"),
+        "{metrics}"
+    );
     assert!(metrics.contains("entitle_decisions_total "), "{metrics}");
 }
 
@@ -269,7 +375,11 @@ fn bad_requests_get_a_json_error_and_auth_and_size_are_enforced() {
     assert_eq!(body["error"]["code"], "payload-too-large");
     check_openapi("post", "/v1/desired", status, &body);
     // Not JSON, not an object, unknown members, wrong method, unknown path.
-    for (body, code) in [("{not json", "bad-json"), ("[1]", "bad-request"), ("{\"identitiez\": []}", "invalid-request")] {
+    for (body, code) in [
+        ("{not json", "bad-json"),
+        ("[1]", "bad-request"),
+        ("{\"identitiez\": []}", "invalid-request"),
+    ] {
         let (status, _, text) = call(&served, "POST", "/v1/desired", Some(body), Some(TOKEN));
         let value: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["error"]["code"], code, "{body}: {text}");
@@ -286,7 +396,10 @@ fn bad_requests_get_a_json_error_and_auth_and_size_are_enforced() {
 }
 
 fn kill(served: &Served, signal: &str) {
-    let status = Command::new("kill").args([signal, &served.child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([signal, &served.child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -297,7 +410,11 @@ fn a_broken_push_keeps_the_old_policy_serving_and_a_good_one_is_swapped_in() {
     let (_, before) = post(&served, "/v1/desired", &request);
     let old_hash = before["policy_sha256"].as_str().unwrap().to_string();
     let roles = served.dir.path().join("roles");
-    let file = std::fs::read_dir(&roles).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "yaml")).unwrap();
+    let file = std::fs::read_dir(&roles)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .unwrap();
     let good = std::fs::read_to_string(&file).unwrap();
 
     // A broken push: SIGHUP, then POST /v1/reload — both keep the old policy.
@@ -316,7 +433,11 @@ fn a_broken_push_keeps_the_old_policy_serving_and_a_good_one_is_swapped_in() {
 
     // A good push that changes something: swapped in, with a new hash on every answer.
     std::fs::write(&file, &good).unwrap();
-    std::fs::write(roles.join("pushed.yaml"), "applications:\n  - id: pushed\n    entitlements:\n      - id: probe\n").unwrap();
+    std::fs::write(
+        roles.join("pushed.yaml"),
+        "applications:\n  - id: pushed\n    entitlements:\n      - id: probe\n",
+    )
+    .unwrap();
     let (status, reload) = post(&served, "/v1/reload", &json!({}));
     assert_eq!(status, 200, "{reload}");
     assert_eq!(reload["previous_policy_sha256"], old_hash.as_str());

@@ -11,6 +11,7 @@ use entitle::scim::{apply, read_snapshot, ApplyOptions, PlanDocument, ScimClient
 use entitle::time::{Duration, Instant};
 
 use super::common::{print_error, Reported};
+use super::context::Context;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 /// The environment variable holding the SCIM bearer token when no token file is given.
@@ -61,7 +62,10 @@ pub fn token(file: Option<&Path>) -> anyhow::Result<Option<String>> {
             Ok(_) => Err(usage(format_args!("--token-file: `{}` is empty", path.display()))),
             Err(e) => Err(usage(format_args!("--token-file: cannot read `{}`: {e}", path.display()))),
         },
-        None => Ok(std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_string())),
+        None => Ok(std::env::var(TOKEN_VARIABLE)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| t.trim().to_string())),
     }
 }
 
@@ -75,18 +79,25 @@ pub fn read_scim_live(url: &str, app: Option<&str>, token_file: Option<&Path>) -
     snapshot.to_live_file().map_err(|e| usage(format_args!("--live-scim: {e}")))
 }
 
-pub fn run(args: Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let (plan_path, report_path, live_out, resume_path, token_file) = (
+        ctx.input(&args.plan),
+        args.report.as_deref().map(|p| ctx.input(p)),
+        args.live_out.as_deref().map(|p| ctx.input(p)),
+        args.resume.as_deref().map(|p| ctx.input(p)),
+        args.token_file.as_deref().map(|p| ctx.input(p)),
+    );
     let max_age = Duration::parse(&args.max_age).map_err(|e| usage(format_args!("--max-age: {e}")))?;
-    let bytes = std::fs::read(&args.plan).map_err(|e| usage(format_args!("--plan: cannot read `{}`: {e}", args.plan.display())))?;
-    let plan = PlanDocument::parse(&args.plan.display().to_string(), &bytes).map_err(|e| usage(format_args!("--plan: {e}")))?;
-    let resume = match &args.resume {
+    let bytes = std::fs::read(&plan_path).map_err(|e| usage(format_args!("--plan: cannot read `{}`: {e}", plan_path.display())))?;
+    let plan = PlanDocument::parse(&plan_path.display().to_string(), &bytes).map_err(|e| usage(format_args!("--plan: {e}")))?;
+    let resume = match &resume_path {
         None => None,
         Some(path) => {
             let text = std::fs::read(path).map_err(|e| usage(format_args!("--resume: cannot read `{}`: {e}", path.display())))?;
             Some(serde_json::from_slice(&text).map_err(|e| usage(format_args!("--resume: `{}` is not JSON: {e}", path.display())))?)
         }
     };
-    let client = ScimClient::new(&args.scim, token(args.token_file.as_deref())?).map_err(|e| usage(format_args!("--scim: {e}")))?;
+    let client = ScimClient::new(&args.scim, token(token_file.as_deref())?).map_err(|e| usage(format_args!("--scim: {e}")))?;
     let options = ApplyOptions {
         app: args.app.clone(),
         dry_run: args.dry_run,
@@ -102,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(usage(e)),
     };
-    if let (Some(path), false) = (&args.live_out, args.dry_run) {
+    if let (Some(path), false) = (&live_out, args.dry_run) {
         let snapshot = read_snapshot(&client, &args.app).map_err(|e| usage(format_args!("--live-out: {e}")))?;
         std::fs::write(path, snapshot.canonical_jsonl())
             .map_err(|e| usage(format_args!("--live-out: cannot write `{}`: {e}", path.display())))?;
@@ -114,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     let mut text = serde_json::to_string_pretty(&report)?;
     text.push('\n');
-    match &args.report {
+    match &report_path {
         Some(path) => std::fs::write(path, text).map_err(|e| usage(format_args!("--report: cannot write `{}`: {e}", path.display())))?,
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }

@@ -4,13 +4,15 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 
 use entitle::serve::{http, ServeConfig, Service, DEFAULT_MAX_BODY_BYTES};
 use entitle::time::Duration;
 
-use super::common::{print_error, Reported};
-use super::{print_human, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::common::{definitions_failed, print_error};
+use super::context::Context;
+use super::{EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `serve`.
 #[derive(clap::Args, Debug)]
@@ -29,7 +31,8 @@ pub struct Args {
     timeout: String,
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let (roles, policies) = (ctx.roles.as_path(), ctx.policies());
     let timeout = match Duration::parse(&args.timeout) {
         Ok(d) => std::time::Duration::from_millis(u64::try_from(d.0).unwrap_or(u64::MAX)),
         Err(e) => {
@@ -39,7 +42,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     };
     let token = match &args.token_file {
         None => None,
-        Some(path) => match std::fs::read_to_string(path) {
+        Some(path) => match std::fs::read_to_string(ctx.input(path)) {
             Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
             Ok(_) => {
                 print_error(format_args!("--token-file: `{}` is empty", path.display()));
@@ -62,9 +65,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         Ok(s) => Arc::new(s),
         Err(diagnostics) => {
             let (sources, _) = entitle::Project::load(roles, policies);
-            print_human(&diagnostics, &sources);
-            eprintln!("the definitions have errors: run `entitle check` for the full report");
-            return Err(Reported(EXIT_FINDINGS).into());
+            return Err(definitions_failed(&diagnostics, &sources));
         }
     };
     let listener = match TcpListener::bind(&args.listen) {
@@ -111,7 +112,9 @@ async fn reload_on_hangup(service: Arc<Service>) {
                 let first = diagnostics.iter().find(|d| d.severity == entitle::Severity::Error);
                 eprintln!(
                     "entitle serve: reload failed, the previous policy keeps serving: {}",
-                    first.map(|d| entitle::term::one_line(&format!("{}: {}", d.location, d.message)).to_string()).unwrap_or_default()
+                    first
+                        .map(|d| entitle::term::one_line(&format!("{}: {}", d.location, d.message)).to_string())
+                        .unwrap_or_default()
                 );
             }
             Err(_) => eprintln!("entitle serve: reload failed"),

@@ -5,7 +5,7 @@
 //! record is invalid, never produces a change; orphaned-account revocations
 //! are held back while the feed has uncertain stretches (ids it could not
 //! read with certainty, see [`crate::io`]); a plan that trips
-//! a guard carries no changes unless forced. Output order is deterministic.
+//! a guard carries no changes unless forced (its summary counts what it would have done). Output order is deterministic.
 //!
 //! The plan streams: each identity is evaluated and diffed on its own, on
 //! every core, against the live index ([`live_index`]), and only what the
@@ -43,8 +43,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The SHA-256 of the compiled policy set (schema, policies, entities).
+/// The SHA-256 of the compiled policy set (schema, policies, entities), taken once per project.
 pub fn policy_sha256(project: &Project) -> String {
+    project.policy_sha256.get_or_init(|| hash_policy_set(project)).clone()
+}
+
+fn hash_policy_set(project: &Project) -> String {
     let c = &project.compiled;
     // The three texts NUL-separated, hashed in place (a large organisation's are tens of megabytes).
     let mut hash = Sha256::new();
@@ -134,11 +138,9 @@ pub fn plan(
             plan.forced = tripped;
         } else {
             plan.refused = Some(tripped.join("; "));
-            // The summary speaks of the changes emitted: none. The refusal says what would have been.
+            // No change is emitted; the summary still counts what the plan would have done,
+            // so a reviewer sees the size of what was refused, not zeros beside the refusal.
             plan.changes.clear();
-            plan.summary.grants = 0;
-            plan.summary.revokes = 0;
-            plan.summary.revokes_by_reason.clear();
         }
     }
     Ok(plan)

@@ -97,6 +97,11 @@ pub fn human(plan: &Plan, style: Style) -> String {
             style.paint("1;31", "REFUSED:"),
             one_line(why)
         );
+        let _ = writeln!(
+            out,
+            "it would have made {} grants and {} revocations (the figures above)",
+            s.grants, s.revokes
+        );
     }
     for why in &plan.forced {
         let _ = writeln!(out, "\n{} {}", style.paint("1;33", "FORCED past a guard:"), one_line(why));

@@ -111,7 +111,8 @@ pub struct LiveFileHash {
     pub sha256: String,
 }
 
-/// The plan's figures.
+/// The plan's figures. On a refused plan, `grants`, `revokes` and
+/// `revokes_by_reason` count what it would have done (no change is emitted).
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Summary {
     /// Valid identity records evaluated.

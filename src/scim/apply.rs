@@ -54,8 +54,13 @@ impl PlanDocument {
     /// Reads a plan's JSON text.
     pub fn parse(file: &str, bytes: &[u8]) -> Result<PlanDocument, ScimError> {
         let plan: Value = serde_json::from_slice(bytes).map_err(|e| ScimError::Plan(format!("{file}:{}: {e}", e.line())))?;
-        if !plan.is_object() || plan.get("changes").and_then(Value::as_array).is_none() || plan.get("as_of").and_then(Value::as_str).is_none() {
-            return Err(ScimError::Plan(format!("{file}: not a plan (`entitle plan --format json`): it needs `as_of` and `changes`")));
+        if !plan.is_object()
+            || plan.get("changes").and_then(Value::as_array).is_none()
+            || plan.get("as_of").and_then(Value::as_str).is_none()
+        {
+            return Err(ScimError::Plan(format!(
+                "{file}: not a plan (`entitle plan --format json`): it needs `as_of` and `changes`"
+            )));
         }
         Ok(PlanDocument {
             file: file.to_string(),
@@ -221,7 +226,10 @@ struct GroupChanges {
 pub fn apply(client: &ScimClient, plan: &PlanDocument, options: &ApplyOptions) -> Result<ApplyReport, ScimError> {
     let doc = &plan.plan;
     if let Some(why) = doc.get("refused").and_then(Value::as_str) {
-        return Err(ScimError::Refused(format!("the plan was refused (`{}`): a refused plan is never applied", crate::state::shown(why))));
+        return Err(ScimError::Refused(format!(
+            "the plan was refused (`{}`): a refused plan is never applied",
+            crate::state::shown(why)
+        )));
     }
     let as_of_text = doc["as_of"].as_str().unwrap_or_default();
     let as_of = Instant::parse(as_of_text).map_err(|e| ScimError::Plan(format!("{}: `as_of`: {e}", plan.file)))?;
@@ -278,7 +286,17 @@ pub fn apply(client: &ScimClient, plan: &PlanDocument, options: &ApplyOptions) -
 
     let mut requests = Vec::new();
     for (group, indices) in &by_group {
-        carry_out(client, &snapshot, group, indices, &changes, &mut outcomes, &mut requests, options.dry_run, &holds);
+        carry_out(
+            client,
+            &snapshot,
+            group,
+            indices,
+            &changes,
+            &mut outcomes,
+            &mut requests,
+            options.dry_run,
+            &holds,
+        );
     }
     let mut summary = ApplySummary {
         changes: outcomes.len(),
@@ -362,7 +380,14 @@ fn carry_out(
     let Some(scim_group) = snapshot.groups.get(group) else {
         for &i in &all {
             if !holds(i) {
-                fail(i, format!("the service provider has no group `{}`: create it first", crate::state::shown(group)), outcomes);
+                fail(
+                    i,
+                    format!(
+                        "the service provider has no group `{}`: create it first",
+                        crate::state::shown(group)
+                    ),
+                    outcomes,
+                );
             }
         }
         return;
@@ -375,7 +400,11 @@ fn carry_out(
         }
         let (op, identity, _) = &changes[i];
         let Some(user) = snapshot.user_of(identity) else {
-            fail(i, format!("the service provider has no user for identity `{}`", crate::state::shown(identity)), outcomes);
+            fail(
+                i,
+                format!("the service provider has no user for identity `{}`", crate::state::shown(identity)),
+                outcomes,
+            );
             continue;
         };
         if op == "grant" {
@@ -395,7 +424,8 @@ fn carry_out(
     }
     let mut operations = Vec::new();
     if !add.is_empty() {
-        operations.push(json!({"op": "add", "path": "members", "value": add.iter().map(|(_, id)| json!({"value": id})).collect::<Vec<_>>()}));
+        operations
+            .push(json!({"op": "add", "path": "members", "value": add.iter().map(|(_, id)| json!({"value": id})).collect::<Vec<_>>()}));
     }
     for (_, id) in &remove {
         operations.push(json!({"op": "remove", "path": format!("members[value eq {}]", Value::from(id.as_str()))}));
@@ -404,7 +434,11 @@ fn carry_out(
     let path = format!("/Groups/{}", percent_encode(&scim_group.scim_id));
     let (status, attempts, error) = match client.patch(&path, &body) {
         Ok(reply) if (200..300).contains(&reply.status) => (Some(reply.status), reply.attempts, None),
-        Ok(reply) => (Some(reply.status), reply.attempts, Some(format!("`PATCH {path}` failed: {}", error_detail(&reply)))),
+        Ok(reply) => (
+            Some(reply.status),
+            reply.attempts,
+            Some(format!("`PATCH {path}` failed: {}", error_detail(&reply))),
+        ),
         Err(e) => (None, client_attempts(&e), Some(e.to_string())),
     };
     for (i, _) in add.iter().chain(&remove) {
@@ -440,7 +474,10 @@ fn plan_changes(doc: &Value) -> Result<Vec<(String, String, String)>, ScimError>
             let field = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
             match (field("op"), field("identity"), field("entitlement")) {
                 (Some(op), Some(identity), Some(entitlement)) if op == "grant" || op == "revoke" => Ok((op, identity, entitlement)),
-                _ => Err(ScimError::Plan(format!("change {} of the plan is not a grant or a revoke with `identity` and `entitlement`", i + 1))),
+                _ => Err(ScimError::Plan(format!(
+                    "change {} of the plan is not a grant or a revoke with `identity` and `entitlement`",
+                    i + 1
+                ))),
             }
         })
         .collect()

@@ -82,7 +82,9 @@ impl ScimClient {
             )));
         }
         if base.contains('@') {
-            return Err(ScimError::Url("credentials in the URL are refused: give the token in a file or an environment variable".into()));
+            return Err(ScimError::Url(
+                "credentials in the URL are refused: give the token in a file or an environment variable".into(),
+            ));
         }
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -177,9 +179,7 @@ impl ScimClient {
             ("PATCH", Some(body)) => with_headers!(self.agent.patch(url))
                 .content_type("application/scim+json")
                 .send(body),
-            ("POST", Some(body)) => with_headers!(self.agent.post(url))
-                .content_type("application/scim+json")
-                .send(body),
+            ("POST", Some(body)) => with_headers!(self.agent.post(url)).content_type("application/scim+json").send(body),
             _ => return Err(ScimError::Url(format!("unsupported request `{method} {url}`"))),
         };
         let mut response = response.map_err(transport)?;
@@ -204,7 +204,9 @@ impl ScimClient {
                 // An error page from a proxy is not JSON: keep its first line as the message.
                 Err(_) if status >= 400 => Value::String(text.lines().next().unwrap_or_default().chars().take(200).collect()),
                 Err(e) => {
-                    return Err(ScimError::Protocol(format!("`{method} {url}` answered {status} with a body that is not JSON: {e}")));
+                    return Err(ScimError::Protocol(format!(
+                        "`{method} {url}` answered {status} with a body that is not JSON: {e}"
+                    )));
                 }
             }
         };
@@ -251,7 +253,11 @@ mod tests {
                 let (mut s, _) = listener.accept().unwrap();
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf);
-                let body = if status == 200 { r#"{"ok": true}"# } else { r#"{"detail": "busy"}"# };
+                let body = if status == 200 {
+                    r#"{"ok": true}"#
+                } else {
+                    r#"{"detail": "busy"}"#
+                };
                 let _ = write!(
                     s,
                     "HTTP/1.1 {status} X\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -274,10 +280,10 @@ mod tests {
         assert_eq!(*SLEPT.lock().unwrap(), [Duration::from_secs(2), Duration::from_millis(400)]);
 
         let base = server(vec![(500, ""), (500, "")]);
-        let client = ScimClient::new(&base, None)
-            .unwrap()
-            .with_sleep(|_| ())
-            .with_retry(RetryPolicy { attempts: 2, ..RetryPolicy::default() });
+        let client = ScimClient::new(&base, None).unwrap().with_sleep(|_| ()).with_retry(RetryPolicy {
+            attempts: 2,
+            ..RetryPolicy::default()
+        });
         let reply = client.get("/Groups").unwrap();
         assert_eq!((reply.status, reply.attempts), (500, 2));
         assert_eq!(error_detail(&reply), "status 500: busy");
@@ -290,9 +296,15 @@ mod tests {
     #[test]
     fn urls_that_cannot_be_used_are_refused_and_the_token_is_never_shown() {
         assert!(ScimClient::new("ftp://x", None).unwrap_err().to_string().contains("not an http"));
-        assert!(ScimClient::new("http://user:pw@host/v2", None).unwrap_err().to_string().contains("credentials"));
+        assert!(ScimClient::new("http://user:pw@host/v2", None)
+            .unwrap_err()
+            .to_string()
+            .contains("credentials"));
         if !cfg!(feature = "scim-tls") {
-            assert!(ScimClient::new("https://host/v2", None).unwrap_err().to_string().contains("scim-tls"));
+            assert!(ScimClient::new("https://host/v2", None)
+                .unwrap_err()
+                .to_string()
+                .contains("scim-tls"));
         }
         let client = ScimClient::new("http://127.0.0.1:1/v2/", Some("sekrit".into())).unwrap();
         assert_eq!(client.base(), "http://127.0.0.1:1/v2");

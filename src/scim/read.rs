@@ -131,9 +131,8 @@ pub fn read_snapshot(client: &ScimClient, app: &str) -> Result<ScimSnapshot, Sci
             .ok_or_else(|| ScimError::Protocol(format!("group `{}` has no `displayName`", shown(&scim_id))))?;
         let mut members = BTreeSet::new();
         for member in resource.get("members").and_then(Value::as_array).into_iter().flatten() {
-            let value = string(member, "value").ok_or_else(|| {
-                ScimError::Protocol(format!("a member of group `{}` has no `value`", shown(&display_name)))
-            })?;
+            let value = string(member, "value")
+                .ok_or_else(|| ScimError::Protocol(format!("a member of group `{}` has no `value`", shown(&display_name))))?;
             let kind = string(member, "type");
             let Some(user) = users.get(&value).filter(|_| kind.as_deref().is_none_or(|k| k == "User")) else {
                 return Err(ScimError::Protocol(format!(
@@ -181,12 +180,18 @@ fn list(client: &ScimClient, endpoint: &str) -> Result<Vec<Value>, ScimError> {
             .ok_or_else(|| ScimError::Protocol(format!("`GET {path}` answered without a whole-number `totalResults`")))?;
         let total = usize::try_from(total).unwrap_or(usize::MAX);
         if total > MAX_RESOURCES {
-            return Err(ScimError::Protocol(format!("`{endpoint}` lists {total} resources, more than the {MAX_RESOURCES} entitle reads")));
+            return Err(ScimError::Protocol(format!(
+                "`{endpoint}` lists {total} resources, more than the {MAX_RESOURCES} entitle reads"
+            )));
         }
         let page = match reply.body.get("Resources") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(page)) => page.clone(),
-            Some(_) => return Err(ScimError::Protocol(format!("`GET {path}` answered with `Resources` that is not a list"))),
+            Some(_) => {
+                return Err(ScimError::Protocol(format!(
+                    "`GET {path}` answered with `Resources` that is not a list"
+                )))
+            }
         };
         if page.is_empty() && resources.len() < total {
             return Err(ScimError::Protocol(format!(

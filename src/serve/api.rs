@@ -52,7 +52,9 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 fn check_members(request: &Value, allowed: &[&str]) -> Result<(), ApiError> {
     for key in request.as_object().into_iter().flat_map(Map::keys) {
         if !allowed.contains(&key.as_str()) {
-            let help = crate::diag::did_you_mean(key, allowed.iter().copied()).map(|h| format!(" ({h})")).unwrap_or_default();
+            let help = crate::diag::did_you_mean(key, allowed.iter().copied())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
             return Err(invalid(format!("unknown member `{}`{help}", shown(key))));
         }
     }
@@ -135,7 +137,10 @@ impl Subjects {
                 Some(owner) => (Some(owner), None),
                 None => (
                     None,
-                    Some(format!("owner `{}` was not given in `owners`; owner conditions are false", shown(id))),
+                    Some(format!(
+                        "owner `{}` was not given in `owners`; owner conditions are false",
+                        shown(id)
+                    )),
                 ),
             },
         }
@@ -155,7 +160,12 @@ pub fn desired(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Va
             Ok(identity) => {
                 let (owner, warning) = subjects.owner_of(identity);
                 let d = loaded.engine.desired(identity, owner, at).map_err(internal)?;
-                let mut v = if explain { serde_json::to_value(&d) } else { serde_json::to_value(d.summary()) }.map_err(internal)?;
+                let mut v = if explain {
+                    serde_json::to_value(&d)
+                } else {
+                    serde_json::to_value(d.summary())
+                }
+                .map_err(internal)?;
                 if let Some(w) = warning {
                     v["warning"] = w.into();
                 }
@@ -172,7 +182,9 @@ pub fn explain(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Va
     check_members(request, &["identity", "owners", "entitlement", "as_of"])?;
     let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
     let Some(entitlement) = request.get("entitlement").and_then(Value::as_str) else {
-        return Err(invalid("`entitlement` (a full entitlement id such as `github:org-member`) is required"));
+        return Err(invalid(
+            "`entitlement` (a full entitlement id such as `github:org-member`) is required",
+        ));
     };
     if !loaded.project.defs.entitlements.contains_key(entitlement) {
         let help = crate::diag::did_you_mean(entitlement, loaded.project.defs.entitlements.keys().map(String::as_str))
@@ -235,8 +247,13 @@ fn population(loaded: &Loaded, request: &Value) -> Result<Population, ApiError> 
         text.push_str(&record.to_string());
         text.push('\n');
     }
-    let feed = parse_identities("request.identities", text.as_bytes(), Some(IdentityFormat::JsonLines), &loaded.project.defs)
-        .map_err(|e| invalid(e.to_string()))?;
+    let feed = parse_identities(
+        "request.identities",
+        text.as_bytes(),
+        Some(IdentityFormat::JsonLines),
+        &loaded.project.defs,
+    )
+    .map_err(|e| invalid(e.to_string()))?;
     Ok(Population::new(feed))
 }
 
@@ -254,7 +271,16 @@ pub fn plan(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value
     use crate::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
     check_members(
         request,
-        &["identities", "live", "as_of", "max_revokes", "max_invalid", "max_orphaned", "max_privileged_grants", "force"],
+        &[
+            "identities",
+            "live",
+            "as_of",
+            "max_revokes",
+            "max_invalid",
+            "max_orphaned",
+            "max_privileged_grants",
+            "force",
+        ],
     )?;
     let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
     let population = population(loaded, request)?;
@@ -263,7 +289,9 @@ pub fn plan(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value
     for (i, grant) in records(request, "live")?.iter().enumerate() {
         let field = |k: &str| grant.get(k).and_then(Value::as_str);
         let (Some(identity), Some(entitlement)) = (field("identity"), field("entitlement")) else {
-            return Err(invalid(format!("live[{i}]: a grant is `{{\"identity\": ..., \"entitlement\": ...}}`")));
+            return Err(invalid(format!(
+                "live[{i}]: a grant is `{{\"identity\": ..., \"entitlement\": ...}}`"
+            )));
         };
         builder
             .add(identity, entitlement, u32::try_from(i + 1).unwrap_or(u32::MAX))
@@ -300,7 +328,9 @@ pub fn whatif(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Val
         edits.push(edit::Edit::set(text).map_err(|e| invalid(e.to_string()))?);
     }
     if edits.is_empty() && to.is_none() {
-        return Err(invalid("nothing to compare: give `set` (HR edits such as `u-1.department=Finance`) or `to` (a later instant)"));
+        return Err(invalid(
+            "nothing to compare: give `set` (HR edits such as `u-1.department=Finance`) or `to` (a later instant)",
+        ));
     }
     let today = population(loaded, request)?;
     let edited = if edits.is_empty() {

@@ -45,7 +45,10 @@ where
     R: FnOnce(Arc<Service>) -> Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> + Send + 'static,
 {
     listener.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("entitle-serve").build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("entitle-serve")
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -129,7 +132,10 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
         Reply::error(
             413,
             "payload-too-large",
-            format!("the request body is larger than the {} bytes allowed (`--max-body`)", config.max_body_bytes),
+            format!(
+                "the request body is larger than the {} bytes allowed (`--max-body`)",
+                config.max_body_bytes
+            ),
             &service.current().policy_sha256,
         )
     };
@@ -141,7 +147,12 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
             Err(e) => {
-                return Reply::error(400, "bad-request", format!("the request body could not be read: {e}"), &service.current().policy_sha256)
+                return Reply::error(
+                    400,
+                    "bad-request",
+                    format!("the request body could not be read: {e}"),
+                    &service.current().policy_sha256,
+                )
             }
         };
         let heavy = body.len() > INLINE_BODY_BYTES || matches!(path.as_str(), "/v1/plan" | "/v1/whatif" | "/v1/reload");
@@ -149,7 +160,12 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
             let worker = service.clone();
             match tokio::task::spawn_blocking(move || worker.handle(&method, &path, authorization.as_deref(), &body)).await {
                 Ok(reply) => reply,
-                Err(e) => Reply::error(500, "internal", format!("the request failed: {e}"), &service.current().policy_sha256),
+                Err(e) => Reply::error(
+                    500,
+                    "internal",
+                    format!("the request failed: {e}"),
+                    &service.current().policy_sha256,
+                ),
             }
         } else {
             service.handle(&method, &path, authorization.as_deref(), &body)
@@ -160,7 +176,10 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
         Err(_) => Reply::error(
             503,
             "timeout",
-            format!("the request took longer than the {} s allowed (`--timeout`)", config.request_timeout.as_secs_f64()),
+            format!(
+                "the request took longer than the {} s allowed (`--timeout`)",
+                config.request_timeout.as_secs_f64()
+            ),
             &service.current().policy_sha256,
         ),
     };
@@ -171,7 +190,10 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() = hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(reply.content_type));
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(reply.content_type),
+    );
     if let Ok(hash) = hyper::header::HeaderValue::from_str(&reply.policy_sha256) {
         headers.insert("x-entitle-policy-sha256", hash);
     }

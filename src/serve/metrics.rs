@@ -77,9 +77,16 @@ impl Metrics {
                 let mut cumulative = 0;
                 for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
                     cumulative += n;
-                    let _ = writeln!(out, "entitle_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {cumulative}");
+                    let _ = writeln!(
+                        out,
+                        "entitle_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{bound}\"}} {cumulative}"
+                    );
                 }
-                let _ = writeln!(out, "entitle_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(
+                    out,
+                    "entitle_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
                 let _ = writeln!(out, "entitle_request_duration_seconds_sum{{endpoint=\"{endpoint}\"}} {}", h.sum);
                 let _ = writeln!(out, "entitle_request_duration_seconds_count{{endpoint=\"{endpoint}\"}} {}", h.count);
             }
@@ -87,8 +94,16 @@ impl Metrics {
         out.push_str("# HELP entitle_decisions_total Identities evaluated.\n# TYPE entitle_decisions_total counter\n");
         let _ = writeln!(out, "entitle_decisions_total {}", self.decisions.load(Ordering::Relaxed));
         out.push_str("# HELP entitle_reloads_total Reloads of the definitions, by result.\n# TYPE entitle_reloads_total counter\n");
-        let _ = writeln!(out, "entitle_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
-        let _ = writeln!(out, "entitle_reloads_total{{result=\"failed\"}} {}", self.reloads_failed.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "entitle_reloads_total{{result=\"ok\"}} {}",
+            self.reloads_ok.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "entitle_reloads_total{{result=\"failed\"}} {}",
+            self.reloads_failed.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP entitle_policy_info The policy being served (its SHA-256 as a label).\n# TYPE entitle_policy_info gauge\n");
         let _ = writeln!(out, "entitle_policy_info{{policy_sha256=\"{policy_sha256}\"}} 1");
         out
@@ -108,10 +123,22 @@ mod tests {
         m.decisions(5);
         m.reload(false);
         let text = m.render("abc");
-        assert!(text.contains("entitle_requests_total{endpoint=\"desired\",status=\"200\"} 2\n"), "{text}");
-        assert!(text.contains("entitle_requests_total{endpoint=\"desired\",status=\"400\"} 1\n"), "{text}");
-        assert!(text.contains("entitle_request_duration_seconds_bucket{endpoint=\"desired\",le=\"0.0005\"} 2\n"), "{text}");
-        assert!(text.contains("entitle_request_duration_seconds_bucket{endpoint=\"desired\",le=\"0.005\"} 3\n"), "{text}");
+        assert!(
+            text.contains("entitle_requests_total{endpoint=\"desired\",status=\"200\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("entitle_requests_total{endpoint=\"desired\",status=\"400\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("entitle_request_duration_seconds_bucket{endpoint=\"desired\",le=\"0.0005\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("entitle_request_duration_seconds_bucket{endpoint=\"desired\",le=\"0.005\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains("entitle_decisions_total 5\n"), "{text}");
         assert!(text.contains("entitle_reloads_total{result=\"failed\"} 1\n"), "{text}");
         assert!(text.contains("entitle_policy_info{policy_sha256=\"abc\"} 1\n"), "{text}");

@@ -185,17 +185,34 @@ impl Service {
             "/v1/plan" => "plan",
             "/v1/whatif" => "whatif",
             "/v1/reload" => "reload",
-            _ => return ("other", Reply::error(404, "not-found", format!("no endpoint `{}`", crate::state::shown(path)), hash)),
+            _ => {
+                return (
+                    "other",
+                    Reply::error(404, "not-found", format!("no endpoint `{}`", crate::state::shown(path)), hash),
+                )
+            }
         };
-        let expected = if matches!(endpoint, "healthz" | "readyz" | "metrics") { "GET" } else { "POST" };
+        let expected = if matches!(endpoint, "healthz" | "readyz" | "metrics") {
+            "GET"
+        } else {
+            "POST"
+        };
         if method != expected {
             return (
                 endpoint,
-                Reply::error(405, "method-not-allowed", format!("`{path}` answers `{expected}`, not `{}`", crate::state::shown(method)), hash),
+                Reply::error(
+                    405,
+                    "method-not-allowed",
+                    format!("`{path}` answers `{expected}`, not `{}`", crate::state::shown(method)),
+                    hash,
+                ),
             );
         }
         if !matches!(endpoint, "healthz" | "readyz") && !self.authorized(authorization) {
-            return (endpoint, Reply::error(401, "unauthorized", "a valid `Authorization: Bearer` token is required", hash));
+            return (
+                endpoint,
+                Reply::error(401, "unauthorized", "a valid `Authorization: Bearer` token is required", hash),
+            );
         }
         let reply = match endpoint {
             "healthz" => Reply::json(200, json!({"status": "ok"}), hash),
@@ -243,7 +260,11 @@ impl Service {
                                "line": d.location.line, "column": d.location.column})
                     })
                     .collect();
-                let first = errors.first().and_then(|e| e["message"].as_str()).unwrap_or("the definitions have errors").to_string();
+                let first = errors
+                    .first()
+                    .and_then(|e| e["message"].as_str())
+                    .unwrap_or("the definitions have errors")
+                    .to_string();
                 let mut reply = json!({"error": {"code": "reload-failed",
                     "message": format!("the definitions did not load, the previous policy keeps serving: {first}"),
                     "diagnostics": errors}});
