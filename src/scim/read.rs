@@ -51,6 +51,8 @@ pub struct ScimSnapshot {
     pub users: BTreeMap<String, ScimUser>,
     /// Groups by display name.
     pub groups: BTreeMap<String, ScimGroup>,
+    /// SCIM user ids by identity id.
+    by_identity: BTreeMap<String, String>,
 }
 
 impl ScimSnapshot {
@@ -95,7 +97,7 @@ impl ScimSnapshot {
 
     /// The user of identity `id`.
     pub fn user_of(&self, id: &str) -> Option<&ScimUser> {
-        self.users.values().find(|u| u.identity == id)
+        self.by_identity.get(id).and_then(|scim_id| self.users.get(scim_id))
     }
 }
 
@@ -157,6 +159,7 @@ pub fn read_snapshot(client: &ScimClient, app: &str) -> Result<ScimSnapshot, Sci
         app: app.to_string(),
         users,
         groups,
+        by_identity,
     })
 }
 
