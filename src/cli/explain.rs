@@ -194,6 +194,16 @@ fn explanation_json(
                 .collect();
         }
         Explanation::NothingGrants => json["roles"] = serde_json::json!([]),
+        Explanation::ExceptionExpired { exception, source, misses } => {
+            json["expired_exception"] = serde_json::json!({
+                "id": exception.id, "ticket": exception.ticket, "approved_by": exception.approved_by,
+                "expires": exception.expires, "source": source,
+            });
+            json["roles"] = misses
+                .iter()
+                .map(|m| serde_json::json!({"role": m.role, "source": m.source, "reasons": m.reasons}))
+                .collect();
+        }
     }
     if let Some(Change::Revoke {
         reason,

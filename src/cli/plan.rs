@@ -11,8 +11,9 @@ use entitle::io::live::{parse_live, LiveFile};
 use entitle::io::{read_bounded, InputError, ReadBudget};
 use entitle::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
 use entitle::plan::render::{human, scim_patches, Style};
-use entitle::plan::{plan, Change, GuardLimits, Limit, Plan, PlanOptions};
+use entitle::plan::{exception_diagnostics, plan, Change, GovernanceOptions, GuardLimits, Limit, Plan, PlanOptions};
 use entitle::term::one_line;
+use entitle::time::Duration;
 
 use super::common::{as_of, evaluator, load_project, population_from, print_coded, EvalArgs, Reported};
 use super::context::Context;
@@ -88,6 +89,20 @@ pub struct Args {
     /// Override every guard; the output says so.
     #[arg(long)]
     force: bool,
+    /// Mark approved exceptions expiring within this window of `--as-of` (`14d`, `72h`).
+    #[arg(long, default_value = "14d", value_parser = duration)]
+    warn_expiring: Duration,
+    /// Report live grants whose `last_used` is older than this (`90d`), or `never`, as dormant.
+    #[arg(long, value_parser = duration)]
+    dormant_after: Option<Duration>,
+    /// Revoke dormant grants (reason `dormant`) unless an active exception covers them; still under the guards.
+    #[arg(long, requires = "dormant_after")]
+    revoke_dormant: bool,
+}
+
+/// A `--warn-expiring` or `--dormant-after` value.
+fn duration(text: &str) -> Result<Duration, String> {
+    Duration::parse(text)
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
@@ -151,7 +166,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
                 .unwrap_or(DEFAULT_MAX_PRIVILEGED_GRANTS),
         },
         force: args.force,
+        governance: GovernanceOptions {
+            warn_expiring: args.warn_expiring,
+            dormant_after: args.dormant_after,
+            revoke_dormant: args.revoke_dormant,
+        },
     };
+
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(population.feed.identities.len() as u64),
         indicatif::ProgressDrawTarget::stderr(),
@@ -208,6 +229,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         Format::Human => write!(out, "{}", human(&plan, Style { colour: ctx.colour() }))?,
     }
     out.flush()?;
+    // A refused plan's feed may be truncated: every exception would name an unknown identity.
+    if plan.refused.is_none() {
+        for d in exception_diagnostics(&project, &population) {
+            eprint!("{}", d.render(None));
+        }
+    }
     if let Some(why) = &plan.refused {
         print_coded(
             "plan-refused",
@@ -271,6 +298,21 @@ impl Scope {
         plan.invalid_identities
             .retain(|r| r.identity.as_deref().is_some_and(|id| self.identity(id)) || self.identities.is_empty());
         plan.held_back.retain(|h| self.identity(&h.identity));
+        plan.exceptions.retain(|x| {
+            let mut touched = x
+                .kept
+                .iter()
+                .chain(&x.granted)
+                .chain(&x.revoked)
+                .chain(x.overridden.iter().map(|o| &o.entitlement));
+            let in_app = match &x.entitlement {
+                Some(e) => self.entitlement(e),
+                None => self.app.is_none() || touched.any(|e| self.entitlement(e)),
+            };
+            self.identity(&x.identity) && in_app
+        });
+        plan.dormant
+            .retain(|d| self.identity(&d.identity) && self.entitlement(&d.entitlement));
         let refused = plan.refused.is_some();
         let s = &mut plan.summary;
         if !refused {
