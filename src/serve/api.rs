@@ -232,6 +232,15 @@ pub fn explain(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Va
                 .collect();
         }
         Explanation::NothingGrants => out["verdict"] = "nothing-grants".into(),
+        Explanation::ExceptionExpired { exception, source, misses } => {
+            out["verdict"] = "exception-expired".into();
+            out["exception"] = serde_json::to_value(exception).map_err(internal)?;
+            out["exception_source"] = source.as_str().into();
+            out["roles"] = misses
+                .iter()
+                .map(|m| json!({"role": m.role, "source": m.source, "reasons": m.reasons}))
+                .collect();
+        }
     }
     if let Some(w) = warning {
         out["warning"] = w.into();
@@ -309,6 +318,7 @@ pub fn plan(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value
             max_privileged_grants: limit(request, "max_privileged_grants", DEFAULT_MAX_PRIVILEGED_GRANTS)?,
         },
         force: flag(request, "force")?,
+        governance: Default::default(),
     };
     let plan = compute_plan(&loaded.project, &loaded.engine, &population, &[live], &options, &|_| ()).map_err(internal)?;
     metrics.decisions(population.feed.identities.len() as u64);
