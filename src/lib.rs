@@ -126,11 +126,14 @@ pub mod rego;
 pub mod scim;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod review;
 pub mod state;
 pub mod term;
 pub mod testing;
 pub mod time;
+pub mod verify;
 pub mod whatif;
+pub mod who;
 
 pub use diag::{Code, Diagnostic, Location, Severity};
 pub use project::Project;

@@ -428,6 +428,9 @@ impl IdentityState {
                     if !def.applies_to(&kind) {
                         return Err(format!("attribute `{name}` does not apply to kind `{kind}`"));
                     }
+                    if def.identity_ref {
+                        check_identity_ref(name, value, &id)?;
+                    }
                     if let Some(value) = typed_value(name, &def.ty, value, pool)? {
                         let index = names.index(name).ok_or_else(|| format!("unknown attribute `{}`", shown(name)))?;
                         attributes.push((index, value));
@@ -495,6 +498,27 @@ impl IdentityState {
         }
         v
     }
+}
+
+/// An attribute declared `type: identity` (a `manager`) holds another identity's id, written as ids are.
+fn check_identity_ref(name: &str, value: &Value, id: &str) -> Result<(), String> {
+    let Some(text) = value.as_str() else {
+        return Err(format!(
+            "attribute `{name}` should be an identity id, found `{}`",
+            shown(&value.to_string())
+        ));
+    };
+    if text.is_empty() {
+        return Ok(());
+    }
+    check_id(&format!("attribute `{name}`"), text)?;
+    if text == id {
+        return Err(format!(
+            "`{}` names itself in `{name}`; leave `{name}` empty at the top of the chain",
+            shown(id)
+        ));
+    }
+    Ok(())
 }
 
 /// The typed value of attribute `name`; `None` for text that is blank once trimmed.
@@ -623,6 +647,37 @@ mod tests {
 
     fn read(record: Value) -> Result<IdentityState, String> {
         IdentityState::from_json(&record, &defs())
+    }
+
+    #[test]
+    fn an_identity_typed_attribute_holds_another_identitys_id() {
+        let text = "identity:\n  attributes:\n    status: { type: enum, values: [active], required: true }\n    manager: { type: identity, kinds: [person] }\n";
+        let (defs, diags) = load(&[SourceFile {
+            name: "t.yaml".into(),
+            text: text.into(),
+        }]);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(defs.identity.attributes["manager"].identity_ref);
+        let read = |manager: Value| {
+            IdentityState::from_json(
+                &serde_json::json!({"id": "u-1", "kind": "person", "attributes": {"status": "active", "manager": manager}}),
+                &defs,
+            )
+        };
+        let ok = read("u-9".into()).unwrap();
+        assert_eq!(ok.attributes.get("manager"), Some(&AttrValue::str("u-9")));
+        assert_eq!(
+            read(7.into()).unwrap_err(),
+            "attribute `manager` should be an identity id, found `7`"
+        );
+        assert_eq!(
+            read(" u-9".into()).unwrap_err(),
+            "attribute `manager` ` u-9` has leading or trailing whitespace (ids are never trimmed: remove it)"
+        );
+        assert_eq!(
+            read("u-1".into()).unwrap_err(),
+            "`u-1` names itself in `manager`; leave `manager` empty at the top of the chain"
+        );
     }
 
     #[test]

@@ -49,6 +49,9 @@ const COMMANDS: &[&str] = &[
     "init",
     "completions",
     "man",
+    "who",
+    "verify",
+    "review",
 ];
 
 #[derive(Debug, Deserialize)]

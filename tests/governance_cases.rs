@@ -13,10 +13,11 @@
 //!                           `entitle` on one line, split on whitespace (no shell quoting)
 //!   expected.out            exactly what the command prints on stdout
 //!   expected.err            optional: exactly what it prints on stderr (absent: nothing)
+//!                           (in both, the case folder's absolute path is written `$CASE`)
 //!   expected.exit           optional: its exit code (absent: 0)
 //! ```
 //!
-//! For a `plan` case the harness also runs the command with `--engine
+//! For a `plan`, `who` or `review` case the harness also runs the command with `--engine
 //! oracle` (plain Cedar, the semantics) and requires the same stdout, and
 //! runs it twice to require byte-identical output. It runs every case and
 //! fails once, listing each failure with the actual output; `ENTITLE_BLESS=1`
@@ -46,9 +47,12 @@ fn run(dir: &Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .output()
         .unwrap_or_else(|e| panic!("cannot run entitle: {e}"));
+    // The case folder's absolute path (in the `loaded` header of JSON output) is the host's, not the case's.
+    let here = dir.to_string_lossy().into_owned();
+    let portable = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&here, "$CASE");
     Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: portable(&out.stdout),
+        stderr: portable(&out.stderr),
         exit: out.status.code().unwrap_or(-1),
     }
 }
@@ -117,7 +121,7 @@ fn check_case(dir: &Path, bless: bool) -> Result<(), String> {
     if run(dir, &args) != actual {
         let _ = writeln!(problems, "a second run printed something else");
     }
-    if args.first() == Some(&"plan") {
+    if matches!(args.first(), Some(&"plan" | &"who" | &"review")) {
         let mut oracle = args.clone();
         oracle.extend(["--engine", "oracle"]);
         let slow = run(dir, &oracle);
@@ -155,4 +159,97 @@ fn governance_cases() {
         "{} governance case(s) fail:{failures}",
         failures.matches("\n=== ").count()
     );
+}
+
+/// The README's review, verify and who examples are what the binary prints on the bundled
+/// example: each `<!-- NAME-example -->` block's commands are run (in a scratch directory
+/// holding the example's fixtures, `> FILE` written there) and each stretch of the shown
+/// output between `...` lines must appear, in order, in what the last command printed.
+#[test]
+fn readme_governance_examples_are_what_the_binary_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    std::fs::create_dir(scratch.path().join("fixtures")).expect("fixtures/");
+    for file in ["identities.jsonl", "live.jsonl", "live-2026-11-24.jsonl"] {
+        std::fs::copy(root.join("fixtures").join(file), scratch.path().join("fixtures").join(file)).expect("copy a fixture");
+    }
+    for dir in ["roles", "policies"] {
+        copy_dir(&root.join(dir), &scratch.path().join(dir));
+    }
+    for name in ["review", "verify", "who"] {
+        let marker = format!("<!-- {name}-example -->\n```text\n");
+        let start = readme.find(&marker).unwrap_or_else(|| panic!("README has no {marker:?}")) + marker.len();
+        let block = &readme[start..start + readme[start..].find("```").expect("the block ends")];
+        let mut printed = String::new();
+        let mut shown = Vec::new();
+        for line in block.lines() {
+            let Some(command) = line.strip_prefix("$ entitle ") else {
+                shown.push(line);
+                continue;
+            };
+            let (command, target) = match command.split_once(" > ") {
+                Some((c, file)) => (c, Some(file.trim())),
+                None => (command, None),
+            };
+            let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+                .args(command.split_whitespace())
+                .current_dir(scratch.path())
+                .env("NO_COLOR", "1")
+                .output()
+                .expect("run entitle");
+            match target {
+                Some(file) => std::fs::write(scratch.path().join(file), &out.stdout).expect("write the redirect"),
+                None => printed = String::from_utf8_lossy(&out.stdout).into_owned(),
+            }
+        }
+        let mut from = 0;
+        for stretch in shown.join("\n").split("\n...") {
+            let stretch = stretch.trim_matches('\n');
+            match printed[from..].find(stretch) {
+                Some(at) => from += at + stretch.len(),
+                None => panic!("README's {name} example shows\n{stretch}\nwhich `entitle` does not print (after what came before); it prints:\n{printed}"),
+            }
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read a directory").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).expect("copy a file");
+        }
+    }
+}
+
+/// docs/review.md names the example's birthright roles: exactly the roles whose condition tests
+/// only kind, enum attributes and dates against `now` (`london-office` reads a string,
+/// `people-manager` a set, `us-benefits` has an `any:`).
+#[test]
+fn the_examples_birthright_roles_are_those_the_docs_name() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .args([
+            "review",
+            "--identities",
+            "fixtures/identities.jsonl",
+            "--live",
+            "fixtures/live.jsonl",
+        ])
+        .args(["--as-of", "2026-11-21", "--format", "json"])
+        .current_dir(root)
+        .output()
+        .expect("run entitle");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let campaign: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        campaign["birthright_roles"],
+        serde_json::json!(["contractor", "employee", "intern", "pre-hire-onboarding"])
+    );
+    let docs = std::fs::read_to_string(root.join("docs/review.md")).expect("docs/review.md");
+    assert!(docs.contains("`employee`,\n`contractor`, `intern` and `pre-hire-onboarding` are birthright"));
 }

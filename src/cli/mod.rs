@@ -21,8 +21,11 @@ mod project_root;
 mod prove;
 #[cfg(feature = "serve")]
 mod serve;
+mod review;
 mod test;
+mod verify;
 mod whatif;
+mod who;
 
 use std::path::PathBuf;
 
@@ -108,6 +111,12 @@ enum Command {
     /// Send a plan's changes for one application to a SCIM 2.0 service provider.
     #[cfg(feature = "serve")]
     Apply(apply::Args),
+    /// Who should hold an entitlement, a role or a package, and with live state who does.
+    Who(who::Args),
+    /// Deprovisioning completion of a carried-out plan against later live exports.
+    Verify(verify::Args),
+    /// An access-review campaign by exception; `--decisions` turns the answers into a plan.
+    Review(review::Args),
 }
 
 /// Runs the command line and returns the exit code.
@@ -152,6 +161,9 @@ pub fn run() -> i32 {
         Command::Prove(args) => prove::run(&ctx, args),
         Command::Test(args) => test::run(&ctx, args),
         Command::Init(args) => init::run(&ctx, args),
+        Command::Who(args) => who::run(&ctx, args),
+        Command::Verify(args) => verify::run(&ctx, args),
+        Command::Review(args) => review::run(&ctx, args),
         Command::Completions(_) | Command::Man => Ok(EXIT_OK),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&ctx, args),

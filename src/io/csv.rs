@@ -259,6 +259,23 @@ pub(super) fn lines_phrase(first: u32, last: u32) -> String {
     }
 }
 
+/// A row: its first line and its cells.
+pub(crate) type CsvRow = (u32, Vec<String>);
+
+/// Every row of a strict RFC 4180 text as (first line, cells), blank lines
+/// skipped; the first malformed row is an error with its line (for readers
+/// outside `io`, such as review decisions).
+pub(crate) fn rows(text: &str) -> Result<Vec<CsvRow>, (u32, String)> {
+    let mut out = Vec::new();
+    for row in CsvReader::new(text) {
+        if let Some(fault) = row.fault {
+            return Err((row.first_line, fault));
+        }
+        out.push((row.first_line, row.cells.into_iter().map(|c| c.into_owned()).collect()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

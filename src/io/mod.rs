@@ -53,7 +53,7 @@ pub mod junit;
 pub mod live;
 pub mod sarif;
 
-mod csv;
+pub(crate) mod csv;
 pub(crate) mod intern;
 mod json;
 mod scim;

@@ -410,8 +410,9 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
         r.report(Code::MissingKey, def, format!("attribute `{name}` has no `type`"));
         return None;
     };
+    let identity_ref = ty_name == "identity";
     let ty = match ty_name.as_str() {
-        "string" => AttrType::String,
+        "string" | "identity" => AttrType::String,
         "int" => AttrType::Int,
         "bool" => AttrType::Bool,
         "date" => AttrType::Date,
@@ -424,7 +425,7 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
             }
         },
         other => {
-            const TYPES: &[&str] = &["string", "enum", "int", "bool", "date", "set"];
+            const TYPES: &[&str] = &["string", "enum", "int", "bool", "date", "set", "identity"];
             let help = did_you_mean(other, TYPES.iter().copied()).or_else(|| Some(format!("types are {}", quote_list(TYPES))));
             r.report_help(Code::InvalidValue, ty_node, format!("unknown attribute type `{other}`"), help);
             return None;
@@ -434,7 +435,10 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
         r.report(
             Code::UnknownKey,
             node,
-            format!("`values` belongs to enum attributes, and `{name}` is a {}", ty.name()),
+            format!(
+                "`values` belongs to enum attributes, and `{name}` is a {}",
+                if identity_ref { "identity" } else { ty.name() }
+            ),
         );
     }
     Some(AttributeDef {
@@ -442,6 +446,7 @@ fn read_attribute(r: &mut Reader<'_>, kinds: &[String], name: &str, name_node: &
         ty,
         required,
         kinds: attr_kinds,
+        identity_ref,
         source: r.loc(name_node),
     })
 }

@@ -44,6 +44,11 @@ pub struct AttributeDef {
     pub required: bool,
     /// The kinds that may carry it; `None` for all kinds.
     pub kinds: Option<Vec<String>>,
+    /// Declared `type: identity`: the value is another identity's id (a
+    /// person's `manager`). Cedar and conditions see it as a string
+    /// ([`AttrType::String`]); records are checked to hold an id that is
+    /// not their own, and `entitle review` routes items along it.
+    pub identity_ref: bool,
     /// Where it is declared.
     pub source: Location,
 }

@@ -68,6 +68,8 @@ pub enum RevokeReason {
     ExceptionExpired,
     /// Unused for longer than `--dormant-after` (with `--revoke-dormant`).
     Dormant,
+    /// A reviewer decided to revoke it in an access review (`entitle review --decisions`).
+    ReviewRevoked,
 }
 
 impl RevokeReason {
@@ -80,6 +82,7 @@ impl RevokeReason {
             RevokeReason::ExpiredAssignment => "expired-assignment",
             RevokeReason::ExceptionExpired => "exception-expired",
             RevokeReason::Dormant => "dormant",
+            RevokeReason::ReviewRevoked => "review-revoked",
         }
     }
 }
