@@ -122,11 +122,11 @@ pub mod population;
 pub mod project;
 pub mod prove;
 pub mod rego;
+pub mod review;
 #[cfg(feature = "serve")]
 pub mod scim;
 #[cfg(feature = "serve")]
 pub mod serve;
-pub mod review;
 pub mod state;
 pub mod term;
 pub mod testing;

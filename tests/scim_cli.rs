@@ -265,6 +265,15 @@ fn plan_apply_plan_again_is_a_round_trip_and_a_second_apply_is_a_no_op() {
         assert_eq!(after[group].contains(identity), op == "grant", "{op} {identity} {entitlement}");
     }
     assert_eq!(report["live_after"]["file"], live_out.to_str().unwrap());
+    // `verify` reads the live state apply wrote back: the plan's revocations are carried out.
+    let verified = entitle(&[
+        "verify",
+        "--plan",
+        plan_file.to_str().unwrap(),
+        "--live",
+        live_out.to_str().unwrap(),
+    ]);
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
 
     // Plan again: nothing left to do for github.
     let again = plan(&server.base, &dir.path().join("plan2.json"));

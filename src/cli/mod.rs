@@ -19,9 +19,9 @@ mod init;
 mod plan;
 mod project_root;
 mod prove;
+mod review;
 #[cfg(feature = "serve")]
 mod serve;
-mod review;
 mod test;
 mod verify;
 mod whatif;
