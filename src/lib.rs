@@ -148,6 +148,10 @@ pub mod project;
 pub mod prove;
 pub mod rego;
 pub mod review;
+#[cfg(feature = "serve")]
+pub mod scim;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod state;
 pub mod term;
 pub mod testing;

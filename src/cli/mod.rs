@@ -3,6 +3,8 @@
 //! outcomes to exit codes (0 success, 1 findings, 2 bad usage or unreadable
 //! input, 3 changes with `--detailed-exitcode`).
 
+#[cfg(feature = "serve")]
+mod apply;
 mod check;
 mod common;
 mod compile;
@@ -18,6 +20,8 @@ mod plan;
 mod project_root;
 mod prove;
 mod review;
+#[cfg(feature = "serve")]
+mod serve;
 mod test;
 mod verify;
 mod whatif;
@@ -101,6 +105,12 @@ enum Command {
     Completions(completions::Args),
     /// Print the manual page (roff), for `man -l -` or a man directory.
     Man,
+    /// Serve decisions over HTTP: desired, explain, plan, what-if, reload, health, metrics.
+    #[cfg(feature = "serve")]
+    Serve(serve::Args),
+    /// Send a plan's changes for one application to a SCIM 2.0 service provider.
+    #[cfg(feature = "serve")]
+    Apply(apply::Args),
     /// Who should hold an entitlement, a role or a package, and with live state who does.
     Who(who::Args),
     /// Deprovisioning completion of a carried-out plan against later live exports.
@@ -155,6 +165,10 @@ pub fn run() -> i32 {
         Command::Verify(args) => verify::run(&ctx, args),
         Command::Review(args) => review::run(&ctx, args),
         Command::Completions(_) | Command::Man => Ok(EXIT_OK),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&ctx, args),
+        #[cfg(feature = "serve")]
+        Command::Apply(args) => apply::run(&ctx, args),
     };
     finish(result)
 }

@@ -43,10 +43,10 @@ pub struct Args {
     #[arg(long)]
     identities: PathBuf,
     /// Live state: JSON Lines, CSV, or a SCIM group export with `--app`; repeat for one file per application.
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "live_scim")]
     live: Vec<PathBuf>,
     /// Narrow the plan to this application's entitlements (guards still weigh the whole
-    /// population); SCIM group exports given with `--live` are read as its groups.
+    /// population); SCIM group exports given with `--live`, and `--live-scim`, are read as its groups.
     #[arg(long, value_name = "APP")]
     app: Option<String>,
     /// Narrow the plan to this identity's changes (repeatable; guards still weigh the whole population).
@@ -56,6 +56,14 @@ pub struct Args {
     /// used): a review artefact for `entitle apply --plan` and `entitle verify --plan`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Read the live state of `--app` from a SCIM 2.0 service provider's `/Users` and `/Groups` (docs/scim.md).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "URL", requires = "app")]
+    live_scim: Option<String>,
+    /// The bearer token of `--live-scim`, in a file (else `ENTITLE_SCIM_TOKEN`).
+    #[cfg(feature = "serve")]
+    #[arg(long, requires = "live_scim")]
+    scim_token_file: Option<PathBuf>,
     #[command(flatten)]
     eval: EvalArgs,
     /// Output format (default: `human`, or entitle.toml's `output.format`).
@@ -133,10 +141,16 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         (project, live)
     });
     let (project, at, population) = project?;
-    let live = live.map_err(|e| {
+    #[allow(unused_mut)]
+    let mut live = live.map_err(|e| {
         report(&e);
         anyhow::Error::from(Reported(EXIT_USAGE))
     })?;
+    #[cfg(feature = "serve")]
+    if let Some(url) = &args.live_scim {
+        let token_file = args.scim_token_file.as_deref().map(|p| ctx.input(p));
+        live.push(super::apply::read_scim_live(url, args.app.as_deref(), token_file.as_deref())?);
+    }
     let evaluator = evaluator(&project, args.eval.engine)?;
     let project_limits = ctx.guard_defaults();
     let options = PlanOptions::new(at)

@@ -1,0 +1,126 @@
+//! `entitle serve`: the decision service (docs/api.md). Loads the
+//! definitions, listens (loopback by default), reloads on SIGHUP or
+//! `POST /v1/reload`, and shuts down gracefully on SIGTERM or Ctrl-C.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use std::sync::Arc;
+
+use entitle::serve::{http, ServeConfig, Service, DEFAULT_MAX_BODY_BYTES};
+use entitle::time::Duration;
+
+use super::common::{definitions_failed, print_error};
+use super::context::Context;
+use super::{EXIT_OK, EXIT_USAGE};
+
+/// Arguments of `serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The address to listen on (loopback unless told otherwise; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8181")]
+    listen: String,
+    /// A file holding the bearer token every request but `/healthz` and `/readyz` must carry.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    max_body: usize,
+    /// The longest a request may take (`30s`, `2m`).
+    #[arg(long, default_value = "30s")]
+    timeout: String,
+}
+
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let (roles, policies) = (ctx.roles.as_path(), ctx.policies());
+    let timeout = match Duration::parse(&args.timeout) {
+        Ok(d) => std::time::Duration::from_millis(u64::try_from(d.0).unwrap_or(u64::MAX)),
+        Err(e) => {
+            print_error(format_args!("--timeout: {e}"));
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let token = match &args.token_file {
+        None => None,
+        Some(path) => match std::fs::read_to_string(ctx.input(path)) {
+            Ok(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+            Ok(_) => {
+                print_error(format_args!("--token-file: `{}` is empty", path.display()));
+                return Ok(EXIT_USAGE);
+            }
+            Err(e) => {
+                print_error(format_args!("--token-file: cannot read `{}`: {e}", path.display()));
+                return Ok(EXIT_USAGE);
+            }
+        },
+    };
+    let config = ServeConfig {
+        roles: roles.to_path_buf(),
+        policies: policies.map(Path::to_path_buf),
+        token,
+        max_body_bytes: args.max_body,
+        request_timeout: timeout,
+    };
+    let service = match Service::new(config) {
+        Ok(s) => Arc::new(s),
+        Err(diagnostics) => {
+            let sources = match entitle::Project::load(roles, policies) {
+                Ok(project) => project.sources().clone(),
+                Err(failure) => failure.sources,
+            };
+            return Err(definitions_failed(&diagnostics, &sources));
+        }
+    };
+    let listener = match TcpListener::bind(&args.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            print_error(format_args!("--listen: cannot listen on `{}`: {e}", args.listen));
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let address = listener.local_addr()?;
+    eprintln!(
+        "entitle serve: listening on http://{address} (policy {})",
+        &service.current().policy_sha256
+    );
+    http::serve(service, listener, shutdown(), |service| Some(Box::pin(reload_on_hangup(service))))?;
+    eprintln!("entitle serve: stopped");
+    Ok(EXIT_OK)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Reloads the definitions on each SIGHUP, saying on stderr what happened.
+async fn reload_on_hangup(service: Arc<Service>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        let service = service.clone();
+        let outcome = tokio::task::spawn_blocking(move || service.reload().map(|l| l.policy_sha256.clone())).await;
+        match outcome {
+            Ok(Ok(hash)) => eprintln!("entitle serve: reloaded (policy {hash})"),
+            Ok(Err(diagnostics)) => {
+                let first = diagnostics.iter().find(|d| d.severity == entitle::Severity::Error);
+                eprintln!(
+                    "entitle serve: reload failed, the previous policy keeps serving: {}",
+                    first
+                        .map(|d| entitle::term::one_line(&format!("{}: {}", d.location, d.message)).to_string())
+                        .unwrap_or_default()
+                );
+            }
+            Err(_) => eprintln!("entitle serve: reload failed"),
+        }
+    }
+}

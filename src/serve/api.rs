@@ -1,0 +1,364 @@
+//! The endpoints' request and response bodies (docs/api.md): JSON in, the
+//! library's answers out, in the shapes the CLI prints (spec §7).
+//!
+//! Each function reads one request body and calls the library; it never
+//! computes a verdict itself. A request that cannot be used is an
+//! [`ApiError`] with a stable code and a one-sentence message.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use super::metrics::Metrics;
+use super::Loaded;
+use crate::eval::explain::{explain as explain_one, render, Explanation};
+use crate::eval::Evaluator;
+use crate::io::identities::{parse_identities, IdentityFormat};
+use crate::io::live::LiveFileBuilder;
+use crate::plan::{GuardLimits, Limit, PlanOptions, Planner};
+use crate::population::Population;
+use crate::state::{shown, IdentityState};
+use crate::time::Instant;
+use crate::whatif::{compare, edit, scope, State};
+
+/// A request that cannot be answered: the HTTP status, a stable code, one sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable code (`invalid-request`, `unknown-entitlement`, ...).
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: 422,
+        code: "invalid-request",
+        message: message.into(),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError {
+        status: 500,
+        code: "evaluation-failed",
+        message: e.to_string(),
+    }
+}
+
+/// The members a request body may have; any other is an error (a misspelt option must not be ignored).
+fn check_members(request: &Value, allowed: &[&str]) -> Result<(), ApiError> {
+    for key in request.as_object().into_iter().flat_map(Map::keys) {
+        if !allowed.contains(&key.as_str()) {
+            let help = crate::diag::did_you_mean(key, allowed.iter().copied())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            return Err(invalid(format!("unknown member `{}`{help}", shown(key))));
+        }
+    }
+    Ok(())
+}
+
+/// `as_of` (RFC 3339 or a date), defaulting to now.
+fn instant(request: &Value, key: &str) -> Result<Option<Instant>, ApiError> {
+    match request.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Instant::parse(text).map(Some).map_err(|e| invalid(format!("`{key}`: {e}"))),
+        Some(_) => Err(invalid(format!("`{key}` must be a string (RFC 3339, or a date)"))),
+    }
+}
+
+fn records<'a>(request: &'a Value, key: &str) -> Result<&'a [Value], ApiError> {
+    match request.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(invalid(format!("`{key}` must be a list"))),
+    }
+}
+
+fn flag(request: &Value, key: &str) -> Result<bool, ApiError> {
+    match request.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(invalid(format!("`{key}` must be true or false"))),
+    }
+}
+
+/// Records read one by one against the identity schema: valid ones, and each invalid one's error.
+fn read_records(loaded: &Loaded, items: &[Value], what: &str) -> Vec<Result<IdentityState, (Option<String>, String)>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, record)| {
+            IdentityState::from_json(record, &loaded.project.defs).map_err(|e| {
+                let id = record.get("id").and_then(Value::as_str).map(str::to_string);
+                (id, format!("{what}[{i}]: {e}"))
+            })
+        })
+        .collect()
+}
+
+/// The identities of a request and the owners it gives, by id.
+struct Subjects {
+    identities: Vec<Result<IdentityState, (Option<String>, String)>>,
+    owners: HashMap<String, IdentityState>,
+}
+
+impl Subjects {
+    fn read(loaded: &Loaded, request: &Value) -> Result<Subjects, ApiError> {
+        let mut items: Vec<Value> = records(request, "identities")?.to_vec();
+        match request.get("identity") {
+            None | Some(Value::Null) => {}
+            Some(one) if items.is_empty() => items.push(one.clone()),
+            Some(_) => return Err(invalid("give `identity` or `identities`, not both")),
+        }
+        if items.is_empty() {
+            return Err(invalid("no identity: give `identity` (one record) or `identities` (a list)"));
+        }
+        let identities = read_records(loaded, &items, "identities");
+        let mut owners: HashMap<String, IdentityState> = HashMap::new();
+        for owner in read_records(loaded, records(request, "owners")?, "owners") {
+            let owner = owner.map_err(|(_, e)| invalid(e))?;
+            owners.insert(owner.id.clone(), owner);
+        }
+        // An identity of the batch is the owner of another when the owners list does not say otherwise.
+        for identity in identities.iter().flatten() {
+            owners.entry(identity.id.clone()).or_insert_with(|| identity.clone());
+        }
+        Ok(Subjects { identities, owners })
+    }
+
+    fn owner_of(&self, identity: &IdentityState) -> (Option<&IdentityState>, Option<String>) {
+        match identity.owner.as_deref() {
+            None => (None, None),
+            Some(id) => match self.owners.get(id) {
+                Some(owner) => (Some(owner), None),
+                None => (
+                    None,
+                    Some(format!(
+                        "owner `{}` was not given in `owners`; owner conditions are false",
+                        shown(id)
+                    )),
+                ),
+            },
+        }
+    }
+}
+
+/// `POST /v1/desired`: each identity's desired entitlements and roles (as `eval --format json`).
+pub fn desired(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value, ApiError> {
+    check_members(request, &["identity", "identities", "owners", "as_of", "explain"])?;
+    let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
+    let explain = flag(request, "explain")?;
+    let subjects = Subjects::read(loaded, request)?;
+    let mut results = Vec::with_capacity(subjects.identities.len());
+    for identity in &subjects.identities {
+        results.push(match identity {
+            Err((id, error)) => json!({"identity": id, "valid": false, "error": error}),
+            Ok(identity) => {
+                let (owner, warning) = subjects.owner_of(identity);
+                let d = loaded.engine.desired(identity, owner, at).map_err(internal)?;
+                let mut v = if explain {
+                    serde_json::to_value(&d)
+                } else {
+                    serde_json::to_value(d.summary())
+                }
+                .map_err(internal)?;
+                if let Some(w) = warning {
+                    v["warning"] = w.into();
+                }
+                v
+            }
+        });
+    }
+    metrics.decisions(results.len() as u64);
+    Ok(json!({"as_of": at.to_rfc3339(), "results": results}))
+}
+
+/// `POST /v1/explain`: why one identity holds one entitlement, or why not.
+pub fn explain(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value, ApiError> {
+    check_members(request, &["identity", "owners", "entitlement", "as_of"])?;
+    let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
+    let Some(entitlement) = request.get("entitlement").and_then(Value::as_str) else {
+        return Err(invalid(
+            "`entitlement` (a full entitlement id such as `github:org-member`) is required",
+        ));
+    };
+    if !loaded.project.defs.entitlements.contains_key(entitlement) {
+        let help = crate::diag::did_you_mean(entitlement, loaded.project.defs.entitlements.keys().map(String::as_str))
+            .map(|h| format!(" ({h})"))
+            .unwrap_or_default();
+        return Err(ApiError {
+            status: 422,
+            code: "unknown-entitlement",
+            message: format!("unknown entitlement `{}`{help}", shown(entitlement)),
+        });
+    }
+    if request.get("identity").is_none_or(Value::is_null) {
+        return Err(invalid("`identity` (one identity record) is required"));
+    }
+    let subjects = Subjects::read(loaded, request)?;
+    let identity = match subjects.identities.first() {
+        Some(Ok(identity)) => identity,
+        Some(Err((_, e))) => return Err(invalid(e.clone())),
+        None => return Err(invalid("`identity` is required")),
+    };
+    let (owner, warning) = subjects.owner_of(identity);
+    let explanation = explain_one(&loaded.project, &loaded.engine, identity, owner, at, entitlement).map_err(internal)?;
+    metrics.decisions(1);
+    let mut out = json!({
+        "as_of": at.to_rfc3339(),
+        "identity": identity.id,
+        "entitlement": entitlement,
+        "holds": matches!(explanation, Explanation::Holds(_)),
+        "text": render(&identity.id, entitlement, &explanation),
+    });
+    match &explanation {
+        Explanation::Holds(because) => {
+            out["verdict"] = "holds".into();
+            out["because"] = serde_json::to_value(because).map_err(internal)?;
+        }
+        Explanation::Forbidden { by } => {
+            out["verdict"] = "forbidden".into();
+            out["forbidden_by"] = by.iter().map(|(id, source)| json!({"guardrail": id, "source": source})).collect();
+        }
+        Explanation::NotGranted(misses) => {
+            out["verdict"] = "not-granted".into();
+            out["roles"] = misses
+                .iter()
+                .map(|m| json!({"role": m.role, "source": m.source, "reasons": m.reasons}))
+                .collect();
+        }
+        Explanation::NothingGrants => out["verdict"] = "nothing-grants".into(),
+        Explanation::ExceptionExpired { exception, source, misses } => {
+            out["verdict"] = "exception-expired".into();
+            out["exception"] = serde_json::to_value(exception).map_err(internal)?;
+            out["exception_source"] = source.as_str().into();
+            out["roles"] = misses
+                .iter()
+                .map(|m| json!({"role": m.role, "source": m.source, "reasons": m.reasons}))
+                .collect();
+        }
+    }
+    if let Some(w) = warning {
+        out["warning"] = w.into();
+    }
+    Ok(out)
+}
+
+/// The request's identities as a feed, read exactly as `--identities` reads a JSON Lines file
+/// (duplicates, invalid records and all).
+fn population(loaded: &Loaded, request: &Value) -> Result<Population, ApiError> {
+    let mut text = String::new();
+    for record in records(request, "identities")? {
+        text.push_str(&record.to_string());
+        text.push('\n');
+    }
+    let feed = parse_identities(
+        "request.identities",
+        text.as_bytes(),
+        Some(IdentityFormat::JsonLines),
+        &loaded.project.defs,
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    Ok(Population::new(feed))
+}
+
+fn limit(request: &Value, key: &str, default: Limit) -> Result<Limit, ApiError> {
+    match request.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::String(text)) => text.parse().map_err(|e| invalid(format!("`{key}`: {e}"))),
+        Some(Value::Number(n)) => n.to_string().parse().map_err(|e| invalid(format!("`{key}`: {e}"))),
+        Some(_) => Err(invalid(format!("`{key}` must be a number or a string such as `10%`"))),
+    }
+}
+
+/// `POST /v1/plan`: identities and live grants to a plan (spec §7), with the CLI's guards.
+pub fn plan(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value, ApiError> {
+    use crate::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
+    check_members(
+        request,
+        &[
+            "identities",
+            "live",
+            "as_of",
+            "max_revokes",
+            "max_invalid",
+            "max_orphaned",
+            "max_privileged_grants",
+            "force",
+        ],
+    )?;
+    let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
+    let population = population(loaded, request)?;
+    let mut text = String::new();
+    let mut builder = LiveFileBuilder::new("request.live");
+    for (i, grant) in records(request, "live")?.iter().enumerate() {
+        let field = |k: &str| grant.get(k).and_then(Value::as_str);
+        let (Some(identity), Some(entitlement)) = (field("identity"), field("entitlement")) else {
+            return Err(invalid(format!(
+                "live[{i}]: a grant is `{{\"identity\": ..., \"entitlement\": ...}}`"
+            )));
+        };
+        builder
+            .add(identity, entitlement, u32::try_from(i + 1).unwrap_or(u32::MAX))
+            .map_err(|e| invalid(format!("live[{i}]: {e}")))?;
+        text.push_str(&json!({"identity": identity, "entitlement": entitlement}).to_string());
+        text.push('\n');
+    }
+    let live = builder.finish(crate::scim::sha256_hex(text.as_bytes()));
+    let options = PlanOptions::new(at)
+        .with_limits(GuardLimits {
+            max_revokes: limit(request, "max_revokes", DEFAULT_MAX_REVOKES)?,
+            max_invalid: limit(request, "max_invalid", DEFAULT_MAX_INVALID)?,
+            max_orphaned: limit(request, "max_orphaned", DEFAULT_MAX_ORPHANED)?,
+            max_privileged_grants: limit(request, "max_privileged_grants", DEFAULT_MAX_PRIVILEGED_GRANTS)?,
+        })
+        .with_force(flag(request, "force")?);
+    let plan = Planner::new(&loaded.engine, options).plan(&population, &[live]).map_err(internal)?;
+    metrics.decisions(population.feed.identities.len() as u64);
+    serde_json::to_value(&plan).map_err(internal)
+}
+
+/// `POST /v1/whatif`: who gains and loses what under HR edits (`set`) or by a later instant (`to`).
+pub fn whatif(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value, ApiError> {
+    check_members(request, &["identities", "set", "as_of", "to"])?;
+    let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
+    let to = instant(request, "to")?;
+    let mut edits = Vec::new();
+    for given in records(request, "set")? {
+        let Some(text) = given.as_str() else {
+            return Err(invalid("`set` is a list of `ID.attr=value` strings"));
+        };
+        edits.push(edit::Edit::set(text).map_err(|e| invalid(e.to_string()))?);
+    }
+    if edits.is_empty() && to.is_none() {
+        return Err(invalid(
+            "nothing to compare: give `set` (HR edits such as `u-1.department=Finance`) or `to` (a later instant)",
+        ));
+    }
+    let today = population(loaded, request)?;
+    let edited = if edits.is_empty() {
+        None
+    } else {
+        Some(edit::apply(&loaded.project, &today, &edits).map_err(|e| invalid(e.to_string()))?)
+    };
+    let before = State {
+        label: "current",
+        project: &loaded.project,
+        evaluator: &loaded.engine,
+        population: &today,
+        at,
+    };
+    let after = State {
+        label: "requested",
+        population: edited.as_ref().unwrap_or(&today),
+        at: to.unwrap_or(at),
+        ..before
+    };
+    let scope = scope::between(&before, &after, Some((&loaded.engine, &loaded.engine)));
+    let result = compare(&before, &after, &scope, &|n| metrics.decisions(n)).map_err(internal)?;
+    serde_json::to_value(&result).map_err(internal)
+}

@@ -1,0 +1,284 @@
+//! `entitle serve`: the engine as a JSON-over-HTTP decision service
+//! (docs/api.md, docs/openapi.yaml).
+//!
+//! [`Service`] is the whole service without the network: it routes a
+//! method, a path, an `Authorization` header and a body to an answer
+//! ([`Service::handle`]), counts it ([`metrics`]), and swaps the loaded
+//! definitions atomically on reload, keeping the old ones when the new ones
+//! do not load. [`http`] puts it on a socket (hyper on tokio) with the size,
+//! time and connection bounds, signals and graceful shutdown.
+//!
+//! It never writes anything to disk, never answers with a verdict of its
+//! own (every decision is the engine's, as in the CLI, with the same plan
+//! guards), and never panics on a request: bad input is a JSON error
+//! `{"error": {"code", "message"}}`.
+
+pub mod api;
+pub mod http;
+pub mod metrics;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant as Clock;
+
+use serde_json::{json, Value};
+
+use crate::diag::{Diagnostic, Severity};
+use crate::eval::Engine;
+use crate::plan::policy_sha256;
+use crate::project::Project;
+
+/// What the service serves and how.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The YAML definitions.
+    pub roles: PathBuf,
+    /// The Cedar guardrails (`None`: none, said explicitly).
+    pub policies: Option<PathBuf>,
+    /// The bearer token every request but `/healthz` and `/readyz` must carry, when set.
+    pub token: Option<String>,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// The longest a request may take, body reading included.
+    pub request_timeout: std::time::Duration,
+}
+
+/// The default largest request body: 16 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Loaded definitions with their engine: what a request is answered with.
+pub struct Loaded {
+    /// The project.
+    pub project: Arc<Project>,
+    /// The fast engine over it.
+    pub engine: Engine,
+    /// The SHA-256 of its compiled policy set (as in plan output).
+    pub policy_sha256: String,
+}
+
+impl Loaded {
+    /// Loads, compiles and checks the definitions; the diagnostics when they have errors.
+    pub fn load(roles: &std::path::Path, policies: Option<&std::path::Path>) -> Result<Loaded, Vec<Diagnostic>> {
+        let project = Arc::new(Project::load(roles, policies).map_err(|f| f.diagnostics)?);
+        let engine = Engine::new(project.clone()).map_err(|e| {
+            vec![Diagnostic::new(
+                crate::diag::Code::Io,
+                crate::diag::Location::new(roles.display().to_string(), 0, 0),
+                format!("the engine could not be built: {e}"),
+            )]
+        })?;
+        Ok(Loaded {
+            policy_sha256: policy_sha256(&project),
+            project,
+            engine,
+        })
+    }
+}
+
+/// An answer: status, content type, body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The content type.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Vec<u8>,
+    /// The policy hash the answer was computed with (the `X-Entitle-Policy-Sha256` header).
+    pub policy_sha256: String,
+}
+
+impl Reply {
+    /// A JSON answer; `policy_sha256` is added to an object body.
+    pub fn json(status: u16, mut body: Value, policy_sha256: &str) -> Reply {
+        if let Some(object) = body.as_object_mut() {
+            object.insert("policy_sha256".into(), policy_sha256.into());
+        }
+        Reply {
+            status,
+            content_type: "application/json",
+            body: body.to_string().into_bytes(),
+            policy_sha256: policy_sha256.to_string(),
+        }
+    }
+
+    /// A JSON error `{"error": {"code", "message"}}`.
+    pub fn error(status: u16, code: &str, message: impl Into<String>, policy_sha256: &str) -> Reply {
+        Reply::json(status, json!({"error": {"code": code, "message": message.into()}}), policy_sha256)
+    }
+}
+
+/// The decision service: loaded definitions, swapped atomically on reload, and metrics.
+pub struct Service {
+    config: ServeConfig,
+    current: RwLock<Arc<Loaded>>,
+    /// One reload at a time (two concurrent reloads would race to swap).
+    reloading: Mutex<()>,
+    /// The counters `/metrics` shows.
+    pub metrics: metrics::Metrics,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("roles", &self.config.roles).finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Loads the definitions; a service never starts on definitions with errors.
+    pub fn new(config: ServeConfig) -> Result<Service, Vec<Diagnostic>> {
+        let loaded = Loaded::load(&config.roles, config.policies.as_deref())?;
+        Ok(Service {
+            config,
+            current: RwLock::new(Arc::new(loaded)),
+            reloading: Mutex::new(()),
+            metrics: metrics::Metrics::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServeConfig {
+        &self.config
+    }
+
+    /// The definitions serving now.
+    pub fn current(&self) -> Arc<Loaded> {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads the definitions from disk and swaps them in when they load cleanly; otherwise
+    /// the old ones keep serving and the diagnostics are returned.
+    pub fn reload(&self) -> Result<Arc<Loaded>, Vec<Diagnostic>> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let result = Loaded::load(&self.config.roles, self.config.policies.as_deref());
+        self.metrics.reload(result.is_ok());
+        let loaded = Arc::new(result?);
+        match self.current.write() {
+            Ok(mut current) => *current = loaded.clone(),
+            Err(poisoned) => *poisoned.into_inner() = loaded.clone(),
+        }
+        Ok(loaded)
+    }
+
+    /// Answers one request. `authorization` is the `Authorization` header, if any.
+    pub fn handle(&self, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> Reply {
+        let started = Clock::now();
+        let (endpoint, reply) = self.route(method, path, authorization, body);
+        self.metrics.request(endpoint, reply.status, started.elapsed());
+        reply
+    }
+
+    fn route(&self, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> (&'static str, Reply) {
+        let loaded = self.current();
+        let hash = loaded.policy_sha256.as_str();
+        let path = path.split('?').next().unwrap_or(path);
+        let endpoint: &'static str = match path {
+            "/healthz" => "healthz",
+            "/readyz" => "readyz",
+            "/metrics" => "metrics",
+            "/v1/desired" => "desired",
+            "/v1/explain" => "explain",
+            "/v1/plan" => "plan",
+            "/v1/whatif" => "whatif",
+            "/v1/reload" => "reload",
+            _ => {
+                return (
+                    "other",
+                    Reply::error(404, "not-found", format!("no endpoint `{}`", crate::state::shown(path)), hash),
+                )
+            }
+        };
+        let expected = if matches!(endpoint, "healthz" | "readyz" | "metrics") {
+            "GET"
+        } else {
+            "POST"
+        };
+        if method != expected {
+            return (
+                endpoint,
+                Reply::error(
+                    405,
+                    "method-not-allowed",
+                    format!("`{path}` answers `{expected}`, not `{}`", crate::state::shown(method)),
+                    hash,
+                ),
+            );
+        }
+        if !matches!(endpoint, "healthz" | "readyz") && !self.authorized(authorization) {
+            return (
+                endpoint,
+                Reply::error(401, "unauthorized", "a valid `Authorization: Bearer` token is required", hash),
+            );
+        }
+        let reply = match endpoint {
+            "healthz" => Reply::json(200, json!({"status": "ok"}), hash),
+            "readyz" => Reply::json(200, json!({"status": "ready"}), hash),
+            "metrics" => Reply {
+                status: 200,
+                content_type: "text/plain; version=0.0.4",
+                body: self.metrics.render(hash).into_bytes(),
+                policy_sha256: hash.to_string(),
+            },
+            "reload" => self.reload_reply(hash),
+            _ => match serde_json::from_slice::<Value>(body) {
+                Err(e) => Reply::error(400, "bad-json", format!("the body is not JSON: {e}"), hash),
+                Ok(request) if !request.is_object() => Reply::error(400, "bad-request", "the body must be a JSON object", hash),
+                Ok(request) => {
+                    let answer = match endpoint {
+                        "desired" => api::desired(&loaded, &request, &self.metrics),
+                        "explain" => api::explain(&loaded, &request, &self.metrics),
+                        "plan" => api::plan(&loaded, &request, &self.metrics),
+                        _ => api::whatif(&loaded, &request, &self.metrics),
+                    };
+                    match answer {
+                        Ok(value) => Reply::json(200, value, hash),
+                        Err(e) => Reply::error(e.status, e.code, e.message, hash),
+                    }
+                }
+            },
+        };
+        (endpoint, reply)
+    }
+
+    fn reload_reply(&self, old_hash: &str) -> Reply {
+        match self.reload() {
+            Ok(loaded) => Reply::json(
+                200,
+                json!({"reloaded": true, "previous_policy_sha256": old_hash}),
+                &loaded.policy_sha256,
+            ),
+            Err(diagnostics) => {
+                let errors: Vec<Value> = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .map(|d| {
+                        json!({"code": d.code.to_string(), "message": d.message, "file": d.location.file,
+                               "line": d.location.line, "column": d.location.column})
+                    })
+                    .collect();
+                let first = errors
+                    .first()
+                    .and_then(|e| e["message"].as_str())
+                    .unwrap_or("the definitions have errors")
+                    .to_string();
+                let mut reply = json!({"error": {"code": "reload-failed",
+                    "message": format!("the definitions did not load, the previous policy keeps serving: {first}"),
+                    "diagnostics": errors}});
+                reply["reloaded"] = false.into();
+                Reply::json(422, reply, &self.current().policy_sha256)
+            }
+        }
+    }
+
+    fn authorized(&self, authorization: Option<&str>) -> bool {
+        let Some(token) = &self.config.token else {
+            return true;
+        };
+        let given = authorization.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
+        // Compared in time independent of where they differ.
+        given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
