@@ -104,9 +104,7 @@ fn load_example(base: &str) {
             members.entry(group.to_string()).or_default().insert(identity.to_string());
         }
     }
-    let project = entitle::Project::load(&root().join("roles"), Some(&root().join("policies")))
-        .1
-        .unwrap();
+    let project = entitle::Project::load(&root().join("roles"), Some(&root().join("policies"))).unwrap();
     for entitlement in project.defs.entitlements.keys() {
         if let Some(group) = entitlement.strip_prefix("github:") {
             members.entry(group.to_string()).or_default();

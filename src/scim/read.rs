@@ -108,7 +108,7 @@ pub fn source_name(client: &ScimClient, app: &str) -> String {
 
 /// Reads every user and group of the service provider as `app`'s live state.
 pub fn read_snapshot(client: &ScimClient, app: &str) -> Result<ScimSnapshot, ScimError> {
-    crate::state::check_id("the application", app).map_err(ScimError::Url)?;
+    crate::state::check_id("the application", app).map_err(|e| ScimError::Url(e.to_string()))?;
     let mut users = BTreeMap::new();
     let mut by_identity: BTreeMap<String, String> = BTreeMap::new();
     for resource in list(client, "/Users")? {
