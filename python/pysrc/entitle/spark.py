@@ -136,9 +136,26 @@ def owner_roots(keys_df, max_doublings: int = 6):
             .select("id", F.coalesce(F.col("_h_root"), F.col("root")).alias("root"))
             .localCheckpoint()
         )
-    # Owner cycles (or chains longer than 2**max_doublings): union-find on the driver.
-    stuck = roots.join(step, roots.root == step._p_id).where(F.col("_p_root") != F.col("root")).select("id")
-    edges = parent.join(stuck, "id").collect()
+    # Owner cycles (or chains longer than 2**max_doublings): few, resolved on the driver. Each stuck
+    # id joins the id its chain has reached; a group reaching a resolved id takes its root, a group
+    # that never does is a cycle (with what hangs on it) and takes its least id.
+    stuck = (
+        roots.join(step, roots.root == step._p_id)
+        .where(F.col("_p_root") != F.col("root"))
+        .select("id", "root")
+        .join(parent.select(F.col("id").alias("_s_id"), F.col("root").alias("parent")), F.col("id") == F.col("_s_id"))
+        .select("id", "root", "parent")
+    )
+    edges = [(row["id"], other) for row in stuck.collect() for other in (row["root"], row["parent"])]
+    targets = roots.sparkSession.createDataFrame([(b,) for b in sorted({b for _, b in edges})], "_t_id string")
+    resolved_of = {
+        row["id"]: row["root"]
+        for row in roots.join(targets, roots.id == targets._t_id)
+        .join(step, roots.root == step._p_id)
+        .where(F.col("_p_root") == F.col("root"))
+        .select("id", "root")
+        .collect()
+    }
     group: Dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -146,15 +163,22 @@ def owner_roots(keys_df, max_doublings: int = 6):
             x = group[x]
         return x
 
-    for row in edges:
-        a, b = find(row["id"]), find(row["root"])
+    for a, b in edges:
+        a, b = find(a), find(b)
         if a != b:
             group[max(a, b)] = min(a, b)
-    members = {row["id"] for row in edges} | {row["root"] for row in edges}
-    fixed = roots.sparkSession.createDataFrame([(m, find(m)) for m in sorted(members)], "_f_id string, _f_root string")
-    return (
-        roots.join(fixed, roots.id == fixed._f_id, "left")
-        .select("id", F.coalesce(F.col("_f_root"), F.col("root")).alias("root"))
+    members = sorted({a for a, _ in edges} | {b for _, b in edges})
+    root_of_group: Dict[str, str] = {}
+    for m in members:
+        g = find(m)
+        if m in resolved_of:
+            root_of_group[g] = resolved_of[m]
+        elif g not in root_of_group:
+            root_of_group[g] = m  # members are sorted: a cycle's group keeps its least id
+    fixed_rows = [(m, root_of_group[find(m)]) for m in members if m not in resolved_of]
+    fixed = roots.sparkSession.createDataFrame(fixed_rows, "_f_id string, _f_root string")
+    return roots.join(fixed, roots.id == fixed._f_id, "left").select(
+        "id", F.coalesce(F.col("_f_root"), F.col("root")).alias("root")
     )
 
 
