@@ -163,7 +163,14 @@ pub fn plan_of(
 /// A part of a population closed under ownership, planned without its
 /// guards: its changes (none held back by a guard) and the figures the
 /// guards read, to be added up over every part before anything is emitted.
-pub fn plan_part(project: &Project, engine: &Engine, feed: IdentityFeed, live: LiveFile, live_identities: usize, at: Instant) -> Result<(Plan, GuardCounts), Failure> {
+pub fn plan_part(
+    project: &Project,
+    engine: &Engine,
+    feed: IdentityFeed,
+    live: LiveFile,
+    live_identities: usize,
+    at: Instant,
+) -> Result<(Plan, GuardCounts), Failure> {
     let records = feed.identities.len() + feed.invalid.len();
     let population = Population::new(feed);
     let live = [live];
@@ -211,7 +218,11 @@ pub fn whatif(
     // Labelled as `entitle whatif` labels them.
     let mut after_label = if policy_change { "working tree" } else { "current" }.to_string();
     if !edits.is_empty() {
-        after_label.push_str(&format!(" with {} HR {}", edits.len(), if edits.len() == 1 { "edit" } else { "edits" }));
+        after_label.push_str(&format!(
+            " with {} HR {}",
+            edits.len(),
+            if edits.len() == 1 { "edit" } else { "edits" }
+        ));
     }
     let before = State {
         label: if policy_change { "base" } else { "current" },

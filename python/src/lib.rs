@@ -41,8 +41,18 @@ create_exception!(
     EntitleError,
     "The definitions do not load: `diagnostics` lists every finding (code, file, line)."
 );
-create_exception!(_entitle, RecordError, EntitleError, "An identity record cannot be used (the message names the field).");
-create_exception!(_entitle, InputError, EntitleError, "An input (feed, live grants, argument) cannot be read.");
+create_exception!(
+    _entitle,
+    RecordError,
+    EntitleError,
+    "An identity record cannot be used (the message names the field)."
+);
+create_exception!(
+    _entitle,
+    InputError,
+    EntitleError,
+    "An input (feed, live grants, argument) cannot be read."
+);
 create_exception!(_entitle, EvalError, EntitleError, "The evaluation failed.");
 
 fn diagnostic_dict<'py>(py: Python<'py>, d: &Diagnostic) -> PyResult<Bound<'py, PyDict>> {
@@ -74,7 +84,11 @@ fn raise(py: Python<'_>, failure: Failure) -> PyErr {
                         d.location,
                         d.code.as_str(),
                         d.message,
-                        if errors > 1 { format!(" (and {} more errors)", errors - 1) } else { String::new() }
+                        if errors > 1 {
+                            format!(" (and {} more errors)", errors - 1)
+                        } else {
+                            String::new()
+                        }
                     ),
                     None => "the definitions do not load".to_string(),
                 };
@@ -83,7 +97,12 @@ fn raise(py: Python<'_>, failure: Failure) -> PyErr {
                     list.append(diagnostic_dict(py, d)?)?;
                 }
                 let (code, file, line, column) = first.map_or((String::new(), String::new(), 0, 0), |d| {
-                    (d.code.as_str().to_string(), d.location.file.clone(), d.location.line, d.location.column)
+                    (
+                        d.code.as_str().to_string(),
+                        d.location.file.clone(),
+                        d.location.line,
+                        d.location.column,
+                    )
                 });
                 (LoadError::new_err(message.clone()), code, file, line, column, message, list)
             }
@@ -240,7 +259,8 @@ impl Engine {
     #[pyo3(signature = (batch, as_of=None))]
     fn desired_batch<'py>(&self, py: Python<'py>, batch: &Bound<'py, PyAny>, as_of: Option<&str>) -> PyResult<Bound<'py, PyAny>> {
         let batch = arrow::import(batch)?;
-        let records = arrow::records(&batch)?;
+        // Columns read and records evaluated without the GIL: other Python threads run meanwhile.
+        let records = py.detach(|| arrow::records(&batch))?;
         let project = &self.project;
         let engine = &self.inner;
         let columns = py
@@ -333,16 +353,20 @@ impl Engine {
         live: &Bound<'py, PyAny>,
         as_of: &str,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyDict>)> {
-        let lines = arrow::record_lines(&arrow::import(identities)?)?;
+        let identities = arrow::import(identities)?;
         let live = arrow::import(live)?;
-        let missing = || PyValueError::new_err("the live batch needs string columns `identity` and `entitlement`");
-        let live_identities = arrow::strings(&live, "identity")?.ok_or_else(missing)?;
-        let live_entitlements = arrow::strings(&live, "entitlement")?.ok_or_else(missing)?;
-        let grants: Vec<(String, String)> = live_identities
-            .into_iter()
-            .zip(live_entitlements)
-            .map(|(i, e)| (i.unwrap_or_default(), e.unwrap_or_default()))
-            .collect();
+        let (lines, grants) = py.detach(|| -> PyResult<(Vec<String>, Vec<(String, String)>)> {
+            let lines = arrow::record_lines(&identities)?;
+            let missing = || PyValueError::new_err("the live batch needs string columns `identity` and `entitlement`");
+            let live_identities = arrow::strings(&live, "identity")?.ok_or_else(missing)?;
+            let live_entitlements = arrow::strings(&live, "entitlement")?.ok_or_else(missing)?;
+            let grants = live_identities
+                .into_iter()
+                .zip(live_entitlements)
+                .map(|(i, e)| (i.unwrap_or_default(), e.unwrap_or_default()))
+                .collect();
+            Ok((lines, grants))
+        })?;
         let project = &self.project;
         let engine = &self.inner;
         let (columns, counts) = py
@@ -392,14 +416,17 @@ fn desired_rows(
         .filter_map(|(row, s)| s.as_ref().ok().map(|s| (s.clone(), *row as u32 + 1)))
         .collect();
     let population = Population::new(entitle::io::identities::IdentityFeed::from_records("batch", valid));
-    let (mut ids, mut roles, mut entitlements, mut errors) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut ids, mut roles, mut entitlements, mut errors) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for (_, state) in &parsed {
         let outcome = match state {
             Err(e) => Err(e.clone()),
             Ok(identity) => match population.owner_of(identity) {
-                OwnerRecord::Unknown | OwnerRecord::Invalid
-                    if identity.owner.as_deref().is_some_and(|o| invalid_ids.contains(o)) =>
-                {
+                OwnerRecord::Unknown | OwnerRecord::Invalid if identity.owner.as_deref().is_some_and(|o| invalid_ids.contains(o)) => {
                     Err(format!(
                         "the record of its owner `{}` is invalid",
                         identity.owner.as_deref().unwrap_or_default()
@@ -508,7 +535,16 @@ const COUNT_NAMES: [&str; 8] = [
 
 fn counts_dict<'py>(py: Python<'py>, c: &GuardCounts) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
-    let values = [c.revokes, c.live, c.invalid, c.records, c.orphaned, c.live_identities, c.privileged_grants, c.identities];
+    let values = [
+        c.revokes,
+        c.live,
+        c.invalid,
+        c.records,
+        c.orphaned,
+        c.live_identities,
+        c.privileged_grants,
+        c.identities,
+    ];
     for (name, value) in COUNT_NAMES.iter().zip(values) {
         out.set_item(*name, value)?;
     }
@@ -565,7 +601,13 @@ fn record_keys<'py>(py: Python<'py>, batch: &Bound<'py, PyAny>) -> PyResult<Boun
             .iter()
             .map(|line| {
                 let value: Option<serde_json::Value> = serde_json::from_str(line).ok();
-                let field = |name: &str| value.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(str::to_string);
+                let field = |name: &str| {
+                    value
+                        .as_ref()
+                        .and_then(|v| v.get(name))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                };
                 (field("id"), field("owner"))
             })
             .unzip()

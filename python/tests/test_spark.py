@@ -5,7 +5,9 @@ people), with the default guards (tripped: mass revocation) and with limits
 that let the plan through. Needs pyspark and Java: fails, never skips, without them."""
 
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 from pyspark.sql import SparkSession
@@ -17,6 +19,8 @@ from conftest import AS_OF, entitle_bin
 
 @pytest.fixture(scope="module")
 def spark():
+    # The Python workers run this interpreter (the one the wheel is installed in), not the first python3 on PATH.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     session = (
         SparkSession.builder.master("local[2]")
         .appName("entitle-test")
