@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
 
 use crate::compile::{role_policy_id, Compiled, PolicyOrigin};
-use crate::eval::Justification;
+use crate::eval::{ExceptionJustification, Justification};
 use crate::graph::RoleGraph;
 use crate::model::{AttrType, Definitions};
 use crate::time::Duration;
@@ -81,6 +81,10 @@ dense_id!(
 dense_id!(
     /// A prepared justification in the catalog's shared table.
     JustificationId
+);
+dense_id!(
+    /// An approved exception (by its id).
+    ExceptionId
 );
 
 /// Names interned in sorted order: id ↔ name in O(1).
@@ -191,7 +195,30 @@ struct JustificationRow {
     role: Option<RoleId>,
     inherited: Box<[RoleId]>,
     via: Box<[PackageId]>,
+    /// Without a role, the policy id (a guardrail's or an exception's), so
+    /// rows of both sort as their rendered justifications do; empty for a role.
+    policy: Box<str>,
     guardrail: Option<GuardrailId>,
+    exception: Option<ExceptionId>,
+}
+
+/// What the catalog knows of an approved exception.
+#[derive(Debug, Clone)]
+pub struct ExceptionInfo {
+    /// The identity it applies to.
+    pub identity: Box<str>,
+    /// The entitlements it allows (its entitlement, or its package's), sorted.
+    pub entitlements: Box<[EntitlementId]>,
+    /// The first instant it no longer applies.
+    pub expires: crate::time::Instant,
+    /// The justification it gives.
+    pub justification: JustificationId,
+    /// The ticket recording its approval.
+    pub ticket: Box<str>,
+    /// Who approved it.
+    pub approved_by: Box<str>,
+    /// Its YAML `file:line`.
+    pub source: Box<str>,
 }
 
 /// An identity attribute's declared type, with its enum values interned.
@@ -228,6 +255,10 @@ pub struct Catalog {
     /// Hand-written guardrails, by `@id`.
     pub guardrails: Names<GuardrailId>,
     guardrail_info: Vec<GuardrailInfo>,
+    /// Approved exceptions, by id.
+    pub exceptions: Names<ExceptionId>,
+    exception_info: Vec<ExceptionInfo>,
+    exceptions_by_identity: HashMap<Box<str>, Box<[ExceptionId]>>,
 }
 
 impl Catalog {
@@ -311,7 +342,9 @@ impl Catalog {
             // A chain, nearest first: order kept.
             inherited: path.inherited.iter().filter_map(|r| roles.id(r)).collect(),
             via: path.via.iter().filter_map(|p| packages.id(p)).collect(),
+            policy: Box::from(""),
             guardrail: None,
+            exception: None,
         };
         let mut rows: Vec<JustificationRow> = Vec::new();
         for (role, name) in roles.iter() {
@@ -325,10 +358,22 @@ impl Catalog {
                     role: None,
                     inherited: Box::new([]),
                     via: Box::new([]),
+                    policy: Box::from(name),
                     guardrail: Some(guardrail),
+                    exception: None,
                 });
             }
         }
+        let exceptions: Names<ExceptionId> = Names::new(defs.exceptions.keys().map(String::as_str));
+        let exception_row = |e: ExceptionId| JustificationRow {
+            role: None,
+            inherited: Box::new([]),
+            via: Box::new([]),
+            policy: crate::compile::exception_policy_id(exceptions.name(e)).into(),
+            guardrail: None,
+            exception: Some(e),
+        };
+        rows.extend(exceptions.iter().map(|(e, _)| exception_row(e)));
         rows.sort_unstable();
         rows.dedup();
         let row_id = |row: &JustificationRow| rows.binary_search(row).ok().map(JustificationId::from_index);
@@ -385,12 +430,46 @@ impl Catalog {
                             role: None,
                             inherited: Box::new([]),
                             via: Box::new([]),
+                            policy: Box::from(name),
                             guardrail: Some(g),
+                            exception: None,
                         })
                     },
                 }
             })
             .collect();
+
+        let mut exceptions_by_identity: HashMap<Box<str>, Vec<ExceptionId>> = HashMap::new();
+        let exception_info = exceptions
+            .iter()
+            .map(|(e, name)| {
+                let def = defs.exceptions.get(name);
+                let mut reach: Vec<EntitlementId> = match def.map(|d| &d.grants) {
+                    Some(crate::model::GrantRef::Entitlement(id)) => entitlements.id(id).into_iter().collect(),
+                    Some(crate::model::GrantRef::Package(p)) => graph
+                        .package_entitlements
+                        .get(p)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| entitlements.id(id))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                sorted_ids(&mut reach);
+                let identity: Box<str> = def.map(|d| d.identity.as_str()).unwrap_or_default().into();
+                exceptions_by_identity.entry(identity.clone()).or_default().push(e);
+                ExceptionInfo {
+                    identity,
+                    entitlements: reach.into(),
+                    expires: def.map_or(crate::time::Instant::MIN, |d| d.expires),
+                    justification: row_id(&exception_row(e)).unwrap_or(JustificationId(u32::MAX)),
+                    ticket: def.map(|d| d.ticket.as_str()).unwrap_or_default().into(),
+                    approved_by: def.map(|d| d.approved_by.as_str()).unwrap_or_default().into(),
+                    source: def.map(|d| d.source.file_line()).unwrap_or_default().into(),
+                }
+            })
+            .collect();
+        let exceptions_by_identity = exceptions_by_identity.into_iter().map(|(k, v)| (k, v.into())).collect();
 
         Catalog {
             entitlements,
@@ -408,7 +487,29 @@ impl Catalog {
             kinds,
             guardrails,
             guardrail_info,
+            exceptions,
+            exception_info,
+            exceptions_by_identity,
         }
+    }
+
+    /// An exception's identity, reach, expiry and justification.
+    pub fn exception(&self, id: ExceptionId) -> &ExceptionInfo {
+        &self.exception_info[id.index()]
+    }
+
+    /// The exceptions naming `identity` (sorted; empty when none does).
+    pub fn exceptions_of(&self, identity: &str) -> &[ExceptionId] {
+        // Most projects have none: no string is hashed per evaluation then.
+        if self.exceptions_by_identity.is_empty() {
+            return &[];
+        }
+        self.exceptions_by_identity.get(identity).map_or(&[], |e| e)
+    }
+
+    /// The exception of a prepared justification that an exception gives.
+    pub fn justification_exception(&self, id: JustificationId) -> Option<ExceptionId> {
+        self.justifications[id.index()].exception
     }
 
     /// An entitlement's application, `privileged` flag and packages.
@@ -483,14 +584,34 @@ impl Catalog {
                     via: row.via.iter().map(|p| self.packages.name(*p).to_string()).collect(),
                     policy: info.policy.to_string(),
                     source: info.source.to_string(),
+                    exception: None,
                 }
             }
-            (None, guardrail) => Justification {
-                role: None,
-                inherited: Vec::new(),
-                via: Vec::new(),
-                policy: guardrail.map(|g| self.guardrails.name(g).to_string()).unwrap_or_default(),
-                source: guardrail.map(|g| self.guardrail(g).source.to_string()).unwrap_or_default(),
+            (None, guardrail) => match row.exception {
+                Some(e) => {
+                    let info = self.exception(e);
+                    Justification {
+                        role: None,
+                        inherited: Vec::new(),
+                        via: Vec::new(),
+                        policy: row.policy.to_string(),
+                        source: info.source.to_string(),
+                        exception: Some(ExceptionJustification {
+                            id: self.exceptions.name(e).to_string(),
+                            ticket: info.ticket.to_string(),
+                            approved_by: info.approved_by.to_string(),
+                            expires: info.expires.to_rfc3339(),
+                        }),
+                    }
+                }
+                None => Justification {
+                    role: None,
+                    inherited: Vec::new(),
+                    via: Vec::new(),
+                    policy: guardrail.map(|g| self.guardrails.name(g).to_string()).unwrap_or_default(),
+                    source: guardrail.map(|g| self.guardrail(g).source.to_string()).unwrap_or_default(),
+                    exception: None,
+                },
             },
         }
     }
@@ -618,6 +739,7 @@ mod tests {
                 via: path.via.clone(),
                 policy: "role:alpha".into(),
                 source: "r.yaml:18".into(),
+                exception: None,
             })
             .collect();
         assert_eq!(why.len(), 2);

@@ -118,6 +118,9 @@ codes! {
     /// A separation-of-duties rule some identity state violates (`entitle prove`):
     /// the roles let one identity hold entitlements from two sides at once.
     SodReachable = "E024", Error, "sod-reachable";
+    /// An exception names an entitlement or package the catalog does not have:
+    /// it would allow nothing, while the approval on record says it allows something.
+    UnknownExceptionTarget = "E025", Error, "exception-unknown-target";
     /// A privileged entitlement is granted by a birthright (non-assignable) role:
     /// everyone matching the rule holds it permanently, without approval or expiry.
     PrivilegedBirthright = "W001", Warning, "privileged-birthright";
@@ -154,6 +157,15 @@ codes! {
     /// A hand-written forbid that matches no well-formed identity state and catalog
     /// entitlement (`prove`, `check --deep`): it protects nothing while looking as if it did.
     IdleGuardrail = "W012", Warning, "idle-guardrail";
+    /// An exception that runs longer than `governance.exception_max_duration`
+    /// (90 days by default), counted from its `approved_on` (or from the
+    /// instant of the run when it has none): exceptions that outlive their
+    /// need are a top audit finding, so long ones are renewed, not written once.
+    LongException = "W013", Warning, "exception-too-long";
+    /// An exception names an identity the identity feed does not hold
+    /// (`plan`): the person left or the id is misspelt, and the exception
+    /// either outlived its subject or protects nobody.
+    ExceptionUnknownIdentity = "W014", Warning, "exception-unknown-identity";
     /// A test of a suite names an identity its suite's identities do not hold
     /// (or sets an owner's attribute on an identity without a known owner):
     /// the test could only ever fail, or test somebody else.

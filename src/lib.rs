@@ -86,7 +86,7 @@
 //! let feed = parse_identities("hr.jsonl", hr.as_bytes(), None, &project.defs).unwrap();
 //! let live = parse_live("live.jsonl", live.as_bytes(), None, None).unwrap();
 //!
-//! let options = PlanOptions { as_of: entitle::Instant::parse("2026-11-21").unwrap(), limits: GuardLimits::default(), force: false };
+//! let options = PlanOptions { as_of: entitle::Instant::parse("2026-11-21").unwrap(), limits: GuardLimits::default(), force: false, governance: Default::default() };
 //! let plan = plan(&project, &engine, &Population::new(feed), &[live], &options, &|_| ()).unwrap();
 //! // One revocation of 12 live grants: under the default guard (500 or 10% of live grants).
 //! assert!(plan.refused.is_none());

@@ -26,6 +26,9 @@ pub struct Project {
     pub compiled: Compiled,
     /// Every name as a dense id: built on first use (`check` never needs it).
     catalog: OnceLock<Arc<Catalog>>,
+    /// The SHA-256 of the compiled policy set: taken on first use, once (the
+    /// command's header and a plan's inputs both name it; a large set is tens of megabytes).
+    pub(crate) policy_sha256: OnceLock<String>,
     /// Warnings found on the way (lints included).
     pub warnings: Vec<Diagnostic>,
 }
@@ -207,6 +210,7 @@ impl Project {
             graph,
             compiled,
             catalog: OnceLock::new(),
+            policy_sha256: OnceLock::new(),
             warnings: diagnostics,
         })
     }

@@ -143,7 +143,7 @@ fn the_script_passes_a_clean_change_and_fails_a_breaking_one_with_every_report()
     assert_eq!(sarif["runs"][0]["results"], serde_json::json!([]));
     let junit = std::fs::read_to_string(repo.join("reports/junit.xml")).unwrap();
     assert!(
-        junit.contains(r#"<testsuites name="entitle test" tests="91" failures="0" errors="0">"#),
+        junit.contains(r#"<testsuites name="entitle test" tests="92" failures="0" errors="0">"#),
         "{junit}"
     );
     let comment = std::fs::read_to_string(repo.join("reports/whatif.md")).expect("the blast radius is written");

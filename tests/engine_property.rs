@@ -19,6 +19,14 @@
 //! strict validation refuses them at load. `eval/native.rs` holds the native
 //! path to Cedar on those directly, over random expressions.
 //!
+//! Approved exceptions are generated too: for an entitlement or a package,
+//! for identities of the run and for one that is not, expiring around the
+//! instants evaluated (so some are expired and some not, to the
+//! millisecond), with a guardrail forbidding terminated identities
+//! everything in some cases (so a guardrail overrides some exceptions);
+//! `generated_exceptions_are_held_expired_and_overridden` checks each
+//! happens.
+//!
 //! `ENTITLE_PROPTEST_CASES` sets the number of cases (default 2000).
 
 mod common;
@@ -176,9 +184,44 @@ fn definitions(g: &mut Gen) -> (String, String) {
         grants.extend(g.subset(&ents, 15));
         let _ = writeln!(y, "    grants: [{}]", grants.join(", "));
     }
+    let exceptions = g.below(4);
+    if exceptions > 0 {
+        y.push_str("exceptions:\n");
+    }
+    for x in 0..exceptions {
+        let identity = if g.chance(10) {
+            "ghost".to_string()
+        } else {
+            format!("i{}", g.below(9))
+        };
+        let _ = writeln!(y, "  - id: x{x}\n    identity: {identity}");
+        if g.chance(60) {
+            let _ = writeln!(y, "    entitlement: {}", g.pick(&ents));
+        } else {
+            let _ = writeln!(y, "    package: p{}", g.below(4));
+        }
+        // Around the instants evaluated (t0, ±1 day, +1 hour, -1 ms).
+        let expires = *g.pick(&[
+            "2026-01-01",
+            "2026-01-01T00:00:00.001Z",
+            "2025-12-31T23:59:59.999Z",
+            "2026-01-01T02:00:00Z",
+            "2026-01-03",
+            "2025-12-30",
+        ]);
+        let _ = writeln!(
+            y,
+            "    reason: r\n    approved_by: someone\n    ticket: T-{x}\n    approved_on: 2025-12-01\n    expires: \"{expires}\""
+        );
+    }
     let mut cedar = String::new();
     for i in 0..g.below(5) {
         let _ = writeln!(cedar, "{}", guardrail(g, i));
+    }
+    if exceptions > 0 && g.chance(40) {
+        cedar.push_str(
+            "@id(\"leavers\")\nforbid (principal, action, resource) when { principal has status && principal.status == \"terminated\" };\n",
+        );
     }
     (y, cedar)
 }
@@ -528,5 +571,64 @@ fn generated_guardrails_take_both_paths() {
     assert!(
         native > 200 && cedar > 30 && permits > 50 && native_datetime > 100 && cedar_static_literal > 10,
         "native {native} ({native_datetime} with datetime arithmetic), cedar {cedar} ({cedar_static_literal} reading a static entity by literal), permits {permits}"
+    );
+}
+
+/// The generator is worth its cases for exceptions: some are held (a
+/// justification names them), some have expired, and some are overridden by
+/// a guardrail (the oracle forbids what the exception permits).
+#[test]
+fn generated_exceptions_are_held_expired_and_overridden() {
+    let (mut held, mut expired, mut overridden) = (0, 0, 0);
+    for seed in 1..300u64 {
+        let mut g = Gen(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let (yaml, policies) = definitions(&mut g);
+        let sources = Sources {
+            roles: vec![SourceFile {
+                name: "roles/gen.yaml".into(),
+                text: yaml,
+            }],
+            policies: vec![SourceFile {
+                name: "policies/gen.cedar".into(),
+                text: policies,
+            }],
+        };
+        let project = Arc::new(Project::from_sources(&sources).unwrap_or_else(|f| panic!("seed {seed}: {:?}", f.diagnostics)));
+        let oracle = Oracle::new(project.clone());
+        let t0 = Instant::parse(T0).unwrap();
+        let records = identities(&mut g, t0);
+        let c = project.catalog();
+        for r in &records {
+            let Ok(s) = IdentityState::from_json(r, &project.defs) else {
+                continue;
+            };
+            let mine = c.exceptions_of(&s.id);
+            if mine.is_empty() {
+                continue;
+            }
+            let desired = oracle.desired(&s, None, t0).unwrap();
+            for x in mine {
+                let info = c.exception(*x);
+                if info.expires <= t0 {
+                    expired += 1;
+                    continue;
+                }
+                for e in info.entitlements.iter() {
+                    let name = c.entitlements.name(*e);
+                    if desired.forbidden_by(name).is_some() {
+                        overridden += 1;
+                    } else if desired
+                        .justifications(name)
+                        .is_some_and(|j| j.iter().any(|j| j.exception.is_some()))
+                    {
+                        held += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        held > 30 && expired > 20 && overridden > 5,
+        "held {held}, expired {expired}, overridden {overridden}"
     );
 }

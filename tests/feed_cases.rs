@@ -244,6 +244,7 @@ fn plan_outcome(project: &Arc<Project>, feed: IdentityFeed, live: &str) -> Resul
         limits: GuardLimits::default(),
         // The readers must protect people by themselves: the guards are off.
         force: true,
+        governance: Default::default(),
     };
     let plan = plan(project, &engine, &Population::new(feed), &[live], &options, &|_| ()).map_err(|e| e.to_string())?;
     Ok(PlanOutcome {

@@ -9,8 +9,10 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs `entitle -q` (no header naming the definitions: these tests hold stderr to the error alone).
 fn entitle(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .arg("-q")
         .args(args)
         .current_dir(root())
         .output()

@@ -161,6 +161,7 @@ fn plan_of(feed: IdentityFeed, live: &LiveFile) -> Plan {
         as_of: Instant::parse(AS_OF).expect("the instant parses"),
         limits: GuardLimits::default(),
         force: true,
+        governance: Default::default(),
     };
     plan(
         &w.project,

@@ -196,6 +196,7 @@ fn the_plan_shows_every_kind_of_drift_and_only_the_revocation_guard_trips() {
         as_of: at,
         limits: GuardLimits::default(),
         force,
+        governance: Default::default(),
     };
     let forced = plan(project, &engine, &population, std::slice::from_ref(&live), &options(true), &|_| ()).expect("plans");
     let s = &forced.summary;

@@ -451,3 +451,59 @@ fn guardrail_file_name_cannot_inject_policies() {
         "the compiled text gained a policy:\n{text}"
     );
 }
+
+/// An approved exception's identity, ticket, reason and approver are user
+/// strings too: whatever they hold, the exception compiles to exactly one
+/// policy (in the set and in its text), and it allows exactly the identity
+/// it names — not one whose id differs in one character.
+fn check_exception(identity: &str, ticket: &str, reason: &str) -> Result<(), TestCaseError> {
+    use entitle::eval::{Engine, Evaluator, Oracle};
+    use entitle::state::IdentityState;
+    let yaml = format!(
+        "identity:\n  attributes:\n    status: {{ type: string }}\napplications:\n  - id: a\n    entitlements: [{{ id: x }}]\nexceptions:\n  - id: EXC-1\n    identity: {}\n    entitlement: a:x\n    reason: {}\n    approved_by: {}\n    ticket: {}\n    expires: 2027-01-01\n",
+        yaml_quoted(identity),
+        yaml_quoted(reason),
+        yaml_quoted(ticket),
+        yaml_quoted(ticket)
+    );
+    let sources = Sources {
+        roles: vec![SourceFile {
+            name: "roles/x.yaml".into(),
+            text: yaml.clone(),
+        }],
+        policies: vec![],
+    };
+    let project =
+        std::sync::Arc::new(Project::from_sources(&sources).map_err(|f| TestCaseError::fail(format!("{:?}\n{yaml}", f.diagnostics)))?);
+    let ids: Vec<String> = project.compiled.policies.policies().map(|p| p.id().to_string()).collect();
+    prop_assert_eq!(&ids, &["exception:EXC-1".to_string()]);
+    let reparsed = PolicySet::from_str(&project.compiled.policies_text)
+        .map_err(|e| TestCaseError::fail(format!("compiled text does not parse: {e}")))?;
+    prop_assert_eq!(reparsed.policies().count(), 1, "{}", project.compiled.policies_text);
+    let at = entitle::Instant::parse("2026-11-21").map_err(TestCaseError::fail)?;
+    let engine = Engine::new(project.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let oracle = Oracle::new(project.clone());
+    for (id, holds) in [(identity.to_string(), true), (one_char_changed(identity), false)] {
+        let Ok(state) = IdentityState::from_json(&json!({"id": id, "kind": "person", "attributes": {}}), &project.defs) else {
+            continue;
+        };
+        for desired in [engine.desired(&state, None, at), oracle.desired(&state, None, at)] {
+            let desired = desired.map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(desired.holds("a:x"), holds, "identity {:?}", id);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_strings_in_an_exception_cannot_change_policy_structure(
+        identity in hostile().prop_filter("an id a feed can hold", |s| entitle::state::check_id("id", s).is_ok()),
+        ticket in hostile().prop_filter("not blank", |s| !s.trim().is_empty()),
+        reason in hostile().prop_filter("not blank", |s| !s.trim().is_empty()),
+    ) {
+        check_exception(&identity, &ticket, &reason)?;
+    }
+}

@@ -100,6 +100,7 @@ fn options(limits: GuardLimits) -> PlanOptions {
         as_of: at(),
         limits,
         force: false,
+        governance: Default::default(),
     }
 }
 
@@ -389,6 +390,7 @@ fn every_revoke_reason_appears_in_the_example_plan() {
         RevokeReason::Forbidden,
         RevokeReason::OrphanedAccount,
         RevokeReason::ExpiredAssignment,
+        RevokeReason::ExceptionExpired,
     ];
     assert_eq!(reasons, BTreeSet::from(all));
     for reason in all {
@@ -403,6 +405,73 @@ fn every_revoke_reason_appears_in_the_example_plan() {
             assert_eq!(forbidden_by.is_some(), *reason == RevokeReason::Forbidden, "{c:?}");
         }
     }
+}
+
+/// `--dormant-after 90d --revoke-dormant` on the example: every dormant grant
+/// the plan would otherwise keep is revoked as `dormant` unless an exception
+/// covers it; the sweep trips the default guard, and forced it is emitted.
+#[test]
+fn dormant_revocations_on_the_example_stay_under_the_guard() {
+    use entitle::plan::GovernanceOptions;
+    let governance = GovernanceOptions {
+        dormant_after: Some(entitle::time::Duration::parse("90d").unwrap()),
+        revoke_dormant: true,
+        ..GovernanceOptions::default()
+    };
+    let refused = example().plan(&PlanOptions {
+        governance,
+        ..options(GuardLimits::default())
+    });
+    assert!(
+        refused.refused.as_deref().is_some_and(|r| r.contains("--max-revokes")),
+        "{:?}",
+        refused.refused
+    );
+    assert!(refused.changes.is_empty());
+    let forced = example().plan(&PlanOptions {
+        governance,
+        force: true,
+        ..options(GuardLimits::default())
+    });
+    let dormant_revokes: BTreeSet<(&str, &str)> = forced
+        .changes
+        .iter()
+        .filter(|c| {
+            matches!(
+                c,
+                Change::Revoke {
+                    reason: RevokeReason::Dormant,
+                    ..
+                }
+            )
+        })
+        .map(Change::key)
+        .collect();
+    let marked: BTreeSet<(&str, &str)> = forced
+        .dormant
+        .iter()
+        .filter(|d| d.action == "revoke")
+        .map(|d| (d.identity.as_str(), d.entitlement.as_str()))
+        .collect();
+    assert!(!marked.is_empty());
+    assert_eq!(dormant_revokes, marked);
+    // The exception keeps u-1016's production admin, dormant or not.
+    assert!(forced
+        .dormant
+        .iter()
+        .all(|d| d.action != "revoke" || (d.identity.as_str(), d.entitlement.as_str()) != ("u-1016", "aws:prod-admin")));
+    assert_eq!(forced.summary.revokes_by_reason.get("dormant"), Some(&marked.len()));
+    // Without --revoke-dormant the same grants are only reported.
+    let reported = example().plan(&PlanOptions {
+        governance: GovernanceOptions {
+            revoke_dormant: false,
+            ..governance
+        },
+        ..options(GuardLimits::default())
+    });
+    assert_eq!(reported.refused, None);
+    assert_eq!(reported.dormant.len(), forced.dormant.len());
+    assert!(reported.dormant.iter().all(|d| d.action != "revoke"));
 }
 
 #[test]
@@ -443,7 +512,13 @@ fn max_revokes_trips_only_over_the_limit() {
     let plan = with(Limit::Count(18));
     accepted(&plan);
     assert_eq!((plan.summary.revokes, plan.summary.live), (18, 75));
-    refused_without_changes(&with(Limit::Count(17)), "--max-revokes 17");
+    let refused = with(Limit::Count(17));
+    refused_without_changes(&refused, "--max-revokes 17");
+    // A refused plan emits no change but counts what it would have done, not zeros.
+    assert_eq!(
+        (refused.summary.grants, refused.summary.revokes, &refused.summary.revokes_by_reason),
+        (plan.summary.grants, 18, &plan.summary.revokes_by_reason)
+    );
     accepted(&with(Limit::Percent(24.0)));
     refused_without_changes(&with(Limit::Percent(23.0)), "--max-revokes 23%");
     refused_without_changes(&with(Limit::Percent(0.0)), "the plan would revoke 18 of 75 live grants");

@@ -196,6 +196,7 @@ fn a_missing_solver_is_one_sentence_and_exit_2() {
         let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
             .current_dir(root())
             .env("CVC5", "/nonexistent/cvc5")
+            .arg("-q")
             .args(args)
             .output()
             .unwrap();

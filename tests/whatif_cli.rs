@@ -147,7 +147,12 @@ fn a_base_that_cannot_be_read_or_loaded_names_the_revision_and_the_file() {
     let run = |extra: &[&str]| {
         entitle_in(
             dir,
-            &[&["whatif", "--identities", "population.jsonl", "--as-of", "2026-12-15"], extra].concat(),
+            // `-q`: no header naming the working tree's definitions; stderr is the error alone.
+            &[
+                &["-q", "whatif", "--identities", "population.jsonl", "--as-of", "2026-12-15"],
+                extra,
+            ]
+            .concat(),
         )
     };
 
@@ -198,7 +203,10 @@ fn a_base_that_cannot_be_read_or_loaded_names_the_revision_and_the_file() {
     let plain = tempfile::tempdir().expect("tempdir");
     copy_dir(&case.join("head"), plain.path());
     std::fs::copy(case.join("population.jsonl"), plain.path().join("population.jsonl")).expect("copy");
-    let out = entitle_in(plain.path(), &["whatif", "--identities", "population.jsonl", "--base", "HEAD"]);
+    let out = entitle_in(
+        plain.path(),
+        &["-q", "whatif", "--identities", "population.jsonl", "--base", "HEAD"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -214,6 +222,7 @@ fn hr_edits_that_cannot_apply_are_located_errors() {
             &dir,
             &[
                 &[
+                    "-q",
                     "--roles",
                     "head/roles",
                     "--policies",

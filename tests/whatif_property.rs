@@ -5,8 +5,9 @@
 //! a random population, one random change is made to the definitions — a
 //! role's condition, grants, kinds, assignment rules or place in the
 //! hierarchy, a role added or removed, a package's contents, an
-//! entitlement's privilege, a guardrail, an SoD rule, or nothing but the
-//! order of the roles in the file — and the comparison evaluated over the
+//! entitlement's privilege, a guardrail, an SoD rule, an approved exception
+//! (added, removed, or naming another identity, target or expiry), or
+//! nothing but the order of the roles in the file — and the comparison evaluated over the
 //! scope `whatif::scope::between` bounds must equal the comparison over
 //! everyone, in every field but `evaluation`.
 //!
@@ -108,6 +109,18 @@ struct Model {
     roles: Vec<Role>,
     guardrails: Vec<String>,
     sod: Vec<(String, String)>,
+    /// Approved exceptions: identity, entitlement or package, expiry.
+    exceptions: Vec<(String, String, &'static str)>,
+}
+
+fn exception(g: &mut Gen) -> (String, String, &'static str) {
+    let target = if g.chance(60) {
+        g.pick(ENTS).to_string()
+    } else {
+        format!("p{}", g.below(3))
+    };
+    let expires = *g.pick(&["2026-01-01T12:00:00Z", "2026-01-02", "2026-01-02T00:00:00.001Z", "2026-02-01"]);
+    (format!("i{}", g.below(10)), target, expires)
 }
 
 fn guardrail(g: &mut Gen) -> String {
@@ -160,13 +173,14 @@ impl Model {
             sod: (0..g.below(2))
                 .map(|_| (g.pick(ENTS).to_string(), format!("p{}", g.below(3))))
                 .collect(),
+            exceptions: (0..g.below(3)).map(|_| exception(g)).collect(),
         }
     }
 
     /// One random change; its name, for the failure message.
     fn change(&mut self, g: &mut Gen) -> &'static str {
         let r = g.below(self.roles.len());
-        match g.below(13) {
+        match g.below(14) {
             0 => {
                 self.roles[r].when = Some(condition(g, 2));
                 "a role's condition"
@@ -232,6 +246,22 @@ impl Model {
                 self.roles.reverse();
                 "the order of the roles (nothing else)"
             }
+            13 => {
+                if self.exceptions.is_empty() || g.chance(40) {
+                    self.exceptions.push(exception(g));
+                } else if g.chance(40) {
+                    self.exceptions.remove(0);
+                } else {
+                    let changed = exception(g);
+                    let x = g.below(self.exceptions.len());
+                    match g.below(3) {
+                        0 => self.exceptions[x].0 = changed.0,
+                        1 => self.exceptions[x].1 = changed.1,
+                        _ => self.exceptions[x].2 = changed.2,
+                    }
+                }
+                "an exception"
+            }
             _ => {
                 self.roles[r].max_duration = Some(*g.pick(&["1d", "7d", "30d"]));
                 "a role's max_duration"
@@ -283,6 +313,16 @@ impl Model {
             for (i, (a, b)) in self.sod.iter().enumerate() {
                 let _ = writeln!(y, "  - id: s{i}\n    sides: [[{a}], [{b}]]");
             }
+        }
+        if !self.exceptions.is_empty() {
+            y.push_str("exceptions:\n");
+        }
+        for (i, (identity, target, expires)) in self.exceptions.iter().enumerate() {
+            let key = if target.contains(':') { "entitlement" } else { "package" };
+            let _ = writeln!(
+                y,
+                "  - id: x{i}\n    identity: {identity}\n    {key}: {target}\n    reason: r\n    approved_by: someone\n    ticket: T-{i}\n    approved_on: 2025-12-20\n    expires: \"{expires}\""
+            );
         }
         let mut cedar = String::new();
         for (i, g) in self.guardrails.iter().enumerate() {

@@ -156,7 +156,12 @@ pub fn plan_of(
     force: bool,
 ) -> Result<Plan, Failure> {
     // TODO(lib11): the plan options struct taking in-memory live grants.
-    let options = PlanOptions { as_of: at, limits, force };
+    let options = PlanOptions {
+        as_of: at,
+        limits,
+        force,
+        governance: Default::default(),
+    };
     plan(project, engine, population, live, &options, &|_| ()).map_err(|e| Failure::Eval(e.to_string()))
 }
 

@@ -7,6 +7,7 @@
 
 mod contradiction;
 mod duplicate_role;
+mod long_exception;
 mod privileged_birthright;
 mod unbounded_assignment;
 pub(crate) mod unbounded_permit;
@@ -26,6 +27,7 @@ pub fn lint(defs: &Definitions, graph: &RoleGraph) -> Vec<Diagnostic> {
     contradiction::check(defs, &mut out);
     unbounded_assignment::check(defs, &mut out);
     duplicate_role::check(defs, graph, &mut out);
+    long_exception::check(defs, crate::time::Instant::now(), &mut out);
     out
 }
 

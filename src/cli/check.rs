@@ -1,11 +1,11 @@
 //! `entitle check`: load, validate, compile and lint; report every diagnostic.
 
-use std::path::Path;
-
 use entitle::diag::{Code, Severity};
 use entitle::io::sarif::to_sarif;
 use entitle::Project;
 
+use super::context::Context;
+use super::errors::{report, CliError};
 use super::{print_human, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 /// Output formats of `check`.
@@ -23,9 +23,9 @@ pub enum Format {
 /// Arguments of `check`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Fail on warnings too.
     #[arg(long)]
     deny_warnings: bool,
@@ -34,8 +34,12 @@ pub struct Args {
     deep: bool,
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
-    let (sources, result) = Project::load(roles, policies);
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let started = std::time::Instant::now();
+    let (sources, result) = Project::load(&ctx.roles, ctx.policies());
+    if let Ok(project) = &result {
+        ctx.loaded(project, started.elapsed());
+    }
     let mut diagnostics = match &result {
         Ok(p) => p.warnings.clone(),
         Err(f) => f.diagnostics.clone(),
@@ -44,7 +48,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         diagnostics.extend(super::prove::definitions(project)?);
         entitle::diag::sort(&mut diagnostics);
     }
-    match args.format {
+    match ctx.format(args.format) {
         Format::Human => {
             print_human(&diagnostics, &sources);
             let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
@@ -60,27 +64,38 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
                 Err(_) => eprintln!("{errors} errors, {warnings} warnings"),
             }
         }
-        Format::Json => {
-            let list: Vec<_> = diagnostics
-                .iter()
-                .map(|d| {
-                    let mut v = serde_json::json!({
-                        "code": d.code.as_str(), "severity": d.severity, "message": d.message,
-                        "file": d.location.file, "line": d.location.line, "column": d.location.column,
-                    });
-                    if let Some(h) = &d.help {
-                        v["help"] = h.clone().into();
-                    }
-                    v
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diagnostics": list }))?);
-        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&diagnostics_json(&diagnostics))?),
         Format::Sarif => println!("{}", serde_json::to_string_pretty(&to_sarif(&diagnostics))?),
     }
-    if diagnostics.iter().any(|d| d.code == Code::Io) {
+    if let Some(d) = diagnostics.iter().find(|d| d.code == Code::Io) {
+        // The definitions could not be read at all: an error of the run, not only a finding.
+        if super::errors::format() == super::errors::ErrorFormat::Json {
+            let mut error = CliError::new("input", &d.message).at(d.location.file.clone(), Some(d.location.line));
+            if let Some(help) = &d.help {
+                error = error.with_help(help.clone());
+            }
+            report(&error);
+        }
         return Ok(EXIT_USAGE);
     }
     let failed = result.is_err() || (args.deny_warnings && !diagnostics.is_empty());
     Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+}
+
+/// `{"diagnostics": [...]}`: every diagnostic with its code, severity, message, location and help.
+pub fn diagnostics_json(diagnostics: &[entitle::Diagnostic]) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::json!({
+                "code": d.code.as_str(), "severity": d.severity, "message": d.message,
+                "file": d.location.file, "line": d.location.line, "column": d.location.column,
+            });
+            if let Some(h) = &d.help {
+                v["help"] = h.clone().into();
+            }
+            v
+        })
+        .collect();
+    serde_json::json!({ "diagnostics": list })
 }

@@ -4,13 +4,14 @@ use entitle::term::one_line;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use entitle::eval::explain::render_justification;
 use entitle::eval::DesiredSet;
 use entitle::population::OwnerRecord;
 
 use super::common::{as_of, evaluator, load_project, read_population, EvalArgs};
+use super::context::Context;
 use super::{EXIT_FINDINGS, EXIT_OK};
 use entitle::io::ReadBudget;
 
@@ -20,7 +21,7 @@ pub enum Format {
     /// Grouped by application, readable at a glance.
     #[default]
     Human,
-    /// JSON Lines, one object per identity (spec §7).
+    /// JSON Lines, one object per identity (docs/cli.md, "Output").
     Json,
 }
 
@@ -28,22 +29,23 @@ pub enum Format {
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Identity states: JSON, JSON Lines, CSV or SCIM (`-` for stdin).
-    #[arg(long)]
-    identity: PathBuf,
+    #[arg(long, visible_alias = "identity", value_name = "FILE")]
+    identities: PathBuf,
     #[command(flatten)]
     eval: EvalArgs,
     /// Add every justification (role, package path, policy, YAML line).
     #[arg(long)]
     explain: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
-    let project = load_project(roles, policies)?;
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let output = ctx.format(args.format);
+    let project = load_project(ctx)?;
     let at = as_of(args.eval.as_of.as_deref())?;
-    let population = read_population(&args.identity, &project, &ReadBudget::per_run())?;
+    let population = read_population(&ctx.input(&args.identities), &project, &ReadBudget::per_run())?;
     let evaluator = evaluator(&project, args.eval.engine)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -63,7 +65,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     // small) and written in order, so the output is the same whatever the number of cores.
     let render = |row: &Row<'_>| -> anyhow::Result<String> {
         Ok(match row {
-            Row::Invalid(r) => match args.format {
+            Row::Invalid(r) => match output {
                 Format::Json => format!(
                     "{}\n",
                     serde_json::json!({"identity": r.id, "valid": false, "line": r.line, "error": r.error})
@@ -93,7 +95,7 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
                     _ => None,
                 };
                 let desired = evaluator.desired(identity, owner.record(), at)?;
-                match args.format {
+                match output {
                     Format::Json => format!("{}\n", eval_json(&desired, args.explain, warning.as_deref())),
                     Format::Human => eval_human(&desired, &identity.kind, args.explain, warning.as_deref()),
                 }

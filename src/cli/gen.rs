@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use entitle::gen::{generate, GenError, GenOptions, DEFAULT_AS_OF};
 use entitle::Instant;
 
+use super::common::print_coded;
+use super::context::Context;
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `gen`. The defaults are the reference organisation of the benchmarks.
@@ -45,12 +47,13 @@ fn count(text: &str) -> Result<PathBuf, String> {
         .map_err(|_| format!("`{text}` is not a count of roles"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<i32> {
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let out = ctx.input(&args.out);
     let roles = args.roles.to_str().and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
     let as_of = match Instant::parse(&args.as_of) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: --as-of: {e}");
+            print_coded("usage", format_args!("--as-of: {e}"));
             return Ok(EXIT_USAGE);
         }
     };
@@ -66,21 +69,21 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let org = match generate(&options) {
         Ok(org) => org,
         Err(e @ GenError::Options(_)) => {
-            eprintln!("error: {e}");
+            print_coded("usage", e);
             return Ok(EXIT_USAGE);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            print_coded("gen", e);
             return Ok(EXIT_FINDINGS);
         }
     };
-    if let Err(e) = org.write_to(&args.out) {
-        eprintln!("error: {e}");
+    if let Err(e) = org.write_to(&out) {
+        print_coded("io", e);
         return Ok(EXIT_USAGE);
     }
     println!(
         "generated {} (seed {}, as of {}): {}",
-        args.out.display(),
+        out.display(),
         options.seed,
         options.as_of.to_rfc3339(),
         org.totals.line()

@@ -1,14 +1,21 @@
-//! The command line: one file per subcommand; this file parses arguments and
-//! maps outcomes to exit codes (0 success, 1 findings, 2 bad usage or
-//! unreadable input, 3 changes with `--detailed-exitcode`).
+//! The command line: one file per subcommand; this file parses arguments,
+//! finds the project root (`context.rs`, `project_root.rs`) and maps
+//! outcomes to exit codes (0 success, 1 findings, 2 bad usage or unreadable
+//! input, 3 changes with `--detailed-exitcode`).
 
 mod check;
 mod common;
 mod compile;
+mod completions;
+mod context;
+mod errors;
 mod eval;
 mod explain;
+mod feed_kind;
 mod gen;
+mod init;
 mod plan;
+mod project_root;
 mod prove;
 mod test;
 mod whatif;
@@ -16,6 +23,9 @@ mod whatif;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use context::{ColorChoice, Context};
+use errors::{CliError, ErrorFormat};
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -28,19 +38,35 @@ pub const EXIT_USAGE: i32 = 2;
 #[command(
     name = "entitle",
     version,
-    about = "Policy-as-code entitlements: YAML roles compiled to Cedar, desired vs live access"
+    about = "Policy-as-code entitlements: YAML roles compiled to Cedar, desired vs live access",
+    after_help = "The project root is the working directory when it holds `entitle.toml` or `roles/`, else the \
+                  nearest directory up holding `entitle.toml` or both `roles/` and `policies/`; commands run \
+                  from there (docs/cli.md). `entitle init` creates one; `entitle man` prints the manual."
 )]
-struct Cli {
-    /// Directory of YAML definitions.
-    #[arg(long, global = true, default_value = "roles")]
-    roles: PathBuf,
-    /// Directory of hand-written Cedar guardrails (it must exist, unless `--no-policies`).
-    #[arg(long, global = true, default_value = "policies")]
-    policies: PathBuf,
+pub(crate) struct Cli {
+    /// Run as if started in DIR (before the project root is looked for).
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    directory: Option<PathBuf>,
+    /// Directory of YAML definitions (default: `roles` at the project root, or entitle.toml's `roles`).
+    #[arg(long, global = true, value_name = "DIR")]
+    roles: Option<PathBuf>,
+    /// Directory of hand-written Cedar guardrails (it must exist, unless `--no-policies`;
+    /// default: `policies` at the project root, or entitle.toml's `policies`).
+    #[arg(long, global = true, value_name = "DIR")]
+    policies: Option<PathBuf>,
     /// Load the roles without any hand-written guardrail (say so explicitly: a missing
     /// policies directory is an error, since it would drop every guardrail).
     #[arg(long, global = true, conflicts_with = "policies")]
     no_policies: bool,
+    /// Print no header naming the definitions loaded, and no progress.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Say more: where the project root was found and how long loading took.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Colour in human output: `auto` (a terminal, and `NO_COLOR` unset), `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,7 +79,7 @@ enum Command {
     Compile(compile::Args),
     /// The desired entitlements (and roles) of each identity.
     Eval(eval::Args),
-    /// Why an identity holds an entitlement, or why not.
+    /// Why an identity holds an entitlement, or why not (exit 0 when it holds it, 1 when not).
     Explain(explain::Args),
     /// Desired against live: grants and revocations with reasons, metrics, violations.
     Plan(plan::Args),
@@ -63,31 +89,74 @@ enum Command {
     Gen(gen::Args),
     /// Prove every invariant and SoD rule over all identity states (Cedar SymCC + cvc5).
     Prove(prove::Args),
-    /// Run test suites (spec §6), with coverage down to each entry of each role's condition.
+    /// Run test suites (docs/test.md), with coverage down to each entry of each role's condition.
     Test(test::Args),
+    /// Create a working policy repository: identity schema, an application, a birthright role,
+    /// a guardrail, a test suite, a CI workflow and entitle.toml.
+    Init(init::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print the manual page (roff), for `man -l -` or a man directory.
+    Man,
 }
 
 /// Runs the command line and returns the exit code.
 pub fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if errors::json_requested(&argv) {
+        errors::set_format(ErrorFormat::Json);
+    }
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            return EXIT_OK;
+        }
+        Err(e) => {
+            errors::report_usage(&e);
+            return EXIT_USAGE;
         }
     };
-    let policies = (!cli.no_policies).then_some(cli.policies.as_path());
-    let result = match cli.command {
-        Command::Check(args) => check::run(&cli.roles, policies, args),
-        Command::Compile(args) => compile::run(&cli.roles, policies, args),
-        Command::Eval(args) => eval::run(&cli.roles, policies, args),
-        Command::Explain(args) => explain::run(&cli.roles, policies, args),
-        Command::Plan(args) => plan::run(&cli.roles, policies, args),
-        Command::Whatif(args) => whatif::run(&cli.roles, policies, args),
-        Command::Gen(args) => gen::run(args),
-        Command::Prove(args) => prove::run(&cli.roles, policies, args),
-        Command::Test(args) => test::run(&cli.roles, policies, args),
+    match cli.command {
+        Command::Completions(args) => return finish(completions::run(args)),
+        Command::Man => return finish(completions::man()),
+        _ => {}
+    }
+    // `init` creates a repository: whatever lies above the working directory is not its root.
+    let discover = !matches!(cli.command, Command::Init(_));
+    let ctx = match Context::new(&cli, !argv_has_format(&argv), discover) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            errors::report(&e);
+            return EXIT_USAGE;
+        }
     };
+    let result = match cli.command {
+        Command::Check(args) => check::run(&ctx, args),
+        Command::Compile(args) => compile::run(&ctx, args),
+        Command::Eval(args) => eval::run(&ctx, args),
+        Command::Explain(args) => explain::run(&ctx, args),
+        Command::Plan(args) => plan::run(&ctx, args),
+        Command::Whatif(args) => whatif::run(&ctx, args),
+        Command::Gen(args) => gen::run(&ctx, args),
+        Command::Prove(args) => prove::run(&ctx, args),
+        Command::Test(args) => test::run(&ctx, args),
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Completions(_) | Command::Man => Ok(EXIT_OK),
+    };
+    finish(result)
+}
+
+/// `--format` on the command line (then entitle.toml's default format does not choose the errors' format).
+fn argv_has_format(argv: &[std::ffi::OsString]) -> bool {
+    argv.iter()
+        .map(|a| a.to_str().unwrap_or_default())
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--format" || a.starts_with("--format="))
+}
+
+/// The exit code of a command's outcome; an error not yet told is told here.
+fn finish(result: anyhow::Result<i32>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => match e.downcast_ref::<common::Reported>() {
@@ -100,7 +169,7 @@ pub fn run() -> i32 {
                 EXIT_OK
             }
             None => {
-                common::print_error(format_args!("{e:#}"));
+                errors::report(&CliError::new("io", format_args!("{e:#}")));
                 EXIT_USAGE
             }
         },

@@ -2,12 +2,12 @@
 //! plus dead roles, shadowed roles and idle guardrails (Cedar SymCC + cvc5).
 
 use std::io::Write as _;
-use std::path::Path;
 use std::time::Duration;
 
 use entitle::prove::{self, render, ProveError, ProveOptions};
 
-use super::common::{load_project, Reported};
+use super::common::{load_project, print_coded, Reported};
+use super::context::Context;
 use super::{print_human, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 /// Output formats of `prove`.
@@ -16,7 +16,7 @@ pub enum Format {
     /// One line per result; counterexamples as identity records.
     #[default]
     Human,
-    /// `{"results": [...], "warnings": [...]}` (spec §7).
+    /// `{"results": [...], "warnings": [...]}` (docs/prove.md).
     Json,
     /// SARIF 2.1.0: failed proofs at the invariant's or rule's line.
     Sarif,
@@ -25,9 +25,9 @@ pub enum Format {
 /// Arguments of `prove`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Time limit of one solver query (`60s`, `500ms`, `2m`, or seconds); a query that runs out is `unknown`.
     #[arg(long, default_value = "60s", value_parser = parse_timeout)]
     timeout: Duration,
@@ -62,7 +62,7 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 
 /// A missing solver (or a proof that cannot be set up), told in one sentence: exit 2.
 fn solver_error(e: &ProveError) -> anyhow::Error {
-    eprintln!("error: {e}");
+    print_coded("solver", e);
     Reported(EXIT_USAGE).into()
 }
 
@@ -71,8 +71,9 @@ pub fn definitions(project: &entitle::Project) -> anyhow::Result<Vec<entitle::Di
     prove::analyse_definitions(project, &ProveOptions::default()).map_err(|e| solver_error(&e))
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
-    let project = load_project(roles, policies)?;
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let output = ctx.format(args.format);
+    let project = load_project(ctx)?;
     let mut options = ProveOptions {
         timeout: args.timeout,
         definitions: !args.no_definitions,
@@ -84,12 +85,12 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     let report = prove::prove(&project, &options).map_err(|e| solver_error(&e))?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match args.format {
+    match output {
         Format::Human => {
             write!(out, "{}", render::human(&report))?;
             out.flush()?;
             if !report.warnings.is_empty() {
-                let sources = entitle::project::Sources::read(roles, policies, &mut Vec::new());
+                let sources = entitle::project::Sources::read(&ctx.roles, ctx.policies(), &mut Vec::new());
                 print_human(&report.warnings, &sources);
             }
             eprintln!("{}", render::summary(&report));

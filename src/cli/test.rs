@@ -9,7 +9,8 @@ use entitle::project::Sources;
 use entitle::testing::render::{self, Thresholds};
 use entitle::testing::{discover, load_suites, run_suites};
 
-use super::common::{load_project, print_error};
+use super::common::{load_project, print_coded};
+use super::context::Context;
 use super::{print_human, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 
 /// Output formats of `test`.
@@ -38,9 +39,9 @@ pub struct Args {
     /// Fail (exit 1) when fewer than PCT percent of the condition outcomes (each entry true and false) were seen.
     #[arg(long, value_name = "PCT", value_parser = parse_percent)]
     min_condition_coverage: Option<f64>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
 }
 
 /// `90`, `92.5` or `90%`, from 0 to 100.
@@ -52,11 +53,13 @@ fn parse_percent(text: &str) -> Result<f64, String> {
     }
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
-    let project = load_project(roles, policies)?;
-    let default_dir = roles.parent().unwrap_or(Path::new("")).join("fixtures");
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
+    let output = ctx.format(args.format);
+    let project = load_project(ctx)?;
+    let default_dir = ctx.roles.parent().unwrap_or(Path::new("")).join("fixtures");
     let mut diagnostics = Vec::new();
-    let files = discover(&args.paths, &default_dir, &mut diagnostics);
+    let paths: Vec<PathBuf> = args.paths.iter().map(|p| ctx.input(p)).collect();
+    let files = discover(&paths, &default_dir, &mut diagnostics);
     let mut loaded = load_suites(&project, files);
     diagnostics.append(&mut loaded.diagnostics);
     entitle::diag::sort(&mut diagnostics);
@@ -65,8 +68,11 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             roles: std::mem::take(&mut loaded.sources),
             policies: Vec::new(),
         };
-        match args.format {
-            Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&diagnostics_json(&diagnostics))?))?,
+        match output {
+            Format::Json => emit(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&super::check::diagnostics_json(&diagnostics))?
+            ))?,
             Format::Junit => {
                 print_human(&diagnostics, &sources);
                 emit(&diagnostics_to_junit(&diagnostics))?;
@@ -74,10 +80,14 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             Format::Human => print_human(&diagnostics, &sources),
         }
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-        eprintln!(
+        let message = format!(
             "the test suites have {errors} error{}: no test was run",
             if errors == 1 { "" } else { "s" }
         );
+        match super::errors::format() {
+            super::errors::ErrorFormat::Human => eprintln!("{message}"),
+            super::errors::ErrorFormat::Json => print_coded("test-suites", message),
+        }
         let io = diagnostics.iter().any(|d| d.code == Code::Io);
         return Ok(if io { EXIT_USAGE } else { EXIT_FINDINGS });
     }
@@ -88,14 +98,14 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     let measure = args.coverage || args.min_coverage.is_some() || args.min_condition_coverage.is_some();
     let engine = Engine::new(project.clone())?;
     let report = run_suites(&project, &engine, &loaded.suites, measure)?;
-    match args.format {
+    match output {
         Format::Human => emit(&render::human(&report, args.coverage, thresholds))?,
         Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&render::json(&report, thresholds))?))?,
         Format::Junit => emit(&to_junit(&report))?,
     }
     let shortfalls = report.coverage.as_ref().map(|c| thresholds.shortfalls(c)).unwrap_or_default();
     for s in &shortfalls {
-        print_error(s);
+        print_coded("coverage", s);
     }
     Ok(if report.failed() > 0 || !shortfalls.is_empty() {
         EXIT_FINDINGS
@@ -110,22 +120,4 @@ fn emit(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()
-}
-
-/// `{"diagnostics": [...]}`, the shape of `check --format json`.
-fn diagnostics_json(diagnostics: &[entitle::Diagnostic]) -> serde_json::Value {
-    let list: Vec<serde_json::Value> = diagnostics
-        .iter()
-        .map(|d| {
-            let mut v = serde_json::json!({
-                "code": d.code.as_str(), "severity": d.severity, "message": d.message,
-                "file": d.location.file, "line": d.location.line, "column": d.location.column,
-            });
-            if let Some(h) = &d.help {
-                v["help"] = h.clone().into();
-            }
-            v
-        })
-        .collect();
-    serde_json::json!({ "diagnostics": list })
 }

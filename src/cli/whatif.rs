@@ -2,7 +2,7 @@
 //! (`--base GITREF`, `--base-roles DIR`), an HR change (`--set`, `--events`,
 //! `--add`, `--remove`), or the passage of time (`--to`, `--timeline`).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +18,9 @@ use entitle::whatif::timeline::timeline;
 use entitle::whatif::{compare, scope, State};
 use entitle::Instant;
 
-use super::common::{as_of, load_project, print_error, EngineChoice, EvalArgs, Reported};
+use super::common::{as_of, load_project, print_coded, EngineChoice, EvalArgs, Reported};
+use super::context::Context;
+use super::feed_kind::{misplaced, FeedKind};
 use super::plan::EXIT_CHANGES;
 use super::{print_human, EXIT_OK, EXIT_USAGE};
 
@@ -28,7 +30,7 @@ pub enum Format {
     /// Figures, per-entitlement totals, then each identity with its reasons.
     #[default]
     Human,
-    /// The comparison as JSON (spec §7).
+    /// The comparison as JSON (docs/whatif.md).
     Json,
     /// A compact pull-request comment.
     Markdown,
@@ -72,9 +74,9 @@ pub struct Args {
     timeline: Option<String>,
     #[command(flatten)]
     eval: EvalArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    /// Output format (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Exit 0 when nothing changes and 3 when something does.
     #[arg(long)]
     detailed_exitcode: bool,
@@ -84,11 +86,25 @@ pub struct Args {
 }
 
 fn usage(message: impl std::fmt::Display) -> anyhow::Error {
-    print_error(message);
+    print_coded("usage", message);
     Reported(EXIT_USAGE).into()
 }
 
-pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<i32> {
+/// An input that cannot be read or parsed: exit 2.
+fn input(message: impl std::fmt::Display) -> anyhow::Error {
+    super::errors::report(&super::errors::CliError::guess_located("input", &message.to_string()));
+    Reported(EXIT_USAGE).into()
+}
+
+pub fn run(ctx: &Context, mut args: Args) -> anyhow::Result<i32> {
+    // Paths on the command line, as seen from the project root.
+    args.identities = ctx.input(&args.identities);
+    args.base_roles = args.base_roles.as_deref().map(|p| ctx.input(p));
+    args.base_policies = args.base_policies.as_deref().map(|p| ctx.input(p));
+    args.events = args.events.as_deref().map(|p| ctx.input(p));
+    args.add = args.add.iter().map(|p| ctx.input(p)).collect();
+    let output = ctx.format(args.format);
+    let (roles, policies) = (ctx.roles.as_path(), ctx.policies());
     let changes_given = args.base.is_some()
         || args.base_roles.is_some()
         || !args.set.is_empty()
@@ -104,15 +120,19 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
     }
     let at = as_of(args.eval.as_of.as_deref())?;
     let limits = Limits {
-        identities: args.limit.unwrap_or(if args.format == Format::Markdown { 20 } else { 50 }),
+        identities: args.limit.unwrap_or(if output == Format::Markdown { 20 } else { 50 }),
         ..Limits::default()
     };
     let budget = ReadBudget::per_run();
-    let (feed_file, feed_bytes) = read_bounded(&args.identities, &budget).map_err(usage)?;
+    let (feed_file, feed_bytes) = read_bounded(&args.identities, &budget).map_err(input)?;
+    if let Some(error) = misplaced(&feed_file, &feed_bytes, FeedKind::Identities) {
+        super::errors::report(&error);
+        return Err(Reported(EXIT_USAGE).into());
+    }
     let read_feed = |project: &Project| -> anyhow::Result<Population> {
         parse_identities(&feed_file, &feed_bytes, None, &project.defs)
             .map(Population::new)
-            .map_err(usage)
+            .map_err(input)
     };
     // Two sides at once: the base definitions load and get their evaluator on another thread,
     // while the working tree's load, read the feed and get theirs here.
@@ -121,11 +141,12 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
             let Some((project, label)) = base_definitions(&args, roles, policies)? else {
                 return Ok(None);
             };
+            ctx.loaded_other(&label, &project);
             let evaluator = evaluator(&project, args.eval.engine)?;
             Ok(Some((project, label, evaluator)))
         });
         let head = (|| -> anyhow::Result<(Arc<Project>, Population, SideEvaluator)> {
-            let project = load_project(roles, policies)?;
+            let project = load_project(ctx)?;
             let population = read_feed(&project)?;
             let evaluator = evaluator(&project, args.eval.engine)?;
             Ok((project, population, evaluator))
@@ -139,16 +160,16 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
 
     if let Some(window) = &args.timeline {
         let (from, to) = window_of(window)?;
-        let bar = progress(head_population.feed.identities.len());
+        let bar = progress(ctx, head_population.feed.identities.len());
         let t = timeline(&head, head_evaluator.as_evaluator(), &head_population, from, to, &|n| bar.inc(n))?;
         bar.finish_and_clear();
-        write_out(|out| match args.format {
+        write_out(|out| match output {
             Format::Json => {
                 serde_json::to_writer_pretty(&mut *out, &t)?;
                 writeln!(out)
             }
             Format::Markdown => write!(out, "{}", timeline_markdown(&t, limits)),
-            Format::Human => write!(out, "{}", timeline_human(&t, style(), limits)),
+            Format::Human => write!(out, "{}", timeline_human(&t, style(ctx), limits)),
         })?;
         return Ok(exit_code(args.detailed_exitcode, !t.events.is_empty()));
     }
@@ -207,19 +228,22 @@ pub fn run(roles: &Path, policies: Option<&Path>, args: Args) -> anyhow::Result<
         _ => None,
     };
     let scope = scope::between(&before, &after, engines);
-    let bar = progress(match &scope {
-        entitle::whatif::Scope::Everyone { .. } => head_population.feed.identities.len(),
-        entitle::whatif::Scope::Only { identities, .. } => identities.len(),
-    });
+    let bar = progress(
+        ctx,
+        match &scope {
+            entitle::whatif::Scope::Everyone { .. } => head_population.feed.identities.len(),
+            entitle::whatif::Scope::Only { identities, .. } => identities.len(),
+        },
+    );
     let whatif = compare(&before, &after, &scope, &|n| bar.inc(n))?;
     bar.finish_and_clear();
-    write_out(|out| match args.format {
+    write_out(|out| match output {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &whatif)?;
             writeln!(out)
         }
         Format::Markdown => write!(out, "{}", markdown(&whatif, limits)),
-        Format::Human => write!(out, "{}", human(&whatif, style(), limits)),
+        Format::Human => write!(out, "{}", human(&whatif, style(ctx), limits)),
     })?;
     Ok(exit_code(args.detailed_exitcode, whatif.has_changes()))
 }
@@ -248,10 +272,8 @@ fn exit_code(detailed: bool, changes: bool) -> i32 {
     }
 }
 
-fn style() -> Style {
-    Style {
-        colour: std::io::stdout().is_terminal(),
-    }
+fn style(ctx: &Context) -> Style {
+    Style { colour: ctx.colour() }
 }
 
 fn write_out(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
@@ -262,9 +284,9 @@ fn write_out(write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyho
     Ok(())
 }
 
-fn progress(len: usize) -> indicatif::ProgressBar {
+fn progress(ctx: &Context, len: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(Some(len as u64), indicatif::ProgressDrawTarget::stderr());
-    if len < 20_000 {
+    if len < 20_000 || !ctx.progress() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     bar
@@ -291,7 +313,9 @@ fn load_base_at(rev: &str, roles: &Path, policies: Option<&Path>) -> anyhow::Res
     match Project::from_sources(&sources) {
         Ok(p) => Ok(Arc::new(p)),
         Err(f) => {
-            print_human(&f.diagnostics, &sources);
+            if super::errors::format() == super::errors::ErrorFormat::Human {
+                print_human(&f.diagnostics, &sources);
+            }
             let first = f
                 .diagnostics
                 .iter()
@@ -309,7 +333,9 @@ fn load_base_dir(roles: &Path, policies: Option<&Path>) -> anyhow::Result<Arc<Pr
     match result {
         Ok(p) => Ok(Arc::new(p)),
         Err(f) => {
-            print_human(&f.diagnostics, &sources);
+            if super::errors::format() == super::errors::ErrorFormat::Human {
+                print_human(&f.diagnostics, &sources);
+            }
             Err(usage(format_args!("the base definitions in `{}` do not load", roles.display())))
         }
     }
@@ -319,8 +345,12 @@ fn load_base_dir(roles: &Path, policies: Option<&Path>) -> anyhow::Result<Arc<Pr
 fn edits(project: &Project, args: &Args, budget: &ReadBudget) -> anyhow::Result<Vec<Edit>> {
     let mut edits = Vec::new();
     for path in &args.add {
-        let (file, bytes) = read_bounded(path, budget).map_err(usage)?;
-        let feed = parse_identities(&file, &bytes, None, &project.defs).map_err(usage)?;
+        let (file, bytes) = read_bounded(path, budget).map_err(input)?;
+        if let Some(error) = misplaced(&file, &bytes, FeedKind::Identities) {
+            super::errors::report(&error);
+            return Err(Reported(EXIT_USAGE).into());
+        }
+        let feed = parse_identities(&file, &bytes, None, &project.defs).map_err(input)?;
         if let Some(bad) = feed.invalid.first() {
             return Err(usage(format_args!("{file}:{}: {}", bad.line, bad.error)));
         }
@@ -332,7 +362,7 @@ fn edits(project: &Project, args: &Args, budget: &ReadBudget) -> anyhow::Result<
         }
     }
     if let Some(path) = &args.events {
-        let (file, bytes) = read_bounded(path, budget).map_err(usage)?;
+        let (file, bytes) = read_bounded(path, budget).map_err(input)?;
         let text = String::from_utf8(bytes).map_err(|_| usage(format_args!("{file}: the input is not valid UTF-8 (save it as UTF-8)")))?;
         edits.extend(parse_events(&file, &text).map_err(usage)?);
     }

@@ -23,6 +23,14 @@ use crate::model::{AttrType, Condition, Definitions, GrantRef, Role, SourceFile}
 /// The prefix of every compiled role policy's id.
 pub const ROLE_POLICY_PREFIX: &str = "role:";
 
+/// The prefix of every compiled exception policy's id.
+pub const EXCEPTION_POLICY_PREFIX: &str = "exception:";
+
+/// The policy id of an exception.
+pub fn exception_policy_id(exception: &str) -> String {
+    format!("{EXCEPTION_POLICY_PREFIX}{exception}")
+}
+
 /// The policy id of a role.
 pub fn role_policy_id(role: &str) -> String {
     format!("{ROLE_POLICY_PREFIX}{role}")
@@ -42,6 +50,8 @@ pub enum PolicyOrigin {
     Role(String),
     /// Hand-written in `policies/`.
     Guardrail,
+    /// Compiled from the approved exception with this id.
+    Exception(String),
 }
 
 /// What entitle knows about one policy of the merged set.
@@ -204,6 +214,36 @@ pub fn compile(defs: &Definitions, graph: &RoleGraph, guardrails: &[SourceFile])
         );
     }
 
+    if !defs.exceptions.is_empty() {
+        text.push_str("// Approved exceptions (`exceptions:`), each bounded by its expiry.\n\n");
+    }
+    for exception in defs.exceptions.values() {
+        let id = exception_policy_id(&exception.id);
+        let policy_text = exception_policy(exception);
+        match Policy::parse(Some(PolicyId::new(&id)), &policy_text) {
+            Ok(p) => push_policy(&mut policies, p, &mut diagnostics, &exception.source),
+            Err(e) => {
+                diagnostics.push(Diagnostic::new(
+                    Code::CedarSyntax,
+                    exception.source.clone(),
+                    format!("exception `{}` compiled to invalid Cedar: {e}", exception.id),
+                ));
+                continue;
+            }
+        }
+        text.push_str(&policy_text);
+        text.push_str("\n\n");
+        info.insert(
+            id.clone(),
+            PolicyInfo {
+                id,
+                origin: PolicyOrigin::Exception(exception.id.clone()),
+                forbid: false,
+                source: exception.source.clone(),
+            },
+        );
+    }
+
     for file in guardrails {
         merge_guardrails(file, &mut policies, &mut info, &mut text, &mut diagnostics);
     }
@@ -342,13 +382,13 @@ fn merge_guardrails(
                 format!("{}#{}", file.name, index + 1)
             }
         };
-        if id.starts_with(ROLE_POLICY_PREFIX) || info.contains_key(&id) {
+        if id.starts_with(ROLE_POLICY_PREFIX) || id.starts_with(EXCEPTION_POLICY_PREFIX) || info.contains_key(&id) {
             diagnostics.push(
                 Diagnostic::new(Code::DuplicateId, source.clone(), format!("policy id `{id}` is already taken")).with_help(
-                    info.get(&id)
-                        .map_or("ids starting with `role:` are reserved for compiled roles".to_string(), |i| {
-                            format!("it is first used at {}", i.source)
-                        }),
+                    info.get(&id).map_or(
+                        "ids starting with `role:` or `exception:` are reserved for compiled roles and exceptions".to_string(),
+                        |i| format!("it is first used at {}", i.source),
+                    ),
                 ),
             );
             continue;
@@ -519,6 +559,25 @@ pub fn schema_text(defs: &Definitions) -> String {
         "action \"hold\" appliesTo {\n  principal: [Identity],\n  resource: [Entitlement],\n  context: { now: __cedar::datetime },\n};\n",
     );
     out
+}
+
+/// An exception's policy: a permit for exactly its identity and its
+/// entitlement (or the entitlements of its package), while `context.now` is
+/// before its expiry. Being a permit, every guardrail (a forbid) still wins.
+pub fn exception_policy(exception: &crate::model::Exception) -> String {
+    use expr::{entity_ref, string_lit};
+    let resource = match &exception.grants {
+        GrantRef::Entitlement(e) => format!("resource == {}", entity_ref("Entitlement", e)),
+        GrantRef::Package(p) => format!("resource in {}", entity_ref("Package", p)),
+    };
+    format!(
+        "@id({})\n@source({})\n@ticket({})\npermit (\n  principal == {},\n  action == Action::\"hold\",\n  {resource}\n)\nwhen {{ context.now < datetime({}) }};",
+        string_lit(&exception_policy_id(&exception.id)),
+        string_lit(&exception.source.file_line()),
+        string_lit(&exception.ticket),
+        entity_ref("Identity", &exception.identity),
+        string_lit(&exception.expires.to_cedar()),
+    )
 }
 
 /// A role's policy. With `with_grants` false, the probe: the same policy

@@ -13,7 +13,10 @@
 //! representatives), for the rest. A guardrail or escape hatch on the Cedar
 //! path that reads static entities by literal makes that store the full one.
 //! Hand-written permits add the entitlements their resource scope reaches,
-//! when their principal scope admits the identity.
+//! when their principal scope admits the identity; approved exceptions add
+//! theirs for exactly the identity they name while `at` is before their
+//! expiry (their compiled permit's `context.now < expires`), and face the
+//! guardrails like any role's grant.
 //!
 //! Invariant: for every input, `Engine::desired == Oracle::desired`.
 
@@ -523,6 +526,14 @@ impl Evaluator for Engine {
                 pairs.extend(c.grant_justifications(grant).iter().map(|j| e | u64::from(j.0)));
             }
         }
+        // Approved exceptions: permits for exactly this identity, until they expire.
+        for &x in c.exceptions_of(&identity.id) {
+            let info = c.exception(x);
+            if at < info.expires {
+                let j = u64::from(info.justification.0);
+                pairs.extend(info.entitlements.iter().map(|e| (u64::from(e.0) << 32) | j));
+            }
+        }
         pairs.sort_unstable();
         let granted = grouped(&pairs);
         let mut out = DesiredSet::with_capacity(self.project.catalog().clone(), identity.id.clone(), granted.len(), pairs.len());
@@ -594,9 +605,22 @@ impl Evaluator for Engine {
                 out.push_forbidden(e, verdict.forbids.iter().copied());
                 continue;
             }
-            // Permit justifications (no role) sort before every role's.
-            let permits = verdict.permits.iter().filter_map(|g| c.guardrail(*g).justification);
-            out.push_entitlement(e, permits.chain(role_pairs.into_iter().flatten().map(|p| justification(*p))));
+            let own = role_pairs.into_iter().flatten().map(|p| justification(*p));
+            if verdict.permits.is_empty() {
+                out.push_entitlement(e, own);
+            } else {
+                // Permit justifications (no role) sort before every role's, but
+                // among exceptions' (no role either) by their policy ids.
+                let mut because: Vec<JustificationId> = verdict
+                    .permits
+                    .iter()
+                    .filter_map(|g| c.guardrail(*g).justification)
+                    .chain(own)
+                    .collect();
+                because.sort_unstable();
+                because.dedup();
+                out.push_entitlement(e, because);
+            }
         }
         Ok(out)
     }

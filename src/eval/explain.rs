@@ -18,7 +18,7 @@ use crate::time::Instant;
 use super::cedar_io::{full_store, CedarHatches};
 use super::condition::{Outcome, RoleConditions, Seen, Trace, TraceEntry};
 use super::facts::Facts;
-use super::{assigned_roles, EvalError, Evaluator, Justification};
+use super::{assigned_roles, EvalError, Evaluator, ExceptionJustification, Justification};
 
 /// The answer to "does this identity hold this entitlement, and why (not)?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,16 @@ pub enum Explanation {
     NotGranted(Vec<RoleMiss>),
     /// No role or policy grants it to anyone.
     NothingGrants,
+    /// An approved exception allowed it, and has expired (the latest to
+    /// expire, when several did); the roles that could grant it do not apply.
+    ExceptionExpired {
+        /// The exception.
+        exception: ExceptionJustification,
+        /// Its YAML `file:line`.
+        source: String,
+        /// Why each role that grants it does not apply (empty when none grants it).
+        misses: Vec<RoleMiss>,
+    },
 }
 
 /// Why one role that would grant the entitlement does not apply.
@@ -83,8 +93,16 @@ pub fn explain(
         .info
         .values()
         .any(|i| i.origin == PolicyOrigin::Guardrail && !i.forbid);
+    let lapsed = expired_exception(project, &identity.id, at, entitlement);
     if granting.is_empty() && !hand_written_permits {
-        return Ok(Explanation::NothingGrants);
+        return Ok(match lapsed {
+            Some((exception, source)) => Explanation::ExceptionExpired {
+                exception,
+                source,
+                misses: Vec::new(),
+            },
+            None => Explanation::NothingGrants,
+        });
     }
     let reasons = RoleReasons::new(project)?;
     let misses = granting
@@ -95,7 +113,25 @@ pub fn explain(
             reasons: reasons.why_not(project, identity, owner, at, role, desired.holds_role(&role.id)),
         })
         .collect();
-    Ok(Explanation::NotGranted(misses))
+    Ok(match lapsed {
+        Some((exception, source)) => Explanation::ExceptionExpired { exception, source, misses },
+        None => Explanation::NotGranted(misses),
+    })
+}
+
+/// The exception of `identity` allowing `entitlement` that has expired by
+/// `at` (the latest to expire), with its YAML `file:line`.
+fn expired_exception(project: &Project, identity: &str, at: Instant, entitlement: &str) -> Option<(ExceptionJustification, String)> {
+    let c = project.catalog();
+    let e = c.entitlements.id(entitlement)?;
+    let x = c
+        .exceptions_of(identity)
+        .iter()
+        .copied()
+        .filter(|x| c.exception(*x).expires <= at && c.exception(*x).entitlements.binary_search(&e).is_ok())
+        .max_by_key(|x| (c.exception(*x).expires, *x))?;
+    let j = c.justification(c.exception(x).justification);
+    Some((j.exception?, j.source))
 }
 
 /// Why a role does not apply to an identity: built once for a project (its
@@ -451,6 +487,29 @@ pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
                 }
             }
         }
+        Explanation::ExceptionExpired {
+            exception: x,
+            source,
+            misses,
+        } => {
+            let _ = writeln!(
+                out,
+                "`{identity}` does not hold `{entitlement}`: exception `{}` (ticket {}, approved by {}) expired at {} ({source})",
+                one_line(&x.id),
+                one_line(&x.ticket),
+                one_line(&x.approved_by),
+                x.expires
+            );
+            if !misses.is_empty() {
+                let _ = writeln!(out, "and the roles that grant it do not apply:");
+            }
+            for m in misses {
+                let _ = writeln!(out, "  - role `{}` ({}):", m.role, m.source);
+                for r in &m.reasons {
+                    let _ = writeln!(out, "      {}", one_line(r));
+                }
+            }
+        }
         Explanation::NothingGrants => {
             let _ = writeln!(
                 out,
@@ -462,7 +521,15 @@ pub fn render(identity: &str, entitlement: &str, e: &Explanation) -> String {
 }
 
 /// One justification in one line: `role `engineer` (inherited from `employee`) via `eng-base` → `dev-tooling` [policy `role:engineer`, roles/eng.yaml:12]`.
+///
+/// An exception reads `exception `EXC-1` (ticket SEC-101, approved by u-1, until 2026-12-31T00:00:00Z) [policy `exception:EXC-1`, roles/exceptions.yaml:2]`.
 pub fn render_justification(j: &Justification) -> String {
+    if let Some(x) = &j.exception {
+        return format!(
+            "exception `{}` (ticket {}, approved by {}, until {}) [policy `{}`, {}]",
+            x.id, x.ticket, x.approved_by, x.expires, j.policy, j.source
+        );
+    }
     let mut s = match &j.role {
         Some(r) => format!("role `{r}`"),
         None => "hand-written policy".to_string(),

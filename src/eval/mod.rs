@@ -49,6 +49,22 @@ pub struct Justification {
     pub policy: String,
     /// The YAML (or Cedar) `file:line` it came from.
     pub source: String,
+    /// For an approved exception, which one: its id, ticket, approver and expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionJustification>,
+}
+
+/// The approved exception a justification rests on.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct ExceptionJustification {
+    /// The exception id.
+    pub id: String,
+    /// The ticket recording its approval.
+    pub ticket: String,
+    /// Who approved it.
+    pub approved_by: String,
+    /// When it stops applying (RFC 3339).
+    pub expires: String,
 }
 
 /// Why an evaluation could not be made.
@@ -133,6 +149,7 @@ pub(crate) fn justifications_for<'a>(
                 }
             }
             PolicyOrigin::Guardrail => out.extend(c.guardrails.id(id).and_then(|g| c.guardrail(g).justification)),
+            PolicyOrigin::Exception(e) => out.extend(c.exceptions.id(e).map(|e| c.exception(e).justification)),
         }
     }
     out.sort_unstable();

@@ -67,7 +67,7 @@ impl Evaluator for Oracle {
             .reason()
             .filter_map(|id| match &p.compiled.info.get(policy_id(id))?.origin {
                 PolicyOrigin::Role(role) => c.roles.id(role),
-                PolicyOrigin::Guardrail => None,
+                PolicyOrigin::Guardrail | PolicyOrigin::Exception(_) => None,
             })
             .collect();
         roles.sort_unstable();

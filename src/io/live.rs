@@ -12,8 +12,8 @@
 //!
 //! | format | detected by | grants |
 //! |---|---|---|
-//! | JSON Lines | `.jsonl`, `.ndjson`; content starting with `{` | exactly one `{"identity": "u-1", "entitlement": "github:org-member"}` object per line; other keys (`granted_at`, `source`, ...) are ignored; blank lines are skipped |
-//! | CSV | `.csv`; any other content | `identity,entitlement`; the header is optional (a first row naming both columns, in any case and order, is the header, and then extra columns are ignored); cells are read strictly (RFC 4180), quoted cells are fine |
+//! | JSON Lines | `.jsonl`, `.ndjson`; content starting with `{` | exactly one `{"identity": "u-1", "entitlement": "github:org-member"}` object per line; an optional `last_used` (below); other keys (`granted_at`, `source`, ...) are ignored; blank lines are skipped |
+//! | CSV | `.csv`; any other content | `identity,entitlement`; the header is optional (a first row naming both columns, in any case and order, is the header, and then extra columns are ignored, except an optional `last_used` column); cells are read strictly (RFC 4180), quoted cells are fine |
 //! | SCIM 2.0 groups | a JSON object whose `schemas` hold `urn:ietf:params:scim:api:messages:2.0:ListResponse` | each Group resource's `displayName` is the entitlement `APP:displayName` (verbatim, with `APP` from `--app`); each of its `members[].value` is an identity holding it |
 //!
 //! Each of these is an error naming its line: a line that is not one JSON
@@ -33,7 +33,14 @@
 //! are case-insensitive, and a group export is read only when it proves it
 //! is complete (see `io/scim.rs`).
 //!
-//! The same grant listed twice is kept once, at its first occurrence.
+//! The same grant listed twice is kept once, at its first occurrence (with
+//! the latest `last_used` of its occurrences).
+//!
+//! `last_used` says when the grant was last exercised: an RFC 3339 instant
+//! or a date (its midnight UTC), or `never` for a credential the target
+//! system says was never used; absent, `null` or an empty CSV cell means
+//! not known (and never makes a grant dormant). Anything else is an error
+//! naming the line. `plan --dormant-after` reads it.
 //!
 //! # Memory
 //!
@@ -43,7 +50,7 @@
 //! text itself, the grants, and the set that finds repeated grants).
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -56,8 +63,39 @@ use super::scim::{list_response, lists_schema, member};
 use super::text::{check_line_lengths, decode_utf8, line_number, read_bounded, sha256_hex, syntax, LineCounter, ReadBudget};
 use super::InputError;
 use crate::state::{check_id, shown};
+use crate::time::Instant;
 
 pub use super::scim::SCIM_GROUP;
+
+/// When a live grant was last used, as its export says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LastUsed {
+    /// Never used (the export says `never`).
+    Never,
+    /// Last used at this instant.
+    At(Instant),
+}
+
+impl LastUsed {
+    /// Reads a `last_used` value: `never`, a date or an RFC 3339 instant.
+    pub fn parse(text: &str) -> Result<LastUsed, String> {
+        if text.trim() == "never" {
+            return Ok(LastUsed::Never);
+        }
+        Instant::parse(text)
+            .map(LastUsed::At)
+            .map_err(|e| format!("`last_used` is not `never`, a date or an RFC 3339 instant: {e}"))
+    }
+}
+
+impl std::fmt::Display for LastUsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LastUsed::Never => f.write_str("never"),
+            LastUsed::At(t) => write!(f, "{t}"),
+        }
+    }
+}
 
 /// One grant held in a target system, borrowed from its [`LiveFile`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,6 +103,7 @@ pub struct LiveGrant<'a> {
     identity: &'a str,
     entitlement: &'a str,
     line: u32,
+    last_used: Option<LastUsed>,
 }
 
 impl<'a> LiveGrant<'a> {
@@ -81,6 +120,11 @@ impl<'a> LiveGrant<'a> {
     /// The 1-based line where it is written in its file.
     pub fn line(&self) -> u32 {
         self.line
+    }
+
+    /// When it was last used, when the export says.
+    pub fn last_used(&self) -> Option<LastUsed> {
+        self.last_used
     }
 }
 
@@ -130,16 +174,35 @@ pub struct LiveFile {
     pub sha256: String,
     strings: Interner,
     rows: Vec<GrantRow>,
+    /// `last_used` of the rows that have one, by row index (sorted): most exports have none.
+    last_used: Vec<(u32, LastUsed)>,
 }
 
 impl LiveFile {
     /// The grants, in input order, each once.
     pub fn grants(&self) -> impl ExactSizeIterator<Item = LiveGrant<'_>> + Clone + '_ {
-        self.rows.iter().map(|row| LiveGrant {
+        self.rows.iter().enumerate().map(|(i, row)| LiveGrant {
             identity: self.strings.resolve(row.identity),
             entitlement: self.strings.resolve(row.entitlement),
             line: row.line,
+            last_used: self.last_used_of(i),
         })
+    }
+
+    /// `last_used` of the row at `index`, when it has one.
+    pub(crate) fn last_used_of(&self, index: usize) -> Option<LastUsed> {
+        let i = self.last_used.binary_search_by_key(&(index as u32), |(r, _)| *r).ok()?;
+        Some(self.last_used[i].1)
+    }
+
+    /// The rows that say when they were last used: (row index, `last_used`), by row index.
+    pub(crate) fn last_used_rows(&self) -> &[(u32, LastUsed)] {
+        &self.last_used
+    }
+
+    /// Does any grant say when it was last used?
+    pub fn has_last_used(&self) -> bool {
+        !self.last_used.is_empty()
     }
 
     /// How many grants it holds.
@@ -167,7 +230,9 @@ pub struct LiveFileBuilder {
     file: String,
     strings: Interner,
     rows: Vec<GrantRow>,
-    seen: HashSet<(Sym, Sym), foldhash::fast::RandomState>,
+    /// Each grant's row index.
+    seen: HashMap<(Sym, Sym), u32, foldhash::fast::RandomState>,
+    last_used: BTreeMap<u32, LastUsed>,
 }
 
 impl LiveFileBuilder {
@@ -177,7 +242,8 @@ impl LiveFileBuilder {
             file: file.into(),
             strings: Interner::default(),
             rows: Vec::new(),
-            seen: HashSet::default(),
+            seen: HashMap::default(),
+            last_used: BTreeMap::new(),
         }
     }
 
@@ -191,17 +257,29 @@ impl LiveFileBuilder {
     /// The error is one sentence: an id that is empty, has surrounding
     /// whitespace or holds an invisible or control character.
     pub fn add(&mut self, identity: &str, entitlement: &str, line: u32) -> Result<(), String> {
+        self.add_used(identity, entitlement, line, None)
+    }
+
+    /// [`LiveFileBuilder::add`], with when the grant was last used; a grant
+    /// added twice keeps the latest `last_used` (`never` is the earliest).
+    pub fn add_used(&mut self, identity: &str, entitlement: &str, line: u32, last_used: Option<LastUsed>) -> Result<(), String> {
         check_id("`identity`", identity)?;
         check_id("`entitlement`", entitlement)?;
         let too_many = || "more distinct identities and entitlements than entitle can hold in one live file".to_string();
         let identity = self.strings.intern(identity).ok_or_else(too_many)?;
         let entitlement = self.strings.intern(entitlement).ok_or_else(too_many)?;
-        if self.seen.insert((identity, entitlement)) {
+        let next = self.rows.len() as u32;
+        let row = *self.seen.entry((identity, entitlement)).or_insert(next);
+        if row == next {
             self.rows.push(GrantRow {
                 identity,
                 entitlement,
                 line,
             });
+        }
+        if let Some(used) = last_used {
+            let slot = self.last_used.entry(row).or_insert(used);
+            *slot = (*slot).max(used);
         }
         Ok(())
     }
@@ -214,6 +292,7 @@ impl LiveFileBuilder {
             sha256: sha256.into(),
             strings: self.strings,
             rows: self.rows,
+            last_used: self.last_used.into_iter().collect(),
         }
     }
 }
@@ -290,6 +369,12 @@ impl Grants<'_> {
         self.builder.add(identity, entitlement, line).map_err(|e| self.error(line, e))
     }
 
+    fn add_used(&mut self, identity: &str, entitlement: &str, line: u32, last_used: Option<LastUsed>) -> Result<(), InputError> {
+        self.builder
+            .add_used(identity, entitlement, line, last_used)
+            .map_err(|e| self.error(line, e))
+    }
+
     fn error(&self, line: u32, message: impl Into<String>) -> InputError {
         InputError::LiveRecord {
             file: self.file.to_string(),
@@ -326,8 +411,8 @@ fn read_objects(
             .map(|&(first_line, chunk)| read_lines(grants.file, chunk, first_line))
             .collect();
         for (items, error) in read {
-            for (identity, entitlement, line) in items {
-                grants.add(&identity, &entitlement, line)?;
+            for (identity, entitlement, last_used, line) in items {
+                grants.add_used(&identity, &entitlement, line, last_used)?;
             }
             if let Some(error) = error {
                 return Err(error);
@@ -340,11 +425,11 @@ fn read_objects(
 /// Bytes of JSON Lines read by one task.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// A grant as read: identity and entitlement, borrowed from the text when written plainly.
-type ReadGrant<'t> = (Cow<'t, str>, Cow<'t, str>);
+/// A grant as read: identity and entitlement, borrowed from the text when written plainly, and `last_used`.
+type ReadGrant<'t> = (Cow<'t, str>, Cow<'t, str>, Option<LastUsed>);
 
-/// A grant read from a line: identity, entitlement, line number.
-type LineGrant<'t> = (Cow<'t, str>, Cow<'t, str>, u32);
+/// A grant read from a line: identity, entitlement, `last_used`, line number.
+type LineGrant<'t> = (Cow<'t, str>, Cow<'t, str>, Option<LastUsed>, u32);
 
 /// `text` cut after line breaks into pieces of about `size` bytes, each
 /// with the number of lines before it.
@@ -372,7 +457,7 @@ fn read_lines<'t>(file: &str, chunk: &'t str, first_line: usize) -> (Vec<LineGra
     for (index, physical) in lines.enumerate() {
         let line = line_number(first_line + index).saturating_add(1);
         match read_line(physical) {
-            Ok(Some((identity, entitlement))) => out.push((identity, entitlement, line)),
+            Ok(Some((identity, entitlement, last_used))) => out.push((identity, entitlement, last_used, line)),
             Ok(None) => {}
             Err(message) => {
                 let error = InputError::LiveRecord {
@@ -392,8 +477,9 @@ fn read_line(physical: &str) -> Result<Option<ReadGrant<'_>>, String> {
     if physical.trim().is_empty() {
         return Ok(None);
     }
-    if let Some((identity, entitlement)) = plain_grant(physical) {
-        return Ok(Some((Cow::Borrowed(identity), Cow::Borrowed(entitlement))));
+    if let Some((identity, entitlement, last_used)) = plain_grant(physical) {
+        let last_used = last_used.map(LastUsed::parse).transpose()?;
+        return Ok(Some((Cow::Borrowed(identity), Cow::Borrowed(entitlement), last_used)));
     }
     strict_line(physical).map(Some)
 }
@@ -418,15 +504,22 @@ fn strict_line(physical: &str) -> Result<ReadGrant<'_>, String> {
     };
     let identity = field("identity")?;
     let entitlement = field("entitlement")?;
-    Ok((identity, entitlement))
+    let last_used = match obj.remove("last_used") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(LastUsed::parse(&s)?),
+        Some(_) => return Err("`last_used` is not a string (write `never`, a date or an RFC 3339 instant)".into()),
+    };
+    Ok((identity, entitlement, last_used))
 }
 
-/// The grant of a line written exactly `{"identity": "…", "entitlement": "…"}`
-/// (either order, JSON whitespace anywhere between tokens) whose strings hold
-/// no escape and no control character — what exports write — read without
-/// allocating. Anything else is `None` and goes through the strict parser,
-/// which gives the same grant for every line this accepts.
-fn plain_grant(line: &str) -> Option<(&str, &str)> {
+/// The grant of a line written exactly `{"identity": "…", "entitlement": "…"}`,
+/// optionally with `"last_used": "…"` (members in any order, JSON whitespace
+/// anywhere between tokens), whose strings hold no escape and no control
+/// character — what exports write — read without allocating: identity,
+/// entitlement and the `last_used` text. Anything else is `None` and goes
+/// through the strict parser, which gives the same grant for every line this
+/// accepts.
+fn plain_grant(line: &str) -> Option<(&str, &str, Option<&str>)> {
     let b = line.as_bytes();
     let ws = |mut i: usize| {
         while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
@@ -445,8 +538,8 @@ fn plain_grant(line: &str) -> Option<(&str, &str)> {
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    let (mut identity, mut entitlement) = (None, None);
-    for member in 0..2 {
+    let (mut identity, mut entitlement, mut last_used) = (None, None, None);
+    for member in 1..=3 {
         let (key, next) = string(ws(i + 1))?;
         i = ws(next);
         if b.get(i) != Some(&b':') {
@@ -456,23 +549,29 @@ fn plain_grant(line: &str) -> Option<(&str, &str)> {
         let slot = match key {
             "identity" => &mut identity,
             "entitlement" => &mut entitlement,
+            "last_used" => &mut last_used,
             _ => return None,
         };
         if slot.replace(value).is_some() {
             return None;
         }
         i = ws(next);
-        let expected = if member == 0 { b',' } else { b'}' };
-        if b.get(i) != Some(&expected) {
-            return None;
+        match b.get(i) {
+            Some(b',') if member < 3 => {}
+            Some(b'}') => break,
+            _ => return None,
         }
     }
+    if b.get(i) != Some(&b'}') {
+        return None;
+    }
     (ws(i + 1) == b.len()).then_some(())?;
-    Some((identity?, entitlement?))
+    Some((identity?, entitlement?, last_used))
 }
 
 fn read_csv(text: &str, grants: &mut Grants<'_>) -> Result<(), InputError> {
     let mut columns: Option<(usize, usize, usize)> = None;
+    let mut last_used_column: Option<usize> = None;
     for (index, row) in CsvReader::new(text).enumerate() {
         let line = row.first_line;
         if let Some(fault) = &row.fault {
@@ -491,6 +590,7 @@ fn read_csv(text: &str, grants: &mut Grants<'_>) -> Result<(), InputError> {
             let find = |name: &str| row.cells.iter().position(|cell| cell.trim().eq_ignore_ascii_case(name));
             if let (Some(identity), Some(entitlement)) = (find("identity"), find("entitlement")) {
                 columns = Some((identity, entitlement, row.cells.len()));
+                last_used_column = find("last_used");
                 continue;
             }
         }
@@ -508,7 +608,11 @@ fn read_csv(text: &str, grants: &mut Grants<'_>) -> Result<(), InputError> {
             None if row.cells.len() == 2 => (&row.cells[0], &row.cells[1]),
             None => return Err(grants.error(line, format!("expected 2 fields `identity,entitlement`, found {}", row.cells.len()))),
         };
-        grants.add(identity, entitlement, line)?;
+        let last_used = match last_used_column.map(|i| row.cells[i].trim()) {
+            None | Some("") => None,
+            Some(text) => Some(LastUsed::parse(text).map_err(|e| grants.error(line, e))?),
+        };
+        grants.add_used(identity, entitlement, line, last_used)?;
     }
     Ok(())
 }
@@ -645,15 +749,24 @@ mod tests {
             key_first in proptest::bool::ANY,
             identity in "[ -~]{0,6}",
             entitlement in "[ -~é]{0,6}",
+            used in proptest::sample::select(vec!["2026-01-02", "2026-01-02T03:04:05Z", "never", "soon", "", "2026-13-01"]),
+            used_at in 0usize..4,
         ) {
             let random = pieces.concat();
             let (k1, k2) = if key_first { ("identity", "entitlement") } else { ("entitlement", "identity") };
             let (v1, v2) = if key_first { (&identity, &entitlement) } else { (&entitlement, &identity) };
             let shaped = format!("{{ \"{k1}\" :\"{v1}\",\"{k2}\": \"{v2}\"}}");
-            for line in [random, shaped] {
-                if let Some((i, e)) = plain_grant(&line) {
+            // The same with `last_used` before, between or after them (or not at all).
+            let mut members = vec![format!("\"{k1}\" :\"{v1}\""), format!("\"{k2}\": \"{v2}\"")];
+            if used_at < 3 {
+                members.insert(used_at, format!("\"last_used\":\"{used}\""));
+            }
+            let with_use = format!("{{{}}}", members.join(" , "));
+            for line in [random, shaped, with_use] {
+                if let Some((i, e, u)) = plain_grant(&line) {
                     let strict = strict_line(&line);
-                    proptest::prop_assert_eq!(strict, Ok((Cow::Owned(i.to_string()), Cow::Owned(e.to_string()))), "line {:?}", line);
+                    let plain = u.map(LastUsed::parse).transpose().map(|u| (Cow::Owned(i.to_string()), Cow::Owned(e.to_string()), u));
+                    proptest::prop_assert_eq!(strict, plain, "line {:?}", line);
                 }
             }
         }
@@ -674,7 +787,7 @@ mod tests {
         let read: Vec<(String, u32)> = chunks
             .iter()
             .flat_map(|&(first, chunk)| read_lines("live.jsonl", chunk, first).0)
-            .map(|(i, _, line)| (i.into_owned(), line))
+            .map(|(i, _, _, line)| (i.into_owned(), line))
             .collect();
         let expected: Vec<(String, u32)> = text
             .split('\n')
@@ -895,5 +1008,55 @@ mod tests {
             read_live(&dir.path().join("nope.csv"), None, None),
             Err(InputError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn last_used_is_read_from_json_lines_and_csv() {
+        let f = parse(
+            "l.jsonl",
+            "{\"identity\": \"u-1\", \"entitlement\": \"a:b\", \"last_used\": \"2026-01-02\"}\n{\"identity\": \"u-2\", \"entitlement\": \"a:b\", \"last_used\": \"never\"}\n{\"identity\": \"u-3\", \"entitlement\": \"a:b\", \"last_used\": null}\n{\"identity\": \"u-4\", \"entitlement\": \"a:b\"}\n",
+            None,
+        );
+        let used: Vec<Option<LastUsed>> = f.grants().map(|g| g.last_used()).collect();
+        let jan2 = Instant::parse("2026-01-02").unwrap();
+        assert_eq!(used, [Some(LastUsed::At(jan2)), Some(LastUsed::Never), None, None]);
+        let csv = parse(
+            "l.csv",
+            "identity,entitlement,last_used\nu-1,a:b,2026-01-02T00:00:00Z\nu-2,a:b,never\nu-3,a:b,\n",
+            None,
+        );
+        let used: Vec<Option<LastUsed>> = csv.grants().map(|g| g.last_used()).collect();
+        assert_eq!(used, [Some(LastUsed::At(jan2)), Some(LastUsed::Never), None]);
+    }
+
+    #[test]
+    fn a_repeated_grant_keeps_its_latest_use() {
+        let f = parse(
+            "l.csv",
+            "identity,entitlement,last_used\nu-1,a:b,2026-01-02\nu-1,a:b,2026-03-01\nu-1,a:b,never\n",
+            None,
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f.grants().next().unwrap().last_used(),
+            Some(LastUsed::At(Instant::parse("2026-03-01").unwrap()))
+        );
+    }
+
+    #[test]
+    fn a_bad_last_used_names_its_line() {
+        assert_eq!(
+            parse_err("l.jsonl", "{\"identity\": \"u-1\", \"entitlement\": \"a:b\"}\n{\"identity\": \"u-1\", \"entitlement\": \"a:c\", \"last_used\": \"last week\"}\n", None),
+            "l.jsonl:2: `last_used` is not `never`, a date or an RFC 3339 instant: `last week` is not a date (YYYY-MM-DD) or an RFC 3339 instant (YYYY-MM-DDThh:mm:ssZ)"
+        );
+        assert_eq!(
+            parse_err(
+                "l.jsonl",
+                "{\"identity\": \"u-1\", \"entitlement\": \"a:c\", \"last_used\": 3}\n",
+                None
+            ),
+            "l.jsonl:1: `last_used` is not a string (write `never`, a date or an RFC 3339 instant)"
+        );
+        assert!(parse_err("l.csv", "identity,entitlement,last_used\nu-1,a:b,2026-13-01\n", None).starts_with("l.csv:2: `last_used`"));
     }
 }

@@ -145,6 +145,8 @@ const TOP_KEYS: &[&str] = &[
     "roles",
     "separation_of_duties",
     "invariants",
+    "exceptions",
+    "governance",
 ];
 
 /// Loads definitions from sources. The definitions are complete only when no
@@ -235,10 +237,12 @@ pub fn load(sources: &[SourceFile]) -> (Definitions, Vec<Diagnostic>) {
         roles: BTreeMap::new(),
         sod: BTreeMap::new(),
         invariants: BTreeMap::new(),
+        exceptions: BTreeMap::new(),
+        governance: Governance::default(),
     };
     // Pass 2: everything else, in file order.
     let mut refs = Vec::new();
-    for (source, key, _, value) in &sections {
+    for (source, key, key_node, value) in &sections {
         let mut r = Reader {
             file: source.name.clone(),
             diagnostics: &mut diagnostics,
@@ -249,6 +253,8 @@ pub fn load(sources: &[SourceFile]) -> (Definitions, Vec<Diagnostic>) {
             "roles" => each(&mut r, value, "roles", |r, n| read_role(r, n, &mut defs, &mut refs)),
             "separation_of_duties" => each(&mut r, value, "separation_of_duties", |r, n| read_sod(r, n, &mut defs, &mut refs)),
             "invariants" => each(&mut r, value, "invariants", |r, n| read_invariant(r, n, &mut defs, &mut refs)),
+            "exceptions" => each(&mut r, value, "exceptions", |r, n| read_exception(r, n, &mut defs, &mut refs)),
+            "governance" => read_governance(&mut r, key_node, value, &mut defs),
             _ => {}
         }
     }
@@ -278,6 +284,8 @@ enum RefKind {
     Grant,
     Role,
     Package,
+    /// What an exception allows: an entitlement, or a package.
+    ExceptionGrant,
 }
 
 fn check_reference(defs: &Definitions, reference: Reference, diagnostics: &mut Vec<Diagnostic>) {
@@ -287,6 +295,8 @@ fn check_reference(defs: &Definitions, reference: Reference, diagnostics: &mut V
     let (exists, code, what): (bool, Code, &str) = match kind {
         RefKind::Role => (defs.roles.contains_key(&id), Code::UnknownRole, "role"),
         RefKind::Grant if id.contains(':') => (defs.entitlements.contains_key(&id), Code::UnknownGrant, "entitlement"),
+        RefKind::ExceptionGrant if id.contains(':') => (defs.entitlements.contains_key(&id), Code::UnknownExceptionTarget, "entitlement"),
+        RefKind::ExceptionGrant => (defs.packages.contains_key(&id), Code::UnknownExceptionTarget, "package"),
         // A grant without `:` names a package, exactly like a nested package reference.
         RefKind::Package | RefKind::Grant => (defs.packages.contains_key(&id), Code::UnknownGrant, "package"),
     };
@@ -295,11 +305,11 @@ fn check_reference(defs: &Definitions, reference: Reference, diagnostics: &mut V
     }
     let suggestion = match kind {
         RefKind::Role => did_you_mean(&id, defs.roles.keys().map(String::as_str)),
-        RefKind::Grant if id.contains(':') => did_you_mean(&id, defs.entitlements.keys().map(String::as_str)),
-        RefKind::Package | RefKind::Grant => did_you_mean(&id, defs.packages.keys().map(String::as_str)),
+        RefKind::Grant | RefKind::ExceptionGrant if id.contains(':') => did_you_mean(&id, defs.entitlements.keys().map(String::as_str)),
+        RefKind::Package | RefKind::Grant | RefKind::ExceptionGrant => did_you_mean(&id, defs.packages.keys().map(String::as_str)),
     };
     let help = suggestion.or_else(|| {
-        (what == "package" && matches!(kind, RefKind::Grant))
+        (what == "package" && matches!(kind, RefKind::Grant | RefKind::ExceptionGrant))
             .then(|| "entitlements are named `application:entitlement`; other names are packages".to_string())
     });
     diagnostics.push(Diagnostic::new(code, location, format!("unknown {what} `{id}`")).with_help_opt(help));
@@ -826,4 +836,175 @@ fn read_invariant(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs:
         },
         |i| &i.source,
     );
+}
+
+/// The keys an exception must have (`approved_on` is optional).
+const EXCEPTION_KEYS: &[&str] = &[
+    "id",
+    "identity",
+    "entitlement",
+    "package",
+    "reason",
+    "approved_by",
+    "ticket",
+    "expires",
+];
+
+fn read_exception(r: &mut Reader<'_>, node: &Node, defs: &mut Definitions, refs: &mut Vec<Reference>) {
+    let mut allowed = EXCEPTION_KEYS.to_vec();
+    allowed.push("approved_on");
+    let Some(entries) = r.map(node, &allowed, "an exception") else {
+        return;
+    };
+    let Some((id, id_node)) = required_id(r, &entries, node, "exception") else {
+        return;
+    };
+    let value = |key: &str| entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| *v);
+    let mut ok = true;
+    // Every required key but `id` (read above) and the entitlement-or-package pair (below).
+    for key in ["identity", "reason", "approved_by", "ticket", "expires"] {
+        if value(key).is_none() {
+            r.report(Code::MissingKey, node, format!("exception `{id}` has no `{key}`"));
+            ok = false;
+        }
+    }
+    let text = |r: &mut Reader<'_>, key: &str| -> Option<String> {
+        let node = value(key)?;
+        let text = r.string(node, &format!("`{key}`"))?;
+        if text.trim().is_empty() {
+            r.report(Code::InvalidValue, node, format!("`{key}` of exception `{id}` is empty"));
+            return None;
+        }
+        Some(text)
+    };
+    let identity = value("identity").and_then(|n| {
+        let text = r.string(n, "an identity id")?;
+        match crate::state::check_id("`identity`", &text) {
+            Ok(()) => Some(text),
+            Err(e) => {
+                r.report(Code::InvalidValue, n, e);
+                None
+            }
+        }
+    });
+    let reason = text(r, "reason");
+    let approved_by = text(r, "approved_by");
+    let ticket = text(r, "ticket");
+    let instant = |r: &mut Reader<'_>, key: &str| -> Option<crate::time::Instant> {
+        let node = value(key)?;
+        let text = r.string(node, "a date or an RFC 3339 instant")?;
+        match crate::time::Instant::parse(&text) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                r.report(Code::InvalidValue, node, format!("`{key}` of exception `{id}`: {e}"));
+                None
+            }
+        }
+    };
+    let expires = instant(r, "expires");
+    let approved_on = instant(r, "approved_on");
+    if let (Some(approved), Some(expires)) = (approved_on, expires) {
+        if expires <= approved {
+            if let Some(n) = value("expires") {
+                r.report(
+                    Code::InvalidValue,
+                    n,
+                    format!("exception `{id}` expires at or before it was approved (`approved_on`)"),
+                );
+            }
+            ok = false;
+        }
+    }
+    let grants = match (value("entitlement"), value("package")) {
+        (Some(_), Some(p)) => {
+            r.report_help(
+                Code::InvalidValue,
+                p,
+                format!("exception `{id}` has both `entitlement` and `package`"),
+                Some("an exception allows one entitlement or one package; write two exceptions for two".into()),
+            );
+            None
+        }
+        (None, None) => {
+            r.report_help(
+                Code::MissingKey,
+                node,
+                format!("exception `{id}` has no `entitlement` (or `package`)"),
+                Some("name what it allows: `entitlement: app:slug` or `package: id`".into()),
+            );
+            None
+        }
+        (Some(n), None) => r.string(n, "an entitlement id").and_then(|e| match e.split_once(':') {
+            Some((app, slug)) if valid_id(app) && valid_id(slug) => {
+                refs.push(Reference {
+                    kind: RefKind::ExceptionGrant,
+                    id: e.clone(),
+                    location: r.loc(n),
+                });
+                Some(GrantRef::Entitlement(e))
+            }
+            _ => {
+                r.report_help(
+                    Code::InvalidValue,
+                    n,
+                    format!("`{}` is not an `application:entitlement` id", e.escape_debug()),
+                    Some("for a package, write `package:` instead of `entitlement:`".into()),
+                );
+                None
+            }
+        }),
+        (None, Some(n)) => r.id(n, "package id").map(|p| {
+            refs.push(Reference {
+                kind: RefKind::ExceptionGrant,
+                id: p.clone(),
+                location: r.loc(n),
+            });
+            GrantRef::Package(p)
+        }),
+    };
+    let (Some(identity), Some(grants), Some(reason), Some(approved_by), Some(ticket), Some(expires), true) =
+        (identity, grants, reason, approved_by, ticket, expires, ok)
+    else {
+        return;
+    };
+    let exception = Exception {
+        id: id.clone(),
+        identity,
+        grants,
+        reason,
+        approved_by,
+        ticket,
+        approved_on,
+        expires,
+        source: r.loc(node),
+    };
+    insert(r, &mut defs.exceptions, id, &id_node, "exception", exception, |e| &e.source);
+}
+
+fn read_governance(r: &mut Reader<'_>, key_node: &Node, node: &Node, defs: &mut Definitions) {
+    if let Some(first) = &defs.governance.source {
+        let first = first.to_string();
+        r.report_help(
+            Code::DuplicateId,
+            key_node,
+            "`governance:` is declared twice",
+            Some(format!("it is first declared at {first}")),
+        );
+        return;
+    }
+    defs.governance.source = Some(r.loc(key_node));
+    let Some(entries) = r.map(node, &["exception_max_duration"], "`governance`") else {
+        return;
+    };
+    for (key, _, value) in entries {
+        if key == "exception_max_duration" {
+            if let Some(text) = r.string(value, "a duration") {
+                match Duration::parse(&text) {
+                    Ok(d) if d.0 > 0 => defs.governance.exception_max_duration = d,
+                    Ok(_) => r.report(Code::InvalidValue, value, "`exception_max_duration` must be longer than zero"),
+                    Err(e) => r.report(Code::InvalidValue, value, e),
+                }
+            }
+        }
+    }
 }

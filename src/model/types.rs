@@ -341,6 +341,58 @@ impl Condition {
     }
 }
 
+/// An approved exception: one identity may hold one entitlement (or every
+/// entitlement of one package) until `expires`, outside what roles grant.
+///
+/// It compiles to a Cedar permit for exactly that principal and resource,
+/// bounded by `context.now < expires`, so guardrails (forbids) still win and
+/// the oracle stays the definition (docs/governance.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exception {
+    /// The exception id (`EXC-2026-014`).
+    pub id: String,
+    /// The identity it applies to (an id of the identity feed).
+    pub identity: String,
+    /// What it allows: one entitlement, or a package.
+    pub grants: GrantRef,
+    /// Why it was approved.
+    pub reason: String,
+    /// Who approved it (an identity id or a name).
+    pub approved_by: String,
+    /// The ticket that records the approval.
+    pub ticket: String,
+    /// When it was approved, if written (the length lint measures from it).
+    pub approved_on: Option<Instant>,
+    /// The first instant it no longer applies.
+    pub expires: Instant,
+    /// Where it is defined.
+    pub source: Location,
+}
+
+/// Project-wide governance settings (`governance:`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Governance {
+    /// The longest an exception may run (from `approved_on`, or from the
+    /// instant of the run) before lint `W013` warns; 90 days by default.
+    pub exception_max_duration: Duration,
+    /// Where `governance:` is written, when it is.
+    pub source: Option<Location>,
+}
+
+impl Governance {
+    /// The default longest exception: 90 days.
+    pub const DEFAULT_EXCEPTION_MAX_DURATION: Duration = Duration(90 * 86_400_000);
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Governance {
+            exception_max_duration: Governance::DEFAULT_EXCEPTION_MAX_DURATION,
+            source: None,
+        }
+    }
+}
+
 /// Everything read from the definition files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definitions {
@@ -358,4 +410,8 @@ pub struct Definitions {
     pub sod: BTreeMap<String, SodRule>,
     /// Invariants by id.
     pub invariants: BTreeMap<String, Invariant>,
+    /// Approved exceptions by id.
+    pub exceptions: BTreeMap<String, Exception>,
+    /// Governance settings.
+    pub governance: Governance,
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use crate::catalog::{Catalog, EntitlementId};
-use crate::io::live::LiveFile;
+use crate::io::live::{LastUsed, LiveFile};
 
 /// A live grant of an entitlement outside the catalog, with where it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,9 @@ pub struct LiveIndex<'a> {
     held: Vec<EntitlementId>,
     /// Grants outside the catalog, by identity then entitlement, each once (its first sighting).
     unmanaged: Vec<UnmanagedGrant<'a>>,
+    /// `last_used` of the catalog grants whose export says, as (identity position, entitlement) pairs, sorted;
+    /// a grant in several files keeps its latest use.
+    last_used: Vec<(u64, LastUsed)>,
 }
 
 impl<'a> LiveIndex<'a> {
@@ -61,12 +64,19 @@ impl<'a> LiveIndex<'a> {
         // Grants as (identity position, entitlement id) pairs; unmanaged ones apart.
         let mut pairs: Vec<u64> = Vec::with_capacity(files.iter().map(LiveFile::len).sum());
         let mut unmanaged: BTreeMap<(&'a str, &'a str), (&'a str, u32)> = BTreeMap::new();
+        let mut last_used: Vec<(u64, LastUsed)> = Vec::new();
         for (file, entitlement_of) in files.iter().zip(&entitlement_of) {
             let (strings, rows) = file.interned();
             let position: Vec<u32> = strings
                 .iter()
                 .map(|(_, s)| identities.binary_search(&s).map_or(u32::MAX, |p| p as u32))
                 .collect();
+            for (index, used) in file.last_used_rows() {
+                let row = rows[*index as usize];
+                if let Some(e) = entitlement_of[row.entitlement.index()] {
+                    last_used.push(((u64::from(position[row.identity.index()]) << 32) | u64::from(e.0), *used));
+                }
+            }
             for row in rows {
                 match entitlement_of[row.entitlement.index()] {
                     Some(e) => pairs.push((u64::from(position[row.identity.index()]) << 32) | u64::from(e.0)),
@@ -79,6 +89,15 @@ impl<'a> LiveIndex<'a> {
         }
         pairs.par_sort_unstable();
         pairs.dedup();
+        // By pair, the latest use last: the last of each pair is kept.
+        last_used.par_sort_unstable();
+        let mut latest: Vec<(u64, LastUsed)> = Vec::with_capacity(last_used.len());
+        for (pair, used) in last_used {
+            match latest.last_mut() {
+                Some((last, slot)) if *last == pair => *slot = used,
+                _ => latest.push((pair, used)),
+            }
+        }
 
         let mut ends = Vec::with_capacity(identities.len());
         let mut held = Vec::with_capacity(pairs.len());
@@ -103,7 +122,19 @@ impl<'a> LiveIndex<'a> {
             ends,
             held,
             unmanaged,
+            last_used: latest,
         }
+    }
+
+    /// When `identity` last used `entitlement`, when the live export says.
+    pub fn last_used(&self, identity: &str, entitlement: EntitlementId) -> Option<LastUsed> {
+        if self.last_used.is_empty() {
+            return None;
+        }
+        let position = self.identities.binary_search(&identity).ok()? as u64;
+        let pair = (position << 32) | u64::from(entitlement.0);
+        let i = self.last_used.binary_search_by_key(&pair, |(p, _)| *p).ok()?;
+        Some(self.last_used[i].1)
     }
 
     /// How many distinct identities the live state names.

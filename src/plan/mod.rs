@@ -5,7 +5,7 @@
 //! record is invalid, never produces a change; orphaned-account revocations
 //! are held back while the feed has uncertain stretches (ids it could not
 //! read with certainty, see [`crate::io`]); a plan that trips
-//! a guard carries no changes unless forced. Output order is deterministic.
+//! a guard carries no changes unless forced (its summary counts what it would have done). Output order is deterministic.
 //!
 //! The plan streams: each identity is evaluated and diffed on its own, on
 //! every core, against the live index ([`live_index`]), and only what the
@@ -14,6 +14,7 @@
 //! ([`sod`]), revocation reasons ([`reasons`]).
 
 pub mod diff;
+pub mod governance;
 pub mod guards;
 pub mod live_index;
 pub mod reasons;
@@ -32,6 +33,7 @@ use crate::project::Project;
 use crate::state::{AssignmentStatus, IdentityState};
 use crate::time::Instant;
 
+pub use governance::exception_diagnostics;
 pub use guards::{GuardLimits, Limit};
 pub use types::*;
 
@@ -43,8 +45,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The SHA-256 of the compiled policy set (schema, policies, entities).
+/// The SHA-256 of the compiled policy set (schema, policies, entities), taken once per project.
 pub fn policy_sha256(project: &Project) -> String {
+    project.policy_sha256.get_or_init(|| hash_policy_set(project)).clone()
+}
+
+fn hash_policy_set(project: &Project) -> String {
     let c = &project.compiled;
     // The three texts NUL-separated, hashed in place (a large organisation's are tens of megabytes).
     let mut hash = Sha256::new();
@@ -98,6 +104,7 @@ pub fn plan(
         index: &index,
         sod: SodRules::new(project),
         at: options.as_of,
+        governance: options.governance,
         uncertainty: feed.uncertainty().or_else(|| glued.first().map(|g| g.reason(&feed.file))),
         glued,
     };
@@ -134,11 +141,9 @@ pub fn plan(
             plan.forced = tripped;
         } else {
             plan.refused = Some(tripped.join("; "));
-            // The summary speaks of the changes emitted: none. The refusal says what would have been.
+            // No change is emitted; the summary still counts what the plan would have done,
+            // so a reviewer sees the size of what was refused, not zeros beside the refusal.
             plan.changes.clear();
-            plan.summary.grants = 0;
-            plan.summary.revokes = 0;
-            plan.summary.revokes_by_reason.clear();
         }
     }
     Ok(plan)
@@ -147,6 +152,10 @@ pub fn plan(
 /// What one identity contributes to the plan.
 #[derive(Debug, Default)]
 struct Outcome {
+    /// Its approved exceptions, by id.
+    exceptions: Vec<ExceptionOutcome>,
+    /// Its dormant live grants, by entitlement.
+    dormant: Vec<DormantGrant>,
     /// The identity (for merging feed identities with orphaned accounts).
     identity: String,
     /// Its grants and revocations, by entitlement.
@@ -165,6 +174,8 @@ struct Tally {
     live: usize,
     both: usize,
     union: usize,
+    /// Of `both`, revoked as dormant (so not unchanged).
+    dormant_revoked: usize,
 }
 
 /// Everything the per-identity work reads, shared by every thread.
@@ -176,6 +187,7 @@ struct Run<'a> {
     index: &'a LiveIndex<'a>,
     sod: SodRules,
     at: Instant,
+    governance: GovernanceOptions,
     /// Why ids in the feed are uncertain, if they are.
     uncertainty: Option<String>,
     glued: Vec<GluedRecord>,
@@ -204,6 +216,7 @@ impl Run<'_> {
                 identity: identity.id.clone(),
                 reason,
             });
+            out.exceptions = self.exceptions(&identity.id, None);
             return Ok(out);
         }
         let diff = sorted_diff(wanted, held);
@@ -212,6 +225,7 @@ impl Run<'_> {
             live: held.len(),
             both: diff.both,
             union: diff.union(),
+            dormant_revoked: 0,
         };
         // Grants and revocations interleaved by entitlement id, which is string order.
         let (grants, revokes) = (&diff.only_first, &diff.only_second);
@@ -233,7 +247,126 @@ impl Run<'_> {
                 r += 1;
             }
         }
+        out.dormant = self.dormant(identity, &desired, held, &mut out.changes);
+        out.tally.dormant_revoked = out.dormant.iter().filter(|d| d.action == "revoke").count();
+        out.exceptions = self.exceptions(&identity.id, Some((&desired, held, &out.changes)));
         Ok(out)
+    }
+
+    /// What each approved exception of `identity` does: given its desired
+    /// set, live grants and changes (`None` when its changes are held back).
+    fn exceptions(&self, identity: &str, evaluated: Option<(&DesiredSet, &[EntitlementId], &[Change])>) -> Vec<ExceptionOutcome> {
+        let c = self.catalog;
+        c.exceptions_of(identity)
+            .iter()
+            .filter_map(|x| {
+                let name = c.exceptions.name(*x);
+                let def = self.project.defs.exceptions.get(name)?;
+                let info = c.exception(*x);
+                let mut out = governance::exception_outcome(def, self.at, self.governance.warn_expiring);
+                let active = out.status == ExceptionState::Active;
+                let Some((desired, held, changes)) = evaluated else {
+                    return Some(out);
+                };
+                for e in info.entitlements.iter() {
+                    let entitlement = c.entitlements.name(*e);
+                    if active {
+                        if let Some(by) = desired.forbidden_by(entitlement) {
+                            out.overridden.push(Overridden {
+                                entitlement: entitlement.to_string(),
+                                forbidden_by: by.join(", "),
+                            });
+                            continue;
+                        }
+                        let only_exceptions = desired
+                            .justification_ids(*e)
+                            .is_some_and(|js| js.iter().all(|j| c.justification_exception(*j).is_some()));
+                        if !only_exceptions {
+                            continue;
+                        }
+                        if held.binary_search(e).is_ok() {
+                            out.kept.push(entitlement.to_string());
+                        } else {
+                            out.granted.push(entitlement.to_string());
+                        }
+                    } else if changes
+                        .iter()
+                        .any(|ch| matches!(ch, Change::Revoke { entitlement: n, reason: RevokeReason::ExceptionExpired, .. } if n == entitlement))
+                    {
+                        out.revoked.push(entitlement.to_string());
+                    }
+                }
+                Some(out)
+            })
+            .collect()
+    }
+
+    /// The dormant live grants of `identity` (with `--dormant-after`); with
+    /// `--revoke-dormant`, those it should still hold and no active exception
+    /// covers become `dormant` revocations in `changes` (kept in entitlement order).
+    fn dormant(
+        &self,
+        identity: &IdentityState,
+        desired: &DesiredSet,
+        held: &[EntitlementId],
+        changes: &mut Vec<Change>,
+    ) -> Vec<DormantGrant> {
+        let Some(after) = self.governance.dormant_after else {
+            return Vec::new();
+        };
+        let c = self.catalog;
+        let mut out = Vec::new();
+        let mut revoked = false;
+        for e in held {
+            let Some(used) = self.index.last_used(&identity.id, *e) else {
+                continue;
+            };
+            let Some(idle_days) = governance::idle(used, self.at, after) else {
+                continue;
+            };
+            let entitlement = c.entitlements.name(*e);
+            let planned = changes.iter().find_map(|ch| match ch {
+                Change::Revoke {
+                    entitlement: n, reason, ..
+                } if n == entitlement => Some(*reason),
+                _ => None,
+            });
+            let excepted = desired
+                .justification_ids(*e)
+                .is_some_and(|js| js.iter().any(|j| c.justification_exception(*j).is_some()));
+            let action = match planned {
+                Some(reason) => reason.as_str(),
+                None if excepted => "excepted",
+                None if self.governance.revoke_dormant => {
+                    changes.push(Change::Revoke {
+                        identity: identity.id.clone(),
+                        entitlement: entitlement.to_string(),
+                        reason: RevokeReason::Dormant,
+                        forbidden_by: None,
+                        detail: Some(match idle_days {
+                            Some(days) => format!("unused since {} ({days} days)", used),
+                            None => "never used".to_string(),
+                        }),
+                    });
+                    revoked = true;
+                    "revoke"
+                }
+                None => "keep",
+            };
+            out.push(DormantGrant {
+                identity: identity.id.clone(),
+                kind: identity.kind.to_string(),
+                entitlement: entitlement.to_string(),
+                last_used: used.to_string(),
+                idle_days,
+                action: action.to_string(),
+            });
+        }
+        if revoked {
+            // Entitlement ids follow string order: the changes stay in it.
+            changes.sort_by(|a, b| a.key().1.cmp(b.key().1));
+        }
+        out
     }
 
     fn grant(&self, identity: &IdentityState, desired: &DesiredSet, e: EntitlementId) -> Change {
@@ -364,6 +497,8 @@ impl Run<'_> {
                 })
                 .collect(),
             held_back: Vec::new(),
+            exceptions: Vec::new(),
+            dormant: Vec::new(),
         };
         let mut tally = Tally::default();
         for o in outcomes {
@@ -371,6 +506,9 @@ impl Run<'_> {
             tally.live += o.tally.live;
             tally.both += o.tally.both;
             tally.union += o.tally.union;
+            tally.dormant_revoked += o.tally.dormant_revoked;
+            plan.exceptions.extend(o.exceptions);
+            plan.dormant.extend(o.dormant);
             plan.changes.extend(o.changes);
             plan.sod_violations.extend(o.sod_violations);
             plan.expired_assignments.extend(o.expired_assignments);
@@ -380,7 +518,22 @@ impl Run<'_> {
         let s = &mut plan.summary;
         s.desired = tally.desired;
         s.live = tally.live;
-        s.unchanged = tally.both;
+        s.unchanged = tally.both - tally.dormant_revoked;
+        // Exceptions of identities the feed does not hold (valid or not), after the others.
+        let c = self.catalog;
+        for (x, name) in c.exceptions.iter() {
+            let identity = &*c.exception(x).identity;
+            if self.population.get(identity).is_some() || self.population.is_invalid(identity) {
+                continue;
+            }
+            if let Some(def) = self.project.defs.exceptions.get(name) {
+                let mut out = governance::exception_outcome(def, self.at, self.governance.warn_expiring);
+                out.status = ExceptionState::UnknownIdentity;
+                out.expiring = false;
+                plan.exceptions.push(out);
+            }
+        }
+        plan.exceptions.sort_by(|a, b| a.id.cmp(&b.id));
         s.entitlement_accuracy = if tally.union == 0 {
             1.0
         } else {

@@ -1,5 +1,5 @@
-//! Why a live grant is revoked: a guardrail forbids it, an assignment
-//! expired, an assignment outlived its role's `max_duration`, the role's
+//! Why a live grant is revoked: a guardrail forbids it, the approved
+//! exception it was held through expired, an assignment expired, an assignment outlived its role's `max_duration`, the role's
 //! eligibility no longer holds, or nothing grants it.
 //!
 //! It explains a revocation the diff already decided; it never decides one.
@@ -32,10 +32,37 @@ pub fn revocation(
     if !forbidding.is_empty() {
         return Ok(revoke(RevokeReason::Forbidden, Some(forbidding.join(", ")), None));
     }
+    if let Some(detail) = expired_exception(project, &identity.id, at, entitlement) {
+        return Ok(revoke(RevokeReason::ExceptionExpired, None, Some(detail)));
+    }
     Ok(match assignment_reason(project, identity, at, entitlement) {
         Some((reason, detail)) => revoke(reason, None, Some(detail)),
         None => revoke(RevokeReason::NotJustified, None, None),
     })
+}
+
+/// The approved exception of `identity` covering `entitlement` that has
+/// expired by `at` (the latest to expire, when several have), in one
+/// sentence: what an `exception-expired` revocation says.
+pub fn expired_exception(project: &Project, identity: &str, at: Instant, entitlement: &str) -> Option<String> {
+    let c = project.catalog();
+    let e = c.entitlements.id(entitlement)?;
+    let x = c
+        .exceptions_of(identity)
+        .iter()
+        .copied()
+        .filter(|x| {
+            let info = c.exception(*x);
+            info.expires <= at && info.entitlements.binary_search(&e).is_ok()
+        })
+        .max_by_key(|x| (c.exception(*x).expires, *x))?;
+    let info = c.exception(x);
+    Some(format!(
+        "exception `{}` expired at {} (ticket {})",
+        c.exceptions.name(x),
+        info.expires.to_rfc3339(),
+        info.ticket
+    ))
 }
 
 /// What `identity`'s assignments say about losing `entitlement` at `at`, when

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::eval::explain::render_justification;
 use crate::term::one_line;
 
-use super::{Change, Plan};
+use super::{Change, ExceptionState, Plan};
 
 /// The SCIM PatchOp message schema (RFC 7644 §3.5.2).
 pub const SCIM_PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -96,6 +96,11 @@ pub fn human(plan: &Plan, style: Style) -> String {
             "\n{} {}; nothing will change (override with --force)",
             style.paint("1;31", "REFUSED:"),
             one_line(why)
+        );
+        let _ = writeln!(
+            out,
+            "it would have made {} grants and {} revocations (the figures above)",
+            s.grants, s.revokes
         );
     }
     for why in &plan.forced {
@@ -211,6 +216,49 @@ pub fn human(plan: &Plan, style: Style) -> String {
         &mut out,
         "held back",
         plan.held_back.iter().map(|h| format!("{}: {}", h.identity, h.reason)).collect(),
+    );
+    section(
+        &mut out,
+        "approved exceptions",
+        plan.exceptions
+            .iter()
+            .map(|x| {
+                let what = x.entitlement.as_deref().or(x.package.as_deref()).unwrap_or_default();
+                let state = match x.status {
+                    ExceptionState::Active if x.expiring => "active, EXPIRING SOON",
+                    ExceptionState::Active => "active",
+                    ExceptionState::Expired => "expired",
+                    ExceptionState::UnknownIdentity => "identity not in the feed",
+                };
+                let mut line = format!(
+                    "`{}` {} {what} until {} (ticket {}): {state}",
+                    x.id, x.identity, x.expires, x.ticket
+                );
+                for (label, list) in [("keeps", &x.kept), ("grants", &x.granted), ("revoked", &x.revoked)] {
+                    if !list.is_empty() {
+                        line.push_str(&format!("; {label} {}", list.join(", ")));
+                    }
+                }
+                for o in &x.overridden {
+                    line.push_str(&format!("; {} forbidden by `{}`", o.entitlement, o.forbidden_by));
+                }
+                line
+            })
+            .collect(),
+    );
+    section(
+        &mut out,
+        "dormant grants",
+        plan.dormant
+            .iter()
+            .map(|d| {
+                let idle = d.idle_days.map(|n| format!(" ({n} days)")).unwrap_or_default();
+                format!(
+                    "{} ({}) {} last used {}{idle}: {}",
+                    d.identity, d.kind, d.entitlement, d.last_used, d.action
+                )
+            })
+            .collect(),
     );
     out
 }

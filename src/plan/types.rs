@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::eval::Justification;
 use crate::model::SodSeverity;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 
 use super::GuardLimits;
 
@@ -22,6 +22,34 @@ pub struct PlanOptions {
     pub limits: GuardLimits,
     /// Override the guards (the plan says so).
     pub force: bool,
+    /// Exceptions expiring soon, dormant access.
+    pub governance: GovernanceOptions,
+}
+
+/// What a plan reports of exceptions and dormant access (docs/governance.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GovernanceOptions {
+    /// Exceptions expiring within this window of `as_of` are marked `expiring` (default 14 days).
+    pub warn_expiring: Duration,
+    /// Live grants unused for longer than this (or never used) are dormant; `None`: no dormant report.
+    pub dormant_after: Option<Duration>,
+    /// Revoke dormant grants (with the reason `dormant`) unless an active exception covers them.
+    pub revoke_dormant: bool,
+}
+
+impl GovernanceOptions {
+    /// The default window of `--warn-expiring`: 14 days.
+    pub const DEFAULT_WARN_EXPIRING: Duration = Duration(14 * 86_400_000);
+}
+
+impl Default for GovernanceOptions {
+    fn default() -> Self {
+        GovernanceOptions {
+            warn_expiring: GovernanceOptions::DEFAULT_WARN_EXPIRING,
+            dormant_after: None,
+            revoke_dormant: false,
+        }
+    }
 }
 
 /// Why a live grant is revoked.
@@ -36,6 +64,10 @@ pub enum RevokeReason {
     OrphanedAccount,
     /// It came from an assignment that has expired.
     ExpiredAssignment,
+    /// It was held through an approved exception that has expired.
+    ExceptionExpired,
+    /// Unused for longer than `--dormant-after` (with `--revoke-dormant`).
+    Dormant,
 }
 
 impl RevokeReason {
@@ -46,6 +78,8 @@ impl RevokeReason {
             RevokeReason::Forbidden => "forbidden",
             RevokeReason::OrphanedAccount => "orphaned-account",
             RevokeReason::ExpiredAssignment => "expired-assignment",
+            RevokeReason::ExceptionExpired => "exception-expired",
+            RevokeReason::Dormant => "dormant",
         }
     }
 }
@@ -111,7 +145,8 @@ pub struct LiveFileHash {
     pub sha256: String,
 }
 
-/// The plan's figures.
+/// The plan's figures. On a refused plan, `grants`, `revokes` and
+/// `revokes_by_reason` count what it would have done (no change is emitted).
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Summary {
     /// Valid identity records evaluated.
@@ -242,6 +277,93 @@ pub struct Plan {
     /// Identities whose changes are held back.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held_back: Vec<HeldBack>,
+    /// Every approved exception: its state at `as_of` and what it does in this plan.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<ExceptionOutcome>,
+    /// Dormant live grants (with `--dormant-after`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dormant: Vec<DormantGrant>,
+}
+
+/// The state of an approved exception at the plan's instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExceptionState {
+    /// Before its expiry.
+    Active,
+    /// At or past its expiry.
+    Expired,
+    /// Its identity is not in the identity feed (diagnostic W014).
+    UnknownIdentity,
+}
+
+/// What an approved exception does in a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExceptionOutcome {
+    /// The exception id.
+    pub id: String,
+    /// The identity it names.
+    pub identity: String,
+    /// The entitlement it allows, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entitlement: Option<String>,
+    /// The package it allows, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// The ticket recording its approval.
+    pub ticket: String,
+    /// Who approved it.
+    pub approved_by: String,
+    /// When it stops applying (RFC 3339).
+    pub expires: String,
+    /// Its state at `as_of`.
+    pub status: ExceptionState,
+    /// Active, and expiring within the `--warn-expiring` window.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expiring: bool,
+    /// Live grants it alone keeps (not revoked because of it), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
+    /// Grants this plan makes because of it alone, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub granted: Vec<String>,
+    /// Live grants revoked because it expired (`exception-expired`), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<String>,
+    /// What it allows that guardrails forbid anyway, with the forbidding guardrails.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overridden: Vec<Overridden>,
+    /// Its YAML `file:line`.
+    pub source: String,
+}
+
+/// An entitlement an exception allows that guardrails forbid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Overridden {
+    /// The entitlement.
+    pub entitlement: String,
+    /// The forbidding guardrails' ids, comma-separated.
+    pub forbidden_by: String,
+}
+
+/// A live grant unused for longer than `--dormant-after`, or never used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DormantGrant {
+    /// The identity.
+    pub identity: String,
+    /// Its kind (`person`, `service_account`, ...): a non-human identity whose credential was never used is the classic leftover.
+    pub kind: String,
+    /// The entitlement.
+    pub entitlement: String,
+    /// When it was last used (RFC 3339), or `never`.
+    pub last_used: String,
+    /// Whole days since it was last used (none when never used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_days: Option<i64>,
+    /// What the plan does with it: `revoke` (dormant), `keep` (report only, or still
+    /// wanted with no `--revoke-dormant`), `excepted` (an active exception covers it),
+    /// or the reason it is revoked anyway (`not-justified`, `forbidden`, ...).
+    pub action: String,
 }
 
 /// An invalid record in plan output.

@@ -389,12 +389,14 @@ impl<'p> Setup<'p> {
         // Role policies name only defined roles and packages (always in the
         // proof schema), and read what their definition says: only hand-written
         // policies and `cedar:` escape hatches need their text scanned.
+        // Approved exceptions are permits for one identity and resource, and
+        // are proved with exactly as the hand-written permits are.
         let is_hand_written = |p: &Policy| {
             project
                 .compiled
                 .info
                 .get(p.id().to_string().as_str())
-                .is_some_and(|i| i.origin == PolicyOrigin::Guardrail)
+                .is_some_and(|i| matches!(i.origin, PolicyOrigin::Guardrail | PolicyOrigin::Exception(_)))
         };
         let hand_written: Vec<Policy> = project
             .compiled

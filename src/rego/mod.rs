@@ -78,6 +78,8 @@ pub enum OmittedKind {
     Role,
     /// A guardrail (its rule is not written: it forbids nothing in Rego).
     Guardrail,
+    /// An approved exception (not translated: it permits nothing in Rego).
+    Exception,
 }
 
 /// A Rego string literal (JSON's escapes, which Rego shares).
@@ -201,6 +203,15 @@ pub fn write(project: &Project) -> RegoPolicy {
         roles_text.push('\n');
     }
 
+    // Approved exceptions are not translated (yet): listed, so the module says it.
+    for exception in defs.exceptions.values() {
+        omitted.push(Omission {
+            kind: OmittedKind::Exception,
+            id: exception.id.clone(),
+            reason: "approved exceptions are not translated to Rego".into(),
+        });
+    }
+
     // Guardrails: every hand-written policy, asked of each candidate.
     let mut forbids_text = String::new();
     let mut permits_text = String::new();
@@ -263,6 +274,7 @@ pub fn write(project: &Project) -> RegoPolicy {
             let kind = match o.kind {
                 OmittedKind::Role => "role",
                 OmittedKind::Guardrail => "guardrail",
+                OmittedKind::Exception => "exception",
             };
             m.push_str(&format!("#   {kind} {}: {}\n", rego_comment(&o.id), rego_comment(&o.reason)));
         }

@@ -72,7 +72,7 @@ use crate::eval::explain::RoleReasons;
 use crate::eval::{DesiredSet, EvalError, Evaluator, Justification};
 use crate::io::identities::InvalidRecord;
 use crate::plan::diff::sorted_diff;
-use crate::plan::reasons::assignment_reason;
+use crate::plan::reasons::{assignment_reason, expired_exception};
 use crate::plan::sod::SodRules;
 use crate::plan::{policy_sha256, HeldBack, RevokeReason, SodViolation, StateKind};
 use crate::population::{OwnerRecord, Population};
@@ -385,7 +385,10 @@ impl<'p> Run<'p> {
             loss.forbidden_by = by.into_iter().map(str::to_string).collect();
             return loss;
         }
-        if let Some((reason, detail)) = assignment_reason(self.after, identity, at, entitlement) {
+        if let Some(detail) = expired_exception(self.after, &identity.id, at, entitlement) {
+            loss.reason = LossReason::ExceptionExpired;
+            loss.detail = Some(detail);
+        } else if let Some((reason, detail)) = assignment_reason(self.after, identity, at, entitlement) {
             loss.reason = match reason {
                 RevokeReason::ExpiredAssignment => LossReason::ExpiredAssignment,
                 _ => LossReason::NotJustified,
@@ -404,7 +407,7 @@ impl<'p> Run<'p> {
         for (role, policy) in grants {
             roles.push(match role {
                 Some(role) => self.role_lost(role, policy, entitlement, identity, owner, desired, at, role_reasons),
-                None => self.permit_lost(policy, identity),
+                None => self.permit_lost(policy, identity, at),
             });
         }
         loss.roles = roles.into_iter().flatten().collect();
@@ -448,12 +451,19 @@ impl<'p> Run<'p> {
         Some(lost(source, reasons))
     }
 
-    /// Why a hand-written permit no longer grants to `identity`.
-    fn permit_lost(&self, policy: &str, identity: &IdentityState) -> Option<GrantLost> {
+    /// Why a hand-written permit (or an approved exception) no longer grants to `identity`.
+    fn permit_lost(&self, policy: &str, identity: &IdentityState, at: Instant) -> Option<GrantLost> {
         let info = self.after.compiled.info.get(policy).filter(|i| !i.forbid);
-        let reason = match info {
-            None => format!("hand-written permit `{policy}` no longer exists"),
-            Some(_) => format!("hand-written permit `{policy}` no longer applies to `{}`", identity.id),
+        let exception = policy.strip_prefix(crate::compile::EXCEPTION_POLICY_PREFIX);
+        let reason = match (info, exception) {
+            (None, Some(id)) => format!("exception `{id}` no longer exists"),
+            (Some(_), Some(id)) => match self.after.defs.exceptions.get(id) {
+                Some(x) if x.expires <= at => format!("exception `{id}` expired at {} (ticket {})", x.expires, x.ticket),
+                Some(x) if x.identity != identity.id => format!("exception `{id}` now names `{}`", x.identity),
+                _ => format!("exception `{id}` no longer allows it"),
+            },
+            (None, None) => format!("hand-written permit `{policy}` no longer exists"),
+            (Some(_), None) => format!("hand-written permit `{policy}` no longer applies to `{}`", identity.id),
         };
         Some(GrantLost {
             role: None,

@@ -173,10 +173,15 @@ pub fn definitions_change(before: &Engine, after: &Engine, before_pop: &Populati
         Ok(d) => d,
         Err(reason) => return Scope::Everyone { reason },
     };
+    let excepted = exception_identities(before.project(), after.project());
     if delta.names.is_empty() && delta.assigned.is_empty() {
         return Scope::Only {
-            identities: Vec::new(),
-            reason: "no role differs in what it grants or to whom".into(),
+            reason: if excepted.is_empty() {
+                "no role differs in what it grants or to whom".into()
+            } else {
+                format!("no role differs; the identities of changed exceptions: {}", quoted(&excepted))
+            },
+            identities: excepted.into_iter().collect(),
         };
     }
     // An error says nothing certain: evaluate the identity.
@@ -212,6 +217,8 @@ pub fn definitions_change(before: &Engine, after: &Engine, before_pop: &Populati
         reached.extend(reach(after, after_pop, &delta.after));
         reached
     };
+    let exceptions_changed = !excepted.is_empty();
+    identities.extend(excepted);
     let assigned = |i: &IdentityState| i.assignments.iter().any(|a| delta.assigned.contains(&a.role));
     for population in [before_pop, after_pop] {
         identities.extend(population.feed.identities.iter().filter(|i| assigned(i)).map(|i| i.id.clone()));
@@ -226,16 +233,42 @@ pub fn definitions_change(before: &Engine, after: &Engine, before_pop: &Populati
     Scope::Only {
         identities,
         reason: format!(
-            "{}{}: {}",
+            "{}{}: {}{}",
             plural(delta.names.len(), "changed role", "changed roles"),
             if delta.why.is_empty() {
                 String::new()
             } else {
                 format!(" ({})", delta.why.join("; "))
             },
-            names.join(", ")
+            names.join(", "),
+            if exceptions_changed { "; and changed exceptions" } else { "" }
         ),
     }
+}
+
+/// The identities named by an exception that differs between two projects
+/// (added, removed, or allowing other entitlements or until another instant), sorted.
+fn exception_identities(before: &Project, after: &Project) -> BTreeSet<String> {
+    type Meaning<'p> = (&'p str, Vec<&'p str>, Instant);
+    fn meanings(p: &Project) -> BTreeMap<&str, Meaning<'_>> {
+        let c = p.catalog();
+        c.exceptions
+            .iter()
+            .map(|(x, id)| {
+                let info = c.exception(x);
+                let reach = info.entitlements.iter().map(|e| c.entitlements.name(*e)).collect();
+                (id, (&*info.identity, reach, info.expires))
+            })
+            .collect()
+    }
+    let (a, b) = (meanings(before), meanings(after));
+    let mut out = BTreeSet::new();
+    for (id, m) in a.iter().chain(&b) {
+        if a.get(id) != b.get(id) {
+            out.insert(m.0.to_string());
+        }
+    }
+    out
 }
 
 /// The roles that differ between two projects, by name and by each side's ids.

@@ -168,6 +168,8 @@ pub enum LossReason {
     Removed,
     /// The entitlement is no longer in the catalog.
     NotInCatalog,
+    /// It was held through an approved exception that has expired.
+    ExceptionExpired,
 }
 
 impl LossReason {
@@ -179,6 +181,7 @@ impl LossReason {
             LossReason::ExpiredAssignment => "expired-assignment",
             LossReason::Removed => "removed",
             LossReason::NotInCatalog => "not-in-catalog",
+            LossReason::ExceptionExpired => "exception-expired",
         }
     }
 }
