@@ -105,34 +105,96 @@ impl Default for GuardLimits {
 /// Every guard the plan trips, one sentence each (empty when none).
 /// `privileged` tells whether an entitlement is privileged.
 pub fn check(plan: &Plan, records: usize, live_identities: usize, limits: &GuardLimits, privileged: &dyn Fn(&str) -> bool) -> Vec<String> {
+    check_counts(&GuardCounts::of(plan, records, live_identities, privileged), limits)
+}
+
+/// The figures the guards read: what a distributed plan (the Spark job of
+/// the Python package) adds up over its partitions before it emits anything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuardCounts {
+    /// Revocations planned.
+    pub revokes: usize,
+    /// Live grants of catalog entitlements (the plan's `summary.live`).
+    pub live: usize,
+    /// Invalid identity records.
+    pub invalid: usize,
+    /// Identity records read, valid or not.
+    pub records: usize,
+    /// Live identities absent from the feed.
+    pub orphaned: usize,
+    /// Identities in the live state.
+    pub live_identities: usize,
+    /// Grants of privileged entitlements planned.
+    pub privileged_grants: usize,
+    /// Valid identity records evaluated (the plan's `summary.identities`).
+    pub identities: usize,
+}
+
+impl GuardCounts {
+    /// The figures of `plan` (before any refusal clears its changes).
+    pub fn of(plan: &Plan, records: usize, live_identities: usize, privileged: &dyn Fn(&str) -> bool) -> GuardCounts {
+        GuardCounts {
+            revokes: plan.changes.iter().filter(|c| matches!(c, Change::Revoke { .. })).count(),
+            live: plan.summary.live,
+            invalid: plan.summary.invalid_identities,
+            records,
+            orphaned: plan.summary.orphaned_accounts,
+            live_identities,
+            privileged_grants: plan
+                .changes
+                .iter()
+                .filter(|c| matches!(c, Change::Grant { entitlement, .. } if privileged(entitlement)))
+                .count(),
+            identities: plan.summary.identities,
+        }
+    }
+
+    /// The figures of two disjoint parts of a population together.
+    pub fn add(self, other: GuardCounts) -> GuardCounts {
+        GuardCounts {
+            revokes: self.revokes + other.revokes,
+            live: self.live + other.live,
+            invalid: self.invalid + other.invalid,
+            records: self.records + other.records,
+            orphaned: self.orphaned + other.orphaned,
+            live_identities: self.live_identities + other.live_identities,
+            privileged_grants: self.privileged_grants + other.privileged_grants,
+            identities: self.identities + other.identities,
+        }
+    }
+}
+
+/// Every guard the figures trip, one sentence each (empty when none).
+pub fn check_counts(counts: &GuardCounts, limits: &GuardLimits) -> Vec<String> {
     let mut tripped = Vec::new();
-    let revokes = plan.changes.iter().filter(|c| matches!(c, Change::Revoke { .. })).count();
-    if limits.max_revokes.exceeded(revokes, plan.summary.live) {
+    let GuardCounts {
+        revokes,
+        live,
+        invalid,
+        records,
+        orphaned,
+        live_identities,
+        privileged_grants,
+        identities,
+    } = *counts;
+    if limits.max_revokes.exceeded(revokes, live) {
         tripped.push(format!(
-            "the plan would revoke {revokes} of {} live grants, over --max-revokes {}",
-            plan.summary.live, limits.max_revokes
+            "the plan would revoke {revokes} of {live} live grants, over --max-revokes {}",
+            limits.max_revokes
         ));
     }
-    let invalid = plan.summary.invalid_identities;
     if limits.max_invalid.exceeded(invalid, records) {
         tripped.push(format!(
             "{invalid} of {records} identity records are invalid, over --max-invalid {}",
             limits.max_invalid
         ));
     }
-    let orphaned = plan.summary.orphaned_accounts;
     if limits.max_orphaned.exceeded(orphaned, live_identities) {
         tripped.push(format!(
             "{orphaned} of {live_identities} identities in the live state are missing from the identity feed (is the feed truncated?), over --max-orphaned {}",
             limits.max_orphaned
         ));
     }
-    let privileged_grants = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c, Change::Grant { entitlement, .. } if privileged(entitlement)))
-        .count();
-    let identities = plan.summary.identities;
     if limits.max_privileged_grants.exceeded(privileged_grants, identities) {
         tripped.push(format!(
             "the plan would grant privileged entitlements {privileged_grants} times to {identities} identities, over --max-privileged-grants {} (is a rule granting too widely?)",
