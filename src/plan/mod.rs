@@ -186,9 +186,17 @@ fn plan(
         .collect();
 
     let mut plan = run.assemble(merge_by_identity(in_feed, orphans), live);
+    weigh_guards(&mut plan, catalog, population, &index, options);
+    Ok(plan)
+}
+
+/// Weighs the safety guards over a finished plan: a tripped guard refuses it (no change is
+/// emitted) or, under `force`, is recorded as overridden.
+pub(crate) fn weigh_guards(plan: &mut Plan, catalog: &Catalog, population: &Population, index: &LiveIndex<'_>, options: &PlanOptions) {
     let privileged = |e: &str| catalog.entitlements.id(e).is_some_and(|e| catalog.entitlement(e).privileged);
+    let feed = &population.feed;
     let tripped = guards::check(
-        &plan,
+        plan,
         feed.identities.len() + feed.invalid.len(),
         index.identity_count(),
         &options.limits,
@@ -204,7 +212,6 @@ fn plan(
             plan.changes.clear();
         }
     }
-    Ok(plan)
 }
 
 /// What one identity contributes to the plan.

@@ -13,7 +13,7 @@ use crate::diag::did_you_mean;
 use crate::eval::{EvalError, Evaluator};
 use crate::io::live::LiveFile;
 use crate::plan::live_index::LiveIndex;
-use crate::plan::{guards, Change, Plan, PlanOptions, RevokeReason};
+use crate::plan::{Change, Plan, PlanOptions, RevokeReason};
 use crate::population::Population;
 use crate::project::Project;
 
@@ -270,25 +270,7 @@ pub fn decisions_plan(
         s.revokes_by_reason
             .insert(RevokeReason::ReviewRevoked.as_str().to_string(), s.revokes);
     }
-    let privileged = |e: &str| catalog.entitlements.id(e).is_some_and(|e| catalog.entitlement(e).privileged);
-    let feed = &population.feed;
-    let tripped = guards::check(
-        &base,
-        feed.identities.len() + feed.invalid.len(),
-        index.identity_count(),
-        &options.limits,
-        &privileged,
-    );
-    if !tripped.is_empty() {
-        if options.force {
-            base.forced = tripped;
-        } else {
-            base.refused = Some(tripped.join("; "));
-            base.changes.clear();
-            base.summary.revokes = 0;
-            base.summary.revokes_by_reason.clear();
-        }
-    }
+    crate::plan::weigh_guards(&mut base, catalog, population, &index, options);
     Ok(DecisionOutcome {
         plan: base,
         kept,
