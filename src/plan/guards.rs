@@ -148,9 +148,13 @@ impl GuardCounts {
             identities: plan.summary.identities,
         }
     }
+}
 
-    /// The figures of two disjoint parts of a population together.
-    pub fn add(self, other: GuardCounts) -> GuardCounts {
+/// The figures of two disjoint parts of a population together.
+impl std::ops::Add for GuardCounts {
+    type Output = GuardCounts;
+
+    fn add(self, other: GuardCounts) -> GuardCounts {
         GuardCounts {
             revokes: self.revokes + other.revokes,
             live: self.live + other.live,
