@@ -11,7 +11,7 @@
 //!   `roles/`, `policies/` and `identities.jsonl` (as `entitle gen` writes
 //!   them); skipped otherwise.
 //!
-//! `cargo bench --bench evaluate`. Criterion reports means; for percentiles
+//! `cargo bench --features bench --bench evaluate`. Criterion reports means; for percentiles
 //! (p50, p99) of one call, run `cargo run --release --example latency -- DIR`.
 
 use std::path::Path;

@@ -15,7 +15,7 @@
 //! Every setup first checks that each peer gives the engine's answer on the
 //! identities it is timed on (and the oracle on a few), and panics otherwise.
 //!
-//! `cargo bench --bench peers`; `ENTITLE_BENCH_ROLES=250,2000` and
+//! `cargo bench --features bench --bench peers`; `ENTITLE_BENCH_ROLES=250,2000` and
 //! `ENTITLE_BENCH_IDENTITIES=10000,50000` choose the points of the curves
 //! (an empty value skips a curve), `ENTITLE_BENCH_ORACLE=0` skips the oracle.
 

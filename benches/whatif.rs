@@ -28,7 +28,7 @@
 //! memory with the reference organisation's catalog and roles and 20,000
 //! identities.
 //!
-//! It runs under mimalloc, the command's allocator. `cargo bench --bench
+//! It runs under mimalloc, the command's allocator. `cargo bench --features bench --bench
 //! whatif`; figures in benches/README.md ("whatif").
 
 use std::path::Path;
