@@ -49,6 +49,8 @@ const COMMANDS: &[&str] = &[
     "init",
     "completions",
     "man",
+    "serve",
+    "apply",
     "who",
     "verify",
     "review",
@@ -241,4 +243,27 @@ fn cli_cases() {
         files.len(),
         failures.join("\n\n")
     );
+}
+
+/// `COMMANDS` is every command the binary lists, so a new command cannot go without its JSON-error case.
+#[test]
+fn every_command_of_the_binary_is_in_commands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .arg("--help")
+        .output()
+        .expect("entitle --help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let mut listed: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(listed.len() > 10, "`entitle --help` lists too few commands:\n{help}");
+    listed.sort_unstable();
+    let mut expected: Vec<&str> = COMMANDS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "COMMANDS must list exactly the commands `entitle --help` lists");
 }

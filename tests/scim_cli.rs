@@ -237,11 +237,19 @@ fn plan_apply_plan_again_is_a_round_trip_and_a_second_apply_is_a_no_op() {
 
     // A dry run sends nothing.
     let before = memberships(&server.base);
-    let (out, report) = apply(&server.base, &plan_file, &dir.path().join("dry.json"), &["--dry-run"]);
+    let (out, report) = apply(
+        &server.base,
+        &plan_file,
+        &dir.path().join("dry.json"),
+        &["--dry-run", "--format", "json"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(report["summary"]["would_apply"], changes.len(), "{report}");
     assert_eq!(report["summary"]["requests"], 0);
     assert_eq!(memberships(&server.base), before);
+    // `--format json`: the summary on stderr is one JSON object, the report's summary.
+    let logged: Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    assert_eq!(logged, serde_json::json!({"summary": report["summary"], "dry_run": true}));
 
     // Apply: every github change lands, the others are skipped, and the server says so directly.
     let live_out = dir.path().join("live-after.jsonl");

@@ -449,3 +449,40 @@ fn a_broken_push_keeps_the_old_policy_serving_and_a_good_one_is_swapped_in() {
     let status = served.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// `--format json`: every log line on stderr is one JSON object with its `event`.
+#[test]
+fn format_json_logs_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("roles"), &dir.path().join("roles"));
+    copy_dir(&root().join("policies"), &dir.path().join("policies"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .current_dir(dir.path())
+        .args(["-q", "serve", "--listen", "127.0.0.1:0", "--format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut next_event = || -> Value {
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not one JSON object: `{line}`: {e}"))
+    };
+    let listening = next_event();
+    assert_eq!(listening["event"], "listening", "{listening}");
+    assert!(
+        listening["address"].as_str().unwrap().starts_with("http://127.0.0.1:"),
+        "{listening}"
+    );
+    let hash = listening["policy_sha256"].as_str().unwrap().to_string();
+    assert_eq!(hash.len(), 64, "{listening}");
+    let status = Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let reloaded = next_event();
+    assert_eq!(reloaded, json!({"event": "reloaded", "policy_sha256": hash}));
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(next_event(), json!({"event": "stopped"}));
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -17,6 +17,16 @@ use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 /// The environment variable holding the SCIM bearer token when no token file is given.
 pub const TOKEN_VARIABLE: &str = "ENTITLE_SCIM_TOKEN";
 
+/// Output formats of `apply`: how the summary on stderr and the errors are written (the report is JSON either way).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// One sentence of counts.
+    #[default]
+    Human,
+    /// The summary as one JSON object, and errors as `{"error": {...}}`.
+    Json,
+}
+
 /// Arguments of `apply`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -47,6 +57,9 @@ pub struct Args {
     /// Write the live state read back after the apply as JSON Lines (for `entitle verify --live`).
     #[arg(long)]
     live_out: Option<PathBuf>,
+    /// How the summary and errors are written on stderr (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
 }
 
 fn usage(message: impl std::fmt::Display) -> anyhow::Error {
@@ -130,17 +143,21 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
     let s = &report.summary;
-    eprintln!(
-        "apply{}: {} applied, {} already applied, {} would apply, {} failed, {} skipped (other applications); {} requests, {} retries",
-        if args.dry_run { " (dry run)" } else { "" },
-        s.applied,
-        s.already_applied,
-        s.would_apply,
-        s.failed,
-        s.skipped,
-        s.requests,
-        s.retries
-    );
+    if ctx.format(args.format) == Format::Json {
+        eprintln!("{}", serde_json::json!({"summary": s, "dry_run": args.dry_run}));
+    } else {
+        eprintln!(
+            "apply{}: {} applied, {} already applied, {} would apply, {} failed, {} skipped (other applications); {} requests, {} retries",
+            if args.dry_run { " (dry run)" } else { "" },
+            s.applied,
+            s.already_applied,
+            s.would_apply,
+            s.failed,
+            s.skipped,
+            s.requests,
+            s.retries
+        );
+    }
     if s.failed > 0 {
         print_error(format_args!(
             "{} changes failed (see the report); re-run with `--resume REPORT` once the cause is fixed",

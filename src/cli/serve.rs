@@ -14,6 +14,16 @@ use super::common::{definitions_failed, print_error};
 use super::context::Context;
 use super::{EXIT_OK, EXIT_USAGE};
 
+/// Output formats of `serve`: how its log lines and errors are written on stderr.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// `entitle serve: ...` sentences.
+    #[default]
+    Human,
+    /// One JSON object per line (`{"event": ...}`), and errors as `{"error": {...}}`.
+    Json,
+}
+
 /// Arguments of `serve`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -29,6 +39,17 @@ pub struct Args {
     /// The longest a request may take (`30s`, `2m`).
     #[arg(long, default_value = "30s")]
     timeout: String,
+    /// How log lines and errors are written on stderr (default: `human`, or entitle.toml's `output.format`).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+/// One log line on stderr: `event` with its fields as JSON, or the sentence.
+fn log(format: Format, event: serde_json::Value, sentence: impl std::fmt::Display) {
+    match format {
+        Format::Json => eprintln!("{event}"),
+        Format::Human => eprintln!("entitle serve: {sentence}"),
+    }
 }
 
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
@@ -79,12 +100,17 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         }
     };
     let address = listener.local_addr()?;
-    eprintln!(
-        "entitle serve: listening on http://{address} (policy {})",
-        &service.current().policy_sha256
+    let format = ctx.format(args.format);
+    let hash = service.current().policy_sha256.clone();
+    log(
+        format,
+        serde_json::json!({"event": "listening", "address": format!("http://{address}"), "policy_sha256": hash}),
+        format_args!("listening on http://{address} (policy {hash})"),
     );
-    http::serve(service, listener, shutdown(), |service| Some(Box::pin(reload_on_hangup(service))))?;
-    eprintln!("entitle serve: stopped");
+    http::serve(service, listener, shutdown(), move |service| {
+        Some(Box::pin(reload_on_hangup(service, format)))
+    })?;
+    log(format, serde_json::json!({"event": "stopped"}), "stopped");
     Ok(EXIT_OK)
 }
 
@@ -101,7 +127,7 @@ async fn shutdown() {
 }
 
 /// Reloads the definitions on each SIGHUP, saying on stderr what happened.
-async fn reload_on_hangup(service: Arc<Service>) {
+async fn reload_on_hangup(service: Arc<Service>, format: Format) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hangup) = signal(SignalKind::hangup()) else {
         return;
@@ -110,17 +136,28 @@ async fn reload_on_hangup(service: Arc<Service>) {
         let service = service.clone();
         let outcome = tokio::task::spawn_blocking(move || service.reload().map(|l| l.policy_sha256.clone())).await;
         match outcome {
-            Ok(Ok(hash)) => eprintln!("entitle serve: reloaded (policy {hash})"),
+            Ok(Ok(hash)) => log(
+                format,
+                serde_json::json!({"event": "reloaded", "policy_sha256": hash}),
+                format_args!("reloaded (policy {hash})"),
+            ),
             Ok(Err(diagnostics)) => {
-                let first = diagnostics.iter().find(|d| d.severity == entitle::Severity::Error);
-                eprintln!(
-                    "entitle serve: reload failed, the previous policy keeps serving: {}",
-                    first
-                        .map(|d| entitle::term::one_line(&format!("{}: {}", d.location, d.message)).to_string())
-                        .unwrap_or_default()
+                let first = diagnostics
+                    .iter()
+                    .find(|d| d.severity == entitle::Severity::Error)
+                    .map(|d| entitle::term::one_line(&format!("{}: {}", d.location, d.message)).to_string())
+                    .unwrap_or_default();
+                log(
+                    format,
+                    serde_json::json!({"event": "reload-failed", "message": first}),
+                    format_args!("reload failed, the previous policy keeps serving: {first}"),
                 );
             }
-            Err(_) => eprintln!("entitle serve: reload failed"),
+            Err(_) => log(
+                format,
+                serde_json::json!({"event": "reload-failed", "message": "the reload did not finish"}),
+                "reload failed",
+            ),
         }
     }
 }
