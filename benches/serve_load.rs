@@ -90,13 +90,7 @@ fn main() {
         .map(|v| json!({"identity": v, "as_of": as_of}).to_string())
         .collect();
     let service = Arc::new(
-        Service::new(ServeConfig {
-            roles: dir.path().join("roles"),
-            policies: Some(dir.path().join("policies")),
-            token: None,
-            max_body_bytes: entitle::serve::DEFAULT_MAX_BODY_BYTES,
-            request_timeout: Duration::from_secs(30),
-        })
+        Service::new(ServeConfig::new(dir.path().join("roles"), Some(dir.path().join("policies"))))
         .unwrap_or_else(|d| panic!("{d:?}")),
     );
     let loaded = service.current();

@@ -12,6 +12,7 @@ use entitle::time::Duration;
 
 use super::common::{definitions_failed, print_error};
 use super::context::Context;
+use super::errors::{report, CliError};
 use super::{EXIT_OK, EXIT_USAGE};
 
 /// Output formats of `serve`: how its log lines and errors are written on stderr.
@@ -42,6 +43,16 @@ pub struct Args {
     /// How log lines and errors are written on stderr (default: `human`, or entitle.toml's `output.format`).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// The identity feed `GET /v1/who/...` answers from (JSON, JSON Lines, CSV or SCIM); re-read on reload.
+    #[arg(long)]
+    identities: Option<PathBuf>,
+    /// Live state, for `who` to say who holds it and whether they should; repeat for one file per
+    /// application; re-read on reload.
+    #[arg(long)]
+    live: Vec<PathBuf>,
+    /// The application of SCIM group exports given with `--live`.
+    #[arg(long)]
+    app: Option<String>,
 }
 
 /// One log line on stderr: `event` with its fields as JSON, or the sentence.
@@ -76,20 +87,31 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<i32> {
         },
     };
     let config = ServeConfig {
-        roles: roles.to_path_buf(),
-        policies: policies.map(Path::to_path_buf),
         token,
         max_body_bytes: args.max_body,
         request_timeout: timeout,
+        identities: args.identities.as_deref().map(|p| ctx.input(p)),
+        live: args.live.iter().map(|p| ctx.input(p)).collect(),
+        app: args.app,
+        ..ServeConfig::new(roles.to_path_buf(), policies.map(Path::to_path_buf))
     };
     let service = match Service::new(config) {
         Ok(s) => Arc::new(s),
         Err(diagnostics) => {
-            let sources = match entitle::Project::load(roles, policies) {
-                Ok(project) => project.sources().clone(),
-                Err(failure) => failure.sources,
+            return match entitle::Project::load(roles, policies) {
+                // The definitions load: it is a feed that does not (exit 2, as `entitle who` says it).
+                Ok(_) => {
+                    for d in &diagnostics {
+                        let error = CliError::located("input", &d.location.file, &d.message);
+                        report(&match &d.help {
+                            Some(help) => error.at(&d.location.file, None).with_help(help),
+                            None => error,
+                        });
+                    }
+                    Ok(EXIT_USAGE)
+                }
+                Err(failure) => Err(definitions_failed(&diagnostics, &failure.sources)),
             };
-            return Err(definitions_failed(&diagnostics, &sources));
         }
     };
     let listener = match TcpListener::bind(&args.listen) {

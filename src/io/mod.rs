@@ -47,6 +47,7 @@
 //! The cases are `tests/cases/feeds/` and `tests/cases/live/` (one file per
 //! case, run by `tests/feed_cases.rs`).
 
+pub mod feed_kind;
 pub mod git;
 pub mod identities;
 pub mod junit;

@@ -20,6 +20,8 @@ use crate::population::Population;
 use crate::state::{shown, IdentityState};
 use crate::time::Instant;
 use crate::whatif::{compare, edit, scope, State};
+use crate::who::{who as who_one, Target, WhoError};
+use percent_encoding::percent_decode_str;
 
 /// A request that cannot be answered: the HTTP status, a stable code, one sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,4 +363,95 @@ pub fn whatif(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Val
     let scope = scope::between(&before, &after, Some((&loaded.engine, &loaded.engine)));
     let result = compare(&before, &after, &scope, &|n| metrics.decisions(n)).map_err(internal)?;
     serde_json::to_value(&result).map_err(internal)
+}
+
+/// The target of a `who` path (what follows `/v1/who/`): one percent-encoded entitlement id, or
+/// `role/` or `package/` and one percent-encoded id.
+fn who_target(rest: &str) -> Result<Target, ApiError> {
+    let not_found = || ApiError {
+        status: 404,
+        code: "not-found",
+        message: format!(
+            "no endpoint `/v1/who/{}`: ask `/v1/who/{{entitlement}}`, `/v1/who/role/{{role}}` or `/v1/who/package/{{package}}` (a `/` in an id is written `%2F`)",
+            shown(rest)
+        ),
+    };
+    let decode = |segment: &str| -> Result<String, ApiError> {
+        if segment.is_empty() {
+            return Err(not_found());
+        }
+        percent_decode_str(segment)
+            .decode_utf8()
+            .map(|id| id.into_owned())
+            .map_err(|_| invalid(format!("`{}` is not UTF-8 once percent-decoded", shown(segment))))
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    match segments.as_slice() {
+        [entitlement] => Ok(Target::Entitlement(decode(entitlement)?)),
+        ["role", role] => Ok(Target::Role(decode(role)?)),
+        ["package", package] => Ok(Target::Package(decode(package)?)),
+        _ => Err(not_found()),
+    }
+}
+
+/// A query string's parameters (`as_of=2026-11-21`), percent-decoded, each allowed at most once.
+fn query_parameters(query: &str, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let mut parameters = HashMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |text: &str| {
+            percent_decode_str(&text.replace('+', " "))
+                .decode_utf8()
+                .map(|t| t.into_owned())
+                .map_err(|_| invalid(format!("the query parameter `{}` is not UTF-8 once percent-decoded", shown(key))))
+        };
+        let (key, value) = (decode(key)?, decode(value)?);
+        if !allowed.contains(&key.as_str()) {
+            let help = crate::diag::did_you_mean(&key, allowed.iter().copied())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            return Err(invalid(format!("unknown query parameter `{}`{help}", shown(&key))));
+        }
+        if parameters.insert(key.clone(), value).is_some() {
+            return Err(invalid(format!("the query parameter `{}` is given twice", shown(&key))));
+        }
+    }
+    Ok(parameters)
+}
+
+/// `GET /v1/who/{entitlement}`, `/v1/who/role/{role}`, `/v1/who/package/{package}` (with `?as_of=`):
+/// who should hold it among the population of `--identities`, and with `--live` who does and
+/// whether they should — [`crate::who::who`]'s answer, as `entitle who --format json` prints it.
+pub fn who(loaded: &Loaded, rest: &str, query: &str, metrics: &Metrics) -> Result<Value, ApiError> {
+    let target = who_target(rest)?;
+    let Some(population) = &loaded.population else {
+        return Err(ApiError {
+            status: 409,
+            code: "no-identities",
+            message: "`who` answers from an identity feed, and none is loaded: start `entitle serve` with `--identities FILE`"
+                .into(),
+        });
+    };
+    let parameters = query_parameters(query, &["as_of"])?;
+    let at = match parameters.get("as_of") {
+        None => Instant::now(),
+        Some(text) => Instant::parse(text).map_err(|e| invalid(format!("`as_of`: {e}")))?,
+    };
+    let answer = match who_one(&loaded.project, &loaded.engine, population, loaded.live.as_deref(), &target, at) {
+        Ok(answer) => answer,
+        Err(WhoError::Unknown { what, id, help }) => {
+            return Err(ApiError {
+                status: 404,
+                code: match what {
+                    "role" => "unknown-role",
+                    "package" => "unknown-package",
+                    _ => "unknown-entitlement",
+                },
+                message: WhoError::Unknown { what, id: shown(&id), help }.to_string(),
+            })
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    metrics.decisions(answer.summary.evaluated as u64);
+    serde_json::to_value(&answer).map_err(internal)
 }

@@ -34,7 +34,7 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// The longest shutdown waits for requests in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A body this large (or a plan, what-if or reload) is answered on a blocking thread, not on the runtime's.
+/// A body this large (or a plan, what-if, who or reload) is answered on a blocking thread, not on the runtime's.
 const INLINE_BODY_BYTES: usize = 64 * 1024;
 
 /// Serves `service` on `listener` until `shutdown` resolves, then drains. Blocks the calling thread.
@@ -117,7 +117,10 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let config = service.config().clone();
     let method = request.method().as_str().to_string();
-    let path = request.uri().path().to_string();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
     let authorization = request
         .headers()
         .get(hyper::header::AUTHORIZATION)
@@ -155,7 +158,10 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
                 )
             }
         };
-        let heavy = body.len() > INLINE_BODY_BYTES || matches!(path.as_str(), "/v1/plan" | "/v1/whatif" | "/v1/reload");
+        let route = path.split('?').next().unwrap_or_default();
+        let heavy = body.len() > INLINE_BODY_BYTES
+            || matches!(route, "/v1/plan" | "/v1/whatif" | "/v1/reload")
+            || route.starts_with("/v1/who/");
         if heavy {
             let worker = service.clone();
             match tokio::task::spawn_blocking(move || worker.handle(&method, &path, authorization.as_deref(), &body)).await {

@@ -25,7 +25,12 @@ use serde_json::{json, Value};
 
 use crate::diag::{Diagnostic, Severity};
 use crate::eval::Engine;
+use crate::io::feed_kind::{misplaced, FeedKind};
+use crate::io::identities::parse_identities;
+use crate::io::live::{parse_live, LiveFile};
+use crate::io::{read_bounded, InputError, ReadBudget};
 use crate::plan::policy_sha256;
+use crate::population::Population;
 use crate::project::Project;
 
 /// What the service serves and how.
@@ -41,12 +46,37 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// The longest a request may take, body reading included.
     pub request_timeout: std::time::Duration,
+    /// The identity feed `GET /v1/who/...` answers from (`--identities`), read at start and on reload.
+    pub identities: Option<PathBuf>,
+    /// Live state (`--live`, one file per application), read at start and on reload: `who` then says
+    /// who holds it and whether they should.
+    pub live: Vec<PathBuf>,
+    /// The application of SCIM group exports among `live` (`--app`).
+    pub app: Option<String>,
+}
+
+impl ServeConfig {
+    /// Serves `roles` (and `policies`) with the defaults: no token, [`DEFAULT_MAX_BODY_BYTES`],
+    /// 30 s per request, no identity feed and no live state.
+    pub fn new(roles: PathBuf, policies: Option<PathBuf>) -> ServeConfig {
+        ServeConfig {
+            roles,
+            policies,
+            token: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: std::time::Duration::from_secs(30),
+            identities: None,
+            live: Vec::new(),
+            app: None,
+        }
+    }
 }
 
 /// The default largest request body: 16 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// Loaded definitions with their engine: what a request is answered with.
+/// Loaded definitions with their engine, and the feeds `who` answers from: what a request is
+/// answered with. Loaded whole or not at all.
 pub struct Loaded {
     /// The project.
     pub project: Arc<Project>,
@@ -54,12 +84,18 @@ pub struct Loaded {
     pub engine: Engine,
     /// The SHA-256 of its compiled policy set (as in plan output).
     pub policy_sha256: String,
+    /// The population of `--identities`, when given.
+    pub population: Option<Population>,
+    /// The live state of `--live`, when given.
+    pub live: Option<Vec<LiveFile>>,
 }
 
 impl Loaded {
-    /// Loads, compiles and checks the definitions; the diagnostics when they have errors.
-    pub fn load(roles: &std::path::Path, policies: Option<&std::path::Path>) -> Result<Loaded, Vec<Diagnostic>> {
-        let project = Arc::new(Project::load(roles, policies).map_err(|f| f.diagnostics)?);
+    /// Loads, compiles and checks the definitions, then reads the identity feed and live state
+    /// against them as the CLI reads them; every diagnostic when any of it fails.
+    pub fn load(config: &ServeConfig) -> Result<Loaded, Vec<Diagnostic>> {
+        let roles = config.roles.as_path();
+        let project = Arc::new(Project::load(roles, config.policies.as_deref()).map_err(|f| f.diagnostics)?);
         let engine = Engine::new(project.clone()).map_err(|e| {
             vec![Diagnostic::new(
                 crate::diag::Code::Io,
@@ -67,12 +103,88 @@ impl Loaded {
                 format!("the engine could not be built: {e}"),
             )]
         })?;
+        let (population, live) = read_feeds(config, &project)?;
         Ok(Loaded {
             policy_sha256: policy_sha256(&project),
             project,
             engine,
+            population,
+            live,
         })
     }
+}
+
+/// The identity feed and live files of `config`, read within one [`ReadBudget`] exactly as the
+/// CLI reads them (a live export given as identities, or the reverse, is refused; a feed that
+/// cannot be read through is an error, never a shorter population); every failure as a diagnostic.
+fn read_feeds(config: &ServeConfig, project: &Project) -> Result<(Option<Population>, Option<Vec<LiveFile>>), Vec<Diagnostic>> {
+    let budget = ReadBudget::per_run();
+    let mut failures = Vec::new();
+    let mut read = |path: &std::path::Path, kind: FeedKind| -> Option<(String, Vec<u8>)> {
+        if path == std::path::Path::new("-") {
+            failures.push(Diagnostic::new(
+                crate::diag::Code::Io,
+                crate::diag::Location::new("<stdin>", 0, 0),
+                "the service re-reads its feeds on reload, so a feed must be a file, not `-` (standard input)",
+            ));
+            return None;
+        }
+        match read_bounded(path, &budget) {
+            Err(e) => {
+                failures.push(input_diagnostic(&e));
+                None
+            }
+            Ok((file, bytes)) => match misplaced(&file, &bytes, kind) {
+                Some(m) => {
+                    failures.push(
+                        Diagnostic::new(crate::diag::Code::Io, crate::diag::Location::new(file, 0, 0), m.message)
+                            .with_help(m.help),
+                    );
+                    None
+                }
+                None => Some((file, bytes)),
+            },
+        }
+    };
+    let feed = config
+        .identities
+        .as_deref()
+        .and_then(|path| read(path, FeedKind::Identities))
+        .map(|(file, bytes)| parse_identities(&file, &bytes, None, &project.defs));
+    let live: Vec<Result<LiveFile, InputError>> = config
+        .live
+        .iter()
+        .filter_map(|path| read(path, FeedKind::Live))
+        .map(|(file, bytes)| parse_live(&file, &bytes, None, config.app.as_deref()))
+        .collect();
+    let population = match feed {
+        None => None,
+        Some(Ok(feed)) => Some(Population::new(feed)),
+        Some(Err(e)) => {
+            failures.push(input_diagnostic(&e));
+            None
+        }
+    };
+    let mut files = Vec::with_capacity(live.len());
+    for file in live {
+        match file {
+            Ok(f) => files.push(f),
+            Err(e) => failures.push(input_diagnostic(&e)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(failures);
+    }
+    Ok((population, (!config.live.is_empty()).then_some(files)))
+}
+
+/// An unreadable feed as a diagnostic at its file and line.
+fn input_diagnostic(e: &InputError) -> Diagnostic {
+    Diagnostic::new(
+        crate::diag::Code::Io,
+        crate::diag::Location::new(e.file(), e.line().unwrap_or(0), 0),
+        e.to_string(),
+    )
 }
 
 /// An answer: status, content type, body.
@@ -127,7 +239,7 @@ impl std::fmt::Debug for Service {
 impl Service {
     /// Loads the definitions; a service never starts on definitions with errors.
     pub fn new(config: ServeConfig) -> Result<Service, Vec<Diagnostic>> {
-        let loaded = Loaded::load(&config.roles, config.policies.as_deref())?;
+        let loaded = Loaded::load(&config)?;
         Ok(Service {
             config,
             current: RwLock::new(Arc::new(loaded)),
@@ -149,11 +261,12 @@ impl Service {
         }
     }
 
-    /// Reloads the definitions from disk and swaps them in when they load cleanly; otherwise
-    /// the old ones keep serving and the diagnostics are returned.
+    /// Reloads the definitions (and the identity feed and live state, when given) from disk and
+    /// swaps them in when they all load cleanly; otherwise the old ones keep serving and the
+    /// diagnostics are returned.
     pub fn reload(&self) -> Result<Arc<Loaded>, Vec<Diagnostic>> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
-        let result = Loaded::load(&self.config.roles, self.config.policies.as_deref());
+        let result = Loaded::load(&self.config);
         self.metrics.reload(result.is_ok());
         let loaded = Arc::new(result?);
         match self.current.write() {
@@ -163,7 +276,8 @@ impl Service {
         Ok(loaded)
     }
 
-    /// Answers one request. `authorization` is the `Authorization` header, if any.
+    /// Answers one request. `path` may carry a query (`/v1/who/x?as_of=2026-11-21`);
+    /// `authorization` is the `Authorization` header, if any.
     pub fn handle(&self, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> Reply {
         let started = Clock::now();
         let (endpoint, reply) = self.route(method, path, authorization, body);
@@ -174,8 +288,9 @@ impl Service {
     fn route(&self, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> (&'static str, Reply) {
         let loaded = self.current();
         let hash = loaded.policy_sha256.as_str();
-        let path = path.split('?').next().unwrap_or(path);
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let endpoint: &'static str = match path {
+            _ if path.starts_with("/v1/who/") => "who",
             "/healthz" => "healthz",
             "/readyz" => "readyz",
             "/metrics" => "metrics",
@@ -191,7 +306,7 @@ impl Service {
                 )
             }
         };
-        let expected = if matches!(endpoint, "healthz" | "readyz" | "metrics") {
+        let expected = if matches!(endpoint, "healthz" | "readyz" | "metrics" | "who") {
             "GET"
         } else {
             "POST"
@@ -223,6 +338,10 @@ impl Service {
                 policy_sha256: hash.to_string(),
             },
             "reload" => self.reload_reply(hash),
+            "who" => match api::who(&loaded, &path["/v1/who/".len()..], query, &self.metrics) {
+                Ok(value) => Reply::json(200, value, hash),
+                Err(e) => Reply::error(e.status, e.code, e.message, hash),
+            },
             _ => match serde_json::from_slice::<Value>(body) {
                 Err(e) => Reply::error(400, "bad-json", format!("the body is not JSON: {e}"), hash),
                 Ok(request) if !request.is_object() => Reply::error(400, "bad-request", "the body must be a JSON object", hash),
