@@ -45,7 +45,15 @@ impl Drop for Served {
 }
 
 fn serve(extra: &[&str]) -> Served {
+    serve_with(&[], extra)
+}
+
+/// A service whose directory also holds `files` (its name there, the file copied from the repository).
+fn serve_with(files: &[(&str, &str)], extra: &[&str]) -> Served {
     let dir = tempfile::tempdir().unwrap();
+    for (name, from) in files {
+        std::fs::copy(root().join(from), dir.path().join(name)).unwrap();
+    }
     copy_dir(&root().join("roles"), &dir.path().join("roles"));
     copy_dir(&root().join("policies"), &dir.path().join("policies"));
     std::fs::write(dir.path().join("token"), format!("{TOKEN}\n")).unwrap();
@@ -122,11 +130,28 @@ fn post(served: &Served, path: &str, body: &Value) -> (u16, Value) {
     (status, value)
 }
 
+fn get(served: &Served, path: &str) -> (u16, Value) {
+    let (status, hash, text) = call(served, "GET", path, None, Some(TOKEN));
+    let value: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
+    assert_eq!(
+        value["policy_sha256"],
+        hash.as_str(),
+        "the body and the header name the same policy"
+    );
+    check_openapi("get", path, status, &value);
+    (status, value)
+}
+
 /// Validates an answer against the schema docs/openapi.yaml gives for its path, method and status.
 fn check_openapi(method: &str, path: &str, status: u16, body: &Value) {
     let text = std::fs::read_to_string(root().join("docs/openapi.yaml")).unwrap();
     let spec: Value = serde_yaml::from_str(&text).unwrap();
-    let template = if path.starts_with("/v1/who/") {
+    let path = path.split('?').next().unwrap_or(path);
+    let template = if path.starts_with("/v1/who/role/") {
+        "/v1/who/role/{role}"
+    } else if path.starts_with("/v1/who/package/") {
+        "/v1/who/package/{package}"
+    } else if path.starts_with("/v1/who/") {
         "/v1/who/{entitlement}"
     } else {
         path
@@ -330,6 +355,14 @@ fn every_endpoint_answers_as_the_cli_does_and_as_documented() {
     let (status, nothing) = post(&served, "/v1/whatif", &json!({"identities": feed()}));
     assert_eq!((status, nothing["error"]["code"].clone()), (422, json!("invalid-request")));
 
+    // who: this service was started without `--identities`.
+    let (status, none) = get(&served, "/v1/who/github:org-member");
+    assert_eq!((status, none["error"]["code"].clone()), (409, json!("no-identities")), "{none}");
+    assert!(
+        none["error"]["message"].as_str().unwrap().contains("--identities FILE"),
+        "{none}"
+    );
+
     // health, readiness, metrics
     for path in ["/healthz", "/readyz"] {
         let (status, _, text) = call(&served, "GET", path, None, None);
@@ -485,4 +518,182 @@ fn format_json_logs_one_json_object_per_line() {
     assert!(status.success());
     assert_eq!(next_event(), json!({"event": "stopped"}));
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// The answer of `entitle who ARGS --format json` over the example feed and live state.
+fn cli_who(target: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .current_dir(root())
+        .arg("who")
+        .args(target)
+        .args([
+            "--identities",
+            "fixtures/identities.jsonl",
+            "--live",
+            "fixtures/live.jsonl",
+            "--as-of",
+            "2026-11-21",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn without_hash(mut answer: Value) -> Value {
+    answer.as_object_mut().unwrap().remove("policy_sha256");
+    answer
+}
+
+#[test]
+fn who_answers_entitlements_roles_and_packages_as_the_cli_does() {
+    let served = serve_with(
+        &[("people.jsonl", "fixtures/identities.jsonl"), ("grants.jsonl", "fixtures/live.jsonl")],
+        &["--identities", "people.jsonl", "--live", "grants.jsonl"],
+    );
+    for (path, cli) in [
+        ("/v1/who/aws:prod-admin?as_of=2026-11-21", vec!["aws:prod-admin"]),
+        // Percent-encoded, as a client library writes a path segment.
+        ("/v1/who/aws%3Aprod-admin?as_of=2026-11-21T00%3A00%3A00Z", vec!["aws:prod-admin"]),
+        ("/v1/who/role/engineer?as_of=2026-11-21", vec!["--role", "engineer"]),
+        ("/v1/who/package/break-glass?as_of=2026-11-21", vec!["--package", "break-glass"]),
+    ] {
+        let (status, answer) = get(&served, path);
+        assert_eq!(status, 200, "{path}: {answer}");
+        assert_eq!(without_hash(answer), cli_who(&cli), "{path}");
+    }
+    // The answer has substance: who should hold it, and who holds it live without justification.
+    let (_, admins) = get(&served, "/v1/who/aws:prod-admin?as_of=2026-11-21");
+    assert!(admins["summary"]["should"].as_u64().unwrap() > 0, "{admins}");
+    assert!(admins["summary"]["live_unjustified"].as_u64().unwrap() > 0, "{admins}");
+    let (_, engineers) = get(&served, "/v1/who/role/engineer?as_of=2026-11-21");
+    assert!(!engineers["role_holders"].as_array().unwrap().is_empty(), "{engineers}");
+
+    // Unknown targets are 404, with a did-you-mean, as the CLI says them.
+    for (path, code, help) in [
+        ("/v1/who/aws:prod-admn", "unknown-entitlement", "did you mean `aws:prod-admin`?"),
+        ("/v1/who/role/enginer", "unknown-role", "did you mean `engineer`?"),
+        ("/v1/who/package/break-glas", "unknown-package", "did you mean `break-glass`?"),
+    ] {
+        let (status, error) = get(&served, path);
+        assert_eq!((status, error["error"]["code"].clone()), (404, json!(code)), "{path}: {error}");
+        assert!(error["error"]["message"].as_str().unwrap().ends_with(help), "{error}");
+    }
+    // Query parameters are checked like request members; an unknown path shape is 404.
+    for (path, status, code) in [
+        ("/v1/who/aws:prod-admin?asof=2026-11-21", 422, "invalid-request"),
+        ("/v1/who/aws:prod-admin?as_of=yesterday", 422, "invalid-request"),
+        ("/v1/who/aws:prod-admin?as_of=2026-11-21&as_of=2026-11-22", 422, "invalid-request"),
+        ("/v1/who/role/engineer/extra", 404, "not-found"),
+        ("/v1/who/", 404, "not-found"),
+    ] {
+        let (got, error) = get(&served, path);
+        assert_eq!((got, error["error"]["code"].clone()), (status, json!(code)), "{path}: {error}");
+    }
+    // Auth, and the method.
+    for token in [None, Some("wrong-token")] {
+        let (status, _, text) = call(&served, "GET", "/v1/who/aws:prod-admin", None, token);
+        assert_eq!(status, 401, "{text}");
+        check_openapi("get", "/v1/who/aws:prod-admin", status, &serde_json::from_str(&text).unwrap());
+    }
+    let (status, _, text) = call(&served, "POST", "/v1/who/aws:prod-admin", Some("{}"), Some(TOKEN));
+    assert_eq!(status, 405, "{text}");
+    // `/metrics` counts it, and the identities it evaluated.
+    let (_, _, metrics) = call(&served, "GET", "/metrics", None, Some(TOKEN));
+    assert!(
+        metrics.contains("entitle_requests_total{endpoint=\"who\",status=\"200\"} 6\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("entitle_requests_total{endpoint=\"who\",status=\"404\"} 5\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("entitle_decisions_total 498\n"), "six answers of 83 identities: {metrics}");
+}
+
+#[test]
+fn a_broken_identity_feed_keeps_the_old_population_serving_and_a_good_one_is_swapped_in() {
+    let served = serve_with(
+        &[("people.jsonl", "fixtures/identities.jsonl"), ("grants.jsonl", "fixtures/live.jsonl")],
+        &["--identities", "people.jsonl", "--live", "grants.jsonl"],
+    );
+    let path = "/v1/who/aws:prod-admin?as_of=2026-11-21";
+    let (_, before) = get(&served, path);
+    assert_eq!(before["summary"]["evaluated"], 83, "{before}");
+    let people = served.dir.path().join("people.jsonl");
+    let good = std::fs::read_to_string(&people).unwrap();
+
+    // Broken pushes of the feed: the live export in its place, bytes that are not UTF-8, the file gone.
+    // Each reload is refused with the diagnostics, and the old population keeps answering.
+    let live_export = std::fs::read(root().join("fixtures/live.jsonl")).unwrap();
+    let not_utf8 = [good.as_bytes(), b"\xff\xfe\n"].concat();
+    for (broken, says) in [
+        (Some(live_export), "is a live-state export"),
+        (Some(not_utf8), "not valid UTF-8"),
+        (None, "cannot read the file"),
+    ] {
+        match &broken {
+            Some(bytes) => std::fs::write(&people, bytes).unwrap(),
+            None => std::fs::remove_file(&people).unwrap(),
+        }
+        let (status, reload) = post(&served, "/v1/reload", &json!({}));
+        assert_eq!(status, 422, "{reload}");
+        assert_eq!(reload["error"]["code"], "reload-failed");
+        let diagnostics = reload["error"]["diagnostics"].as_array().unwrap();
+        assert!(
+            diagnostics.iter().any(|d| d["message"].as_str().unwrap().contains(says)
+                && d["file"].as_str().unwrap().ends_with("people.jsonl")),
+            "{reload}"
+        );
+        let (status, now) = get(&served, path);
+        assert_eq!(status, 200, "{now}");
+        assert_eq!(now, before, "the old population keeps serving");
+    }
+    // SIGHUP with a broken feed: the same.
+    kill(&served, "-HUP");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(get(&served, path).1, before);
+
+    // A good push that changes who holds it: swapped in.
+    let holder = before["should"][0]["identity"].as_str().unwrap().to_string();
+    let fewer: String = good
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).unwrap()["id"] != holder.as_str())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&people, fewer).unwrap();
+    let (status, reload) = post(&served, "/v1/reload", &json!({}));
+    assert_eq!(status, 200, "{reload}");
+    let (_, after) = get(&served, path);
+    assert_eq!(after["summary"]["evaluated"], 82, "{after}");
+    assert!(
+        after["should"].as_array().unwrap().iter().all(|h| h["identity"] != holder.as_str()),
+        "{after}"
+    );
+    // The one who left the feed but still holds it live is now an orphaned account.
+    assert!(
+        after["live"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["identity"] == holder.as_str() && h["reason"] == "orphaned-account"),
+        "{after}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_broken_identity_feed() {
+    let out = Command::new(env!("CARGO_BIN_EXE_entitle"))
+        .current_dir(root())
+        .args(["serve", "--listen", "127.0.0.1:0", "--identities", "fixtures/live.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`fixtures/live.jsonl` is a live-state export (grants of `identity` and `entitlement`), not an identity feed"),
+        "{stderr}"
+    );
 }
