@@ -68,6 +68,101 @@ fn phase(clients: usize, requests: usize, work: impl Fn(usize, usize) + Sync) ->
     (latencies, started.elapsed())
 }
 
+/// The answer a client checks: one result, for a valid record.
+#[derive(serde::Deserialize)]
+struct Answer {
+    results: Vec<AnswerResult>,
+}
+
+#[derive(serde::Deserialize)]
+struct AnswerResult {
+    valid: bool,
+}
+
+/// One request on a client's connection, its answer read whole and checked.
+async fn one_request(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>,
+    address: std::net::SocketAddr,
+    body: hyper::body::Bytes,
+) {
+    use http_body_util::BodyExt;
+    sender.ready().await.unwrap();
+    let request = hyper::Request::post("/v1/desired")
+        .header(hyper::header::HOST, address.to_string())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(body))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let answer: Answer = serde_json::from_slice(&bytes).unwrap();
+    assert!(answer.results.len() == 1 && answer.results[0].valid);
+}
+
+/// `clients` closed-loop clients as tasks on a tokio runtime of `threads` threads, each with its
+/// own keep-alive HTTP/1.1 connection (hyper's client): a client sends its next request only
+/// once the answer to the last has arrived whole, with status 200 and a body that parses to one
+/// valid result. Latencies of every request, and wall time.
+fn async_phase(
+    address: std::net::SocketAddr,
+    clients: usize,
+    requests: usize,
+    threads: usize,
+    bodies: &[String],
+    pick: &(dyn Fn(usize, usize) -> usize + Sync),
+) -> (Vec<Duration>, Duration) {
+    use hyper::body::Bytes;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .unwrap();
+    // Each client's bodies, chosen as the other phases choose them.
+    let mine: Vec<Vec<Bytes>> = (0..clients)
+        .map(|c| (0..requests).map(|i| Bytes::from(bodies[pick(c, i)].clone())).collect())
+        .collect();
+    runtime.block_on(async move {
+        let mut connections = Vec::with_capacity(clients);
+        for _ in 0..clients {
+            let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            connections.push(sender);
+        }
+        // Warm the connections once.
+        for sender in &mut connections {
+            one_request(sender, address, mine[0][0].clone()).await;
+        }
+        let started = Instant::now();
+        let tasks: Vec<_> = connections
+            .into_iter()
+            .zip(mine)
+            .map(|(mut sender, bodies)| {
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(bodies.len());
+                    for body in bodies {
+                        if started.elapsed() > PHASE_LIMIT {
+                            break;
+                        }
+                        let t = Instant::now();
+                        one_request(&mut sender, address, body).await;
+                        latencies.push(t.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies = Vec::with_capacity(clients * requests);
+        for task in tasks {
+            latencies.extend(task.await.unwrap());
+        }
+        (latencies, started.elapsed())
+    })
+}
+
 fn main() {
     let clients = env_usize("ENTITLE_LOAD_CLIENTS", 32);
     let requests = env_usize("ENTITLE_LOAD_REQUESTS", 500);
@@ -135,6 +230,10 @@ fn main() {
             http::serve(service, listener, shutdown, |_| None).unwrap();
         })
     };
+    let client_threads = env_usize("ENTITLE_LOAD_CLIENT_THREADS", 1);
+    let (l, w) = async_phase(address, clients, requests, client_threads, &bodies, &pick);
+    report("http: POST /v1/desired", l, w);
+
     let url = format!("http://{address}/v1/desired");
     let agents: Vec<ureq::Agent> = (0..clients)
         .map(|_| ureq::Agent::new_with_config(ureq::Agent::config_builder().build()))
@@ -152,7 +251,7 @@ fn main() {
         assert_eq!(response.status().as_u16(), 200);
         std::hint::black_box(response.body_mut().read_to_vec().unwrap());
     });
-    report("http: POST /v1/desired", l, w);
+    report("http, thread clients (ureq)", l, w);
     let _ = stop.send(());
     server.join().unwrap();
 }

@@ -7,20 +7,21 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::metrics::Metrics;
 use super::Loaded;
 use crate::eval::explain::{explain as explain_one, render, Explanation};
-use crate::eval::Evaluator;
+use crate::eval::{DesiredSet, Evaluator};
 use crate::io::identities::{parse_identities, IdentityFormat};
 use crate::io::live::LiveFileBuilder;
-use crate::plan::{GuardLimits, Limit, PlanOptions, Planner};
+use crate::plan::{GuardLimits, Limit, Plan, PlanOptions, Planner};
 use crate::population::Population;
 use crate::state::{shown, IdentityState};
 use crate::time::Instant;
-use crate::whatif::{compare, edit, scope, State};
-use crate::who::{who as who_one, Target, WhoError};
+use crate::whatif::{compare, edit, scope, State, WhatIf};
+use crate::who::{who as who_one, Target, Who, WhoError};
 use percent_encoding::percent_decode_str;
 
 /// A request that cannot be answered: the HTTP status, a stable code, one sentence.
@@ -110,16 +111,16 @@ struct Subjects {
 
 impl Subjects {
     fn read(loaded: &Loaded, request: &Value) -> Result<Subjects, ApiError> {
-        let mut items: Vec<Value> = records(request, "identities")?.to_vec();
-        match request.get("identity") {
-            None | Some(Value::Null) => {}
-            Some(one) if items.is_empty() => items.push(one.clone()),
+        let listed = records(request, "identities")?;
+        let items: &[Value] = match request.get("identity") {
+            None | Some(Value::Null) => listed,
+            Some(one) if listed.is_empty() => std::slice::from_ref(one),
             Some(_) => return Err(invalid("give `identity` or `identities`, not both")),
-        }
+        };
         if items.is_empty() {
             return Err(invalid("no identity: give `identity` (one record) or `identities` (a list)"));
         }
-        let identities = read_records(loaded, &items, "identities");
+        let identities = read_records(loaded, items, "identities");
         let mut owners: HashMap<String, IdentityState> = HashMap::new();
         for owner in read_records(loaded, records(request, "owners")?, "owners") {
             let owner = owner.map_err(|(_, e)| invalid(e))?;
@@ -149,8 +150,34 @@ impl Subjects {
     }
 }
 
+/// The answer of `POST /v1/desired`, serialised straight to bytes (no JSON tree in between).
+#[derive(Debug, Serialize)]
+pub struct DesiredAnswer {
+    as_of: String,
+    results: Vec<DesiredResult>,
+}
+
+/// One identity's result: a line of `entitle eval --format json`.
+#[derive(Debug)]
+enum DesiredResult {
+    /// A desired set, with or without its justifications.
+    Set { set: DesiredSet, explain: bool },
+    /// An invalid record, or a set with a warning (rare: built as a JSON tree).
+    Tree(Value),
+}
+
+impl Serialize for DesiredResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DesiredResult::Set { set, explain: true } => set.serialize(s),
+            DesiredResult::Set { set, explain: false } => set.summary().serialize(s),
+            DesiredResult::Tree(value) => value.serialize(s),
+        }
+    }
+}
+
 /// `POST /v1/desired`: each identity's desired entitlements and roles (as `eval --format json`).
-pub fn desired(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value, ApiError> {
+pub fn desired(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<DesiredAnswer, ApiError> {
     check_members(request, &["identity", "identities", "owners", "as_of", "explain"])?;
     let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
     let explain = flag(request, "explain")?;
@@ -158,25 +185,26 @@ pub fn desired(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Va
     let mut results = Vec::with_capacity(subjects.identities.len());
     for identity in &subjects.identities {
         results.push(match identity {
-            Err((id, error)) => json!({"identity": id, "valid": false, "error": error}),
+            Err((id, error)) => DesiredResult::Tree(json!({"identity": id, "valid": false, "error": error})),
             Ok(identity) => {
                 let (owner, warning) = subjects.owner_of(identity);
-                let d = loaded.engine.desired(identity, owner, at).map_err(internal)?;
-                let mut v = if explain {
-                    serde_json::to_value(&d)
-                } else {
-                    serde_json::to_value(d.summary())
+                let set = loaded.engine.desired(identity, owner, at).map_err(internal)?;
+                match warning {
+                    None => DesiredResult::Set { set, explain },
+                    Some(w) => {
+                        let mut v = serde_json::to_value(DesiredResult::Set { set, explain }).map_err(internal)?;
+                        v["warning"] = w.into();
+                        DesiredResult::Tree(v)
+                    }
                 }
-                .map_err(internal)?;
-                if let Some(w) = warning {
-                    v["warning"] = w.into();
-                }
-                v
             }
         });
     }
     metrics.decisions(results.len() as u64);
-    Ok(json!({"as_of": at.to_rfc3339(), "results": results}))
+    Ok(DesiredAnswer {
+        as_of: at.to_rfc3339(),
+        results,
+    })
 }
 
 /// `POST /v1/explain`: why one identity holds one entitlement, or why not.
@@ -278,7 +306,7 @@ fn limit(request: &Value, key: &str, default: Limit) -> Result<Limit, ApiError> 
 }
 
 /// `POST /v1/plan`: identities and live grants to a plan (spec §7), with the CLI's guards.
-pub fn plan(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value, ApiError> {
+pub fn plan(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Plan, ApiError> {
     use crate::plan::guards::{DEFAULT_MAX_INVALID, DEFAULT_MAX_ORPHANED, DEFAULT_MAX_PRIVILEGED_GRANTS, DEFAULT_MAX_REVOKES};
     check_members(
         request,
@@ -321,11 +349,11 @@ pub fn plan(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value
         .with_force(flag(request, "force")?);
     let plan = Planner::new(&loaded.engine, options).plan(&population, &[live]).map_err(internal)?;
     metrics.decisions(population.feed.identities.len() as u64);
-    serde_json::to_value(&plan).map_err(internal)
+    Ok(plan)
 }
 
 /// `POST /v1/whatif`: who gains and loses what under HR edits (`set`) or by a later instant (`to`).
-pub fn whatif(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Value, ApiError> {
+pub fn whatif(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<WhatIf, ApiError> {
     check_members(request, &["identities", "set", "as_of", "to"])?;
     let at = instant(request, "as_of")?.unwrap_or_else(Instant::now);
     let to = instant(request, "to")?;
@@ -361,8 +389,7 @@ pub fn whatif(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Val
         ..before
     };
     let scope = scope::between(&before, &after, Some((&loaded.engine, &loaded.engine)));
-    let result = compare(&before, &after, &scope, &|n| metrics.decisions(n)).map_err(internal)?;
-    serde_json::to_value(&result).map_err(internal)
+    compare(&before, &after, &scope, &|n| metrics.decisions(n)).map_err(internal)
 }
 
 /// The target of a `who` path (what follows `/v1/who/`): one percent-encoded entitlement id, or
@@ -422,7 +449,7 @@ fn query_parameters(query: &str, allowed: &[&str]) -> Result<HashMap<String, Str
 /// `GET /v1/who/{entitlement}`, `/v1/who/role/{role}`, `/v1/who/package/{package}` (with `?as_of=`):
 /// who should hold it among the population of `--identities`, and with `--live` who does and
 /// whether they should — [`crate::who::who`]'s answer, as `entitle who --format json` prints it.
-pub fn who(loaded: &Loaded, rest: &str, query: &str, metrics: &Metrics) -> Result<Value, ApiError> {
+pub fn who(loaded: &Loaded, rest: &str, query: &str, metrics: &Metrics) -> Result<Who, ApiError> {
     let target = who_target(rest)?;
     let Some(population) = &loaded.population else {
         return Err(ApiError {
@@ -453,5 +480,5 @@ pub fn who(loaded: &Loaded, rest: &str, query: &str, metrics: &Metrics) -> Resul
         Err(e) => return Err(internal(e)),
     };
     metrics.decisions(answer.summary.evaluated as u64);
-    serde_json::to_value(&answer).map_err(internal)
+    Ok(answer)
 }

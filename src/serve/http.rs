@@ -115,7 +115,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// One request to its answer, within the size and time bounds.
 async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let config = service.config().clone();
+    let (max_body_bytes, request_timeout) = (service.config().max_body_bytes, service.config().request_timeout);
     let method = request.method().as_str().to_string();
     let path = request
         .uri()
@@ -137,16 +137,16 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
             "payload-too-large",
             format!(
                 "the request body is larger than the {} bytes allowed (`--max-body`)",
-                config.max_body_bytes
+                max_body_bytes
             ),
             &service.current().policy_sha256,
         )
     };
-    if declared.is_some_and(|n| n > config.max_body_bytes) {
+    if declared.is_some_and(|n| n > max_body_bytes) {
         return to_response(too_large());
     }
     let work = async {
-        let body = match Limited::new(request.into_body(), config.max_body_bytes).collect().await {
+        let body = match Limited::new(request.into_body(), max_body_bytes).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
             Err(e) => {
@@ -177,14 +177,14 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
             service.handle(&method, &path, authorization.as_deref(), &body)
         }
     };
-    let reply = match tokio::time::timeout(config.request_timeout, work).await {
+    let reply = match tokio::time::timeout(request_timeout, work).await {
         Ok(reply) => reply,
         Err(_) => Reply::error(
             503,
             "timeout",
             format!(
                 "the request took longer than the {} s allowed (`--timeout`)",
-                config.request_timeout.as_secs_f64()
+                request_timeout.as_secs_f64()
             ),
             &service.current().policy_sha256,
         ),

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant as Clock;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::diag::{Diagnostic, Severity};
@@ -214,6 +215,40 @@ impl Reply {
         }
     }
 
+    /// A JSON answer serialised straight to bytes, with `policy_sha256` added as the last member
+    /// of an object body: the bytes [`Reply::json`] gives for the same object, without building
+    /// a JSON tree first.
+    pub fn object<T: Serialize + ?Sized>(status: u16, body: &T, policy_sha256: &str) -> Reply {
+        let mut bytes = Vec::with_capacity(512);
+        if let Err(e) = serde_json::to_writer(&mut bytes, body) {
+            return Reply::error(500, "internal", format!("the answer could not be written: {e}"), policy_sha256);
+        }
+        if bytes.last() == Some(&b'}') {
+            bytes.pop();
+            if bytes.len() > 1 {
+                bytes.push(b',');
+            }
+            bytes.extend_from_slice(b"\"policy_sha256\":");
+            // A string always serialises.
+            let _ = serde_json::to_writer(&mut bytes, policy_sha256);
+            bytes.push(b'}');
+        }
+        Reply {
+            status,
+            content_type: "application/json",
+            body: bytes,
+            policy_sha256: policy_sha256.to_string(),
+        }
+    }
+
+    /// An endpoint's answer (200), or its error.
+    fn answer<T: Serialize>(result: Result<T, api::ApiError>, policy_sha256: &str) -> Reply {
+        match result {
+            Ok(body) => Reply::object(200, &body, policy_sha256),
+            Err(e) => Reply::error(e.status, e.code, e.message, policy_sha256),
+        }
+    }
+
     /// A JSON error `{"error": {"code", "message"}}`.
     pub fn error(status: u16, code: &str, message: impl Into<String>, policy_sha256: &str) -> Reply {
         Reply::json(status, json!({"error": {"code": code, "message": message.into()}}), policy_sha256)
@@ -338,25 +373,16 @@ impl Service {
                 policy_sha256: hash.to_string(),
             },
             "reload" => self.reload_reply(hash),
-            "who" => match api::who(&loaded, &path["/v1/who/".len()..], query, &self.metrics) {
-                Ok(value) => Reply::json(200, value, hash),
-                Err(e) => Reply::error(e.status, e.code, e.message, hash),
-            },
+            "who" => Reply::answer(api::who(&loaded, &path["/v1/who/".len()..], query, &self.metrics), hash),
             _ => match serde_json::from_slice::<Value>(body) {
                 Err(e) => Reply::error(400, "bad-json", format!("the body is not JSON: {e}"), hash),
                 Ok(request) if !request.is_object() => Reply::error(400, "bad-request", "the body must be a JSON object", hash),
-                Ok(request) => {
-                    let answer = match endpoint {
-                        "desired" => api::desired(&loaded, &request, &self.metrics),
-                        "explain" => api::explain(&loaded, &request, &self.metrics),
-                        "plan" => api::plan(&loaded, &request, &self.metrics),
-                        _ => api::whatif(&loaded, &request, &self.metrics),
-                    };
-                    match answer {
-                        Ok(value) => Reply::json(200, value, hash),
-                        Err(e) => Reply::error(e.status, e.code, e.message, hash),
-                    }
-                }
+                Ok(request) => match endpoint {
+                    "desired" => Reply::answer(api::desired(&loaded, &request, &self.metrics), hash),
+                    "explain" => Reply::answer(api::explain(&loaded, &request, &self.metrics), hash),
+                    "plan" => Reply::answer(api::plan(&loaded, &request, &self.metrics), hash),
+                    _ => Reply::answer(api::whatif(&loaded, &request, &self.metrics), hash),
+                },
             },
         };
         (endpoint, reply)
@@ -399,5 +425,58 @@ impl Service {
         let given = authorization.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
         // Compared in time independent of where they differ.
         given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> Service {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        match Service::new(ServeConfig::new(root.join("roles"), Some(root.join("policies")))) {
+            Ok(service) => service,
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    fn record(id: &str) -> Value {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let feed = std::fs::read_to_string(root.join("fixtures/identities.jsonl")).unwrap_or_default();
+        feed.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["id"] == id)
+            .unwrap_or(Value::Null)
+    }
+
+    /// The typed answers are written straight to bytes: the same bytes as the JSON tree of the
+    /// same answer written with `policy_sha256` added (what the service answered before).
+    #[test]
+    fn answers_written_straight_to_bytes_equal_their_json_tree() {
+        let service = service();
+        let loaded = service.current();
+        let nhi = record("svc-deploy");
+        assert!(nhi.is_object(), "the example feed has `svc-deploy`");
+        let requests = [
+            json!({"identity": record("u-1001"), "as_of": "2026-11-21"}),
+            json!({"identity": record("u-1001"), "as_of": "2026-11-21", "explain": true}),
+            // A warning (the owner is not given), and an invalid record.
+            json!({"identities": [nhi, {"id": "u-x", "kind": "person", "attributes": {"status": "actve"}}], "as_of": "2026-11-21"}),
+        ];
+        for request in requests {
+            let answer = match api::desired(&loaded, &request, &service.metrics) {
+                Ok(answer) => answer,
+                Err(e) => panic!("{e:?}"),
+            };
+            let tree = serde_json::to_value(&answer).unwrap_or_default();
+            let direct = Reply::object(200, &answer, &loaded.policy_sha256);
+            assert_eq!(
+                String::from_utf8_lossy(&direct.body),
+                String::from_utf8_lossy(&Reply::json(200, tree, &loaded.policy_sha256).body),
+                "{request}"
+            );
+        }
+        assert!(String::from_utf8_lossy(&Reply::object(200, &json!({"a": 1}), "h").body) == r#"{"a":1,"policy_sha256":"h"}"#);
+        assert!(String::from_utf8_lossy(&Reply::object(200, &json!({}), "h").body) == r#"{"policy_sha256":"h"}"#);
     }
 }
