@@ -205,16 +205,21 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 
-    let (l, w) = phase(clients, requests, |c, i| {
-        let d = loaded.engine.desired(&states[pick(c, i)], None, options.as_of).unwrap();
-        std::hint::black_box(d);
-    });
-    report("library: Engine::desired", l, w);
-    let (l, w) = phase(clients, requests, |c, i| {
-        let reply = service.handle("POST", "/v1/desired", None, bodies[pick(c, i)].as_bytes());
-        assert_eq!(reply.status, 200);
-    });
-    report("library: Service::handle", l, w);
+    // Which phases run (all by default; one alone is handy under a profiler).
+    let phases = std::env::var("ENTITLE_LOAD_PHASES").unwrap_or_else(|_| "library,http,threads".into());
+    let runs = |name: &str| phases.split(',').any(|p| p.trim() == name);
+    if runs("library") {
+        let (l, w) = phase(clients, requests, |c, i| {
+            let d = loaded.engine.desired(&states[pick(c, i)], None, options.as_of).unwrap();
+            std::hint::black_box(d);
+        });
+        report("library: Engine::desired", l, w);
+        let (l, w) = phase(clients, requests, |c, i| {
+            let reply = service.handle("POST", "/v1/desired", None, bodies[pick(c, i)].as_bytes());
+            assert_eq!(reply.status, 200);
+        });
+        report("library: Service::handle", l, w);
+    }
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
@@ -231,27 +236,33 @@ fn main() {
         })
     };
     let client_threads = env_usize("ENTITLE_LOAD_CLIENT_THREADS", 1);
-    let (l, w) = async_phase(address, clients, requests, client_threads, &bodies, &pick);
-    report("http: POST /v1/desired", l, w);
-
-    let url = format!("http://{address}/v1/desired");
-    let agents: Vec<ureq::Agent> = (0..clients)
-        .map(|_| ureq::Agent::new_with_config(ureq::Agent::config_builder().build()))
-        .collect();
-    // Warm the connections once.
-    for agent in &agents {
-        agent.post(&url).content_type("application/json").send(bodies[0].as_str()).unwrap();
+    if runs("http") {
+        let (l, w) = async_phase(address, clients, requests, client_threads, &bodies, &pick);
+        report("http: POST /v1/desired", l, w);
     }
-    let (l, w) = phase(clients, requests, |c, i| {
-        let mut response = agents[c]
-            .post(&url)
-            .content_type("application/json")
-            .send(bodies[pick(c, i)].as_str())
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        std::hint::black_box(response.body_mut().read_to_vec().unwrap());
-    });
-    report("http, thread clients (ureq)", l, w);
+
+    if runs("threads") {
+        // The first generator, for comparison: one OS thread per client, each blocking on its ureq connection.
+        let url = format!("http://{address}/v1/desired");
+        let agents: Vec<ureq::Agent> = (0..clients)
+            .map(|_| ureq::Agent::new_with_config(ureq::Agent::config_builder().build()))
+            .collect();
+        // Warm the connections once.
+        for agent in &agents {
+            agent.post(&url).content_type("application/json").send(bodies[0].as_str()).unwrap();
+        }
+        let (l, w) = phase(clients, requests, |c, i| {
+            let mut response = agents[c]
+                .post(&url)
+                .content_type("application/json")
+                .send(bodies[pick(c, i)].as_str())
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let answer: Answer = serde_json::from_reader(response.body_mut().as_reader()).unwrap();
+            assert!(answer.results.len() == 1 && answer.results[0].valid);
+        });
+        report("http, thread clients (ureq)", l, w);
+    }
     let _ = stop.send(());
     server.join().unwrap();
 }

@@ -89,6 +89,8 @@ pub struct Loaded {
     pub population: Option<Population>,
     /// The live state of `--live`, when given.
     pub live: Option<Vec<LiveFile>>,
+    /// The catalog's names as JSON strings, for `desired` answers.
+    pub json_names: api::JsonNames,
 }
 
 impl Loaded {
@@ -107,6 +109,7 @@ impl Loaded {
         let (population, live) = read_feeds(config, &project)?;
         Ok(Loaded {
             policy_sha256: policy_sha256(&project),
+            json_names: api::JsonNames::new(project.catalog()),
             project,
             engine,
             population,
@@ -220,9 +223,14 @@ impl Reply {
     /// a JSON tree first.
     pub fn object<T: Serialize + ?Sized>(status: u16, body: &T, policy_sha256: &str) -> Reply {
         let mut bytes = Vec::with_capacity(512);
-        if let Err(e) = serde_json::to_writer(&mut bytes, body) {
-            return Reply::error(500, "internal", format!("the answer could not be written: {e}"), policy_sha256);
+        match serde_json::to_writer(&mut bytes, body) {
+            Ok(()) => Reply::written(status, bytes, policy_sha256),
+            Err(e) => Reply::error(500, "internal", format!("the answer could not be written: {e}"), policy_sha256),
         }
+    }
+
+    /// A JSON answer already written, with `policy_sha256` added as the last member of an object.
+    fn written(status: u16, mut bytes: Vec<u8>, policy_sha256: &str) -> Reply {
         if bytes.last() == Some(&b'}') {
             bytes.pop();
             if bytes.len() > 1 {
@@ -378,7 +386,16 @@ impl Service {
                 Err(e) => Reply::error(400, "bad-json", format!("the body is not JSON: {e}"), hash),
                 Ok(request) if !request.is_object() => Reply::error(400, "bad-request", "the body must be a JSON object", hash),
                 Ok(request) => match endpoint {
-                    "desired" => Reply::answer(api::desired(&loaded, &request, &self.metrics), hash),
+                    "desired" => match api::desired(&loaded, &request, &self.metrics) {
+                        Ok(answer) => {
+                            let mut bytes = Vec::with_capacity(8 * 1024);
+                            match answer.write(&loaded.json_names, &mut bytes) {
+                                Ok(()) => Reply::written(200, bytes, hash),
+                                Err(e) => Reply::error(500, "internal", format!("the answer could not be written: {e}"), hash),
+                            }
+                        }
+                        Err(e) => Reply::error(e.status, e.code, e.message, hash),
+                    },
                     "explain" => Reply::answer(api::explain(&loaded, &request, &self.metrics), hash),
                     "plan" => Reply::answer(api::plan(&loaded, &request, &self.metrics), hash),
                     _ => Reply::answer(api::whatif(&loaded, &request, &self.metrics), hash),
@@ -468,13 +485,12 @@ mod tests {
                 Ok(answer) => answer,
                 Err(e) => panic!("{e:?}"),
             };
-            let tree = serde_json::to_value(&answer).unwrap_or_default();
+            let tree = Reply::json(200, serde_json::to_value(&answer).unwrap_or_default(), &loaded.policy_sha256);
             let direct = Reply::object(200, &answer, &loaded.policy_sha256);
-            assert_eq!(
-                String::from_utf8_lossy(&direct.body),
-                String::from_utf8_lossy(&Reply::json(200, tree, &loaded.policy_sha256).body),
-                "{request}"
-            );
+            assert_eq!(String::from_utf8_lossy(&direct.body), String::from_utf8_lossy(&tree.body), "{request}");
+            // What the service answers: the summaries' names copied from the catalog's JSON.
+            let served = service.handle("POST", "/v1/desired", None, request.to_string().as_bytes());
+            assert_eq!(String::from_utf8_lossy(&served.body), String::from_utf8_lossy(&tree.body), "{request}");
         }
         assert!(String::from_utf8_lossy(&Reply::object(200, &json!({"a": 1}), "h").body) == r#"{"a":1,"policy_sha256":"h"}"#);
         assert!(String::from_utf8_lossy(&Reply::object(200, &json!({}), "h").body) == r#"{"policy_sha256":"h"}"#);
