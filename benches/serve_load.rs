@@ -10,6 +10,16 @@
 //! clients (default 32) send `ENTITLE_LOAD_REQUESTS` requests each
 //! (default 500), and each phase stops after 60 s whatever is left.
 //!
+//! The HTTP clients are closed-loop: each has its own keep-alive
+//! connection and sends its next request only once the answer to the last
+//! has arrived whole, with status 200 and a body that parses to one valid
+//! result; every request's latency is recorded, the slow ones included.
+//! The `http` phase runs them as tasks with hyper's client on a tokio
+//! runtime of `ENTITLE_LOAD_CLIENT_THREADS` threads (default 1); the
+//! `threads` phase, the first generator, as one OS thread per client
+//! blocking on ureq. `ENTITLE_LOAD_PHASES` (default
+//! `library,http,threads`) picks phases.
+//!
 //! `cargo bench --bench serve_load` prints throughput and p50/p99/max
 //! latency per phase; benches/README.md records the figures.
 
@@ -258,7 +268,7 @@ fn main() {
                 .send(bodies[pick(c, i)].as_str())
                 .unwrap();
             assert_eq!(response.status().as_u16(), 200);
-            let answer: Answer = serde_json::from_reader(response.body_mut().as_reader()).unwrap();
+            let answer: Answer = serde_json::from_slice(&response.body_mut().read_to_vec().unwrap()).unwrap();
             assert!(answer.results.len() == 1 && answer.results[0].valid);
         });
         report("http, thread clients (ureq)", l, w);
