@@ -17,7 +17,8 @@
 //! The `http` phase runs them as tasks with hyper's client on a tokio
 //! runtime of `ENTITLE_LOAD_CLIENT_THREADS` threads (default 1); the
 //! `threads` phase, the first generator, as one OS thread per client
-//! blocking on ureq. `ENTITLE_LOAD_PHASES` (default
+//! blocking on ureq. `ENTITLE_LOAD_SERVER_WORKERS` sets the service's
+//! runtime workers (default one per core). `ENTITLE_LOAD_PHASES` (default
 //! `library,http,threads`) picks phases.
 //!
 //! `cargo bench --bench serve_load` prints throughput and p50/p99/max
@@ -195,7 +196,10 @@ fn main() {
         .map(|v| json!({"identity": v, "as_of": as_of}).to_string())
         .collect();
     let service = Arc::new(
-        Service::new(ServeConfig::new(dir.path().join("roles"), Some(dir.path().join("policies"))))
+        Service::new(ServeConfig {
+            workers: std::env::var("ENTITLE_LOAD_SERVER_WORKERS").ok().and_then(|v| v.parse().ok()),
+            ..ServeConfig::new(dir.path().join("roles"), Some(dir.path().join("policies")))
+        })
         .unwrap_or_else(|d| panic!("{d:?}")),
     );
     let loaded = service.current();

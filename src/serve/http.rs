@@ -45,7 +45,11 @@ where
     R: FnOnce(Arc<Service>) -> Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> + Send + 'static,
 {
     listener.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = service.config().workers {
+        builder.worker_threads(workers.max(1));
+    }
+    let runtime = builder
         .enable_all()
         .thread_name("entitle-serve")
         .build()?;

@@ -54,6 +54,8 @@ pub struct ServeConfig {
     pub live: Vec<PathBuf>,
     /// The application of SCIM group exports among `live` (`--app`).
     pub app: Option<String>,
+    /// The HTTP runtime's worker threads (`None`: one per core).
+    pub workers: Option<usize>,
 }
 
 impl ServeConfig {
@@ -69,6 +71,7 @@ impl ServeConfig {
             identities: None,
             live: Vec::new(),
             app: None,
+            workers: None,
         }
     }
 }
