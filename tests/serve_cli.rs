@@ -358,10 +358,7 @@ fn every_endpoint_answers_as_the_cli_does_and_as_documented() {
     // who: this service was started without `--identities`.
     let (status, none) = get(&served, "/v1/who/github:org-member");
     assert_eq!((status, none["error"]["code"].clone()), (409, json!("no-identities")), "{none}");
-    assert!(
-        none["error"]["message"].as_str().unwrap().contains("--identities FILE"),
-        "{none}"
-    );
+    assert!(none["error"]["message"].as_str().unwrap().contains("--identities FILE"), "{none}");
 
     // health, readiness, metrics
     for path in ["/healthz", "/readyz"] {
@@ -550,7 +547,10 @@ fn without_hash(mut answer: Value) -> Value {
 #[test]
 fn who_answers_entitlements_roles_and_packages_as_the_cli_does() {
     let served = serve_with(
-        &[("people.jsonl", "fixtures/identities.jsonl"), ("grants.jsonl", "fixtures/live.jsonl")],
+        &[
+            ("people.jsonl", "fixtures/identities.jsonl"),
+            ("grants.jsonl", "fixtures/live.jsonl"),
+        ],
         &["--identities", "people.jsonl", "--live", "grants.jsonl"],
     );
     for (path, cli) in [
@@ -610,13 +610,19 @@ fn who_answers_entitlements_roles_and_packages_as_the_cli_does() {
         metrics.contains("entitle_requests_total{endpoint=\"who\",status=\"404\"} 5\n"),
         "{metrics}"
     );
-    assert!(metrics.contains("entitle_decisions_total 498\n"), "six answers of 83 identities: {metrics}");
+    assert!(
+        metrics.contains("entitle_decisions_total 498\n"),
+        "six answers of 83 identities: {metrics}"
+    );
 }
 
 #[test]
 fn a_broken_identity_feed_keeps_the_old_population_serving_and_a_good_one_is_swapped_in() {
     let served = serve_with(
-        &[("people.jsonl", "fixtures/identities.jsonl"), ("grants.jsonl", "fixtures/live.jsonl")],
+        &[
+            ("people.jsonl", "fixtures/identities.jsonl"),
+            ("grants.jsonl", "fixtures/live.jsonl"),
+        ],
         &["--identities", "people.jsonl", "--live", "grants.jsonl"],
     );
     let path = "/v1/who/aws:prod-admin?as_of=2026-11-21";
@@ -643,8 +649,9 @@ fn a_broken_identity_feed_keeps_the_old_population_serving_and_a_good_one_is_swa
         assert_eq!(reload["error"]["code"], "reload-failed");
         let diagnostics = reload["error"]["diagnostics"].as_array().unwrap();
         assert!(
-            diagnostics.iter().any(|d| d["message"].as_str().unwrap().contains(says)
-                && d["file"].as_str().unwrap().ends_with("people.jsonl")),
+            diagnostics
+                .iter()
+                .any(|d| d["message"].as_str().unwrap().contains(says) && d["file"].as_str().unwrap().ends_with("people.jsonl")),
             "{reload}"
         );
         let (status, now) = get(&served, path);

@@ -10,11 +10,7 @@ use super::errors::CliError;
 /// The error for `file`, given where a feed of kind `expected` belongs, when it is plainly the other kind.
 pub fn misplaced(file: &str, bytes: &[u8], expected: FeedKind) -> Option<CliError> {
     let found = entitle::io::feed_kind::misplaced(file, bytes, expected)?;
-    Some(
-        CliError::new("wrong-feed-kind", found.message)
-            .at(file, None)
-            .with_help(found.help),
-    )
+    Some(CliError::new("wrong-feed-kind", found.message).at(file, None).with_help(found.help))
 }
 
 #[cfg(test)]

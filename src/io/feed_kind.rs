@@ -21,7 +21,6 @@ pub enum FeedKind {
 /// How much of a file is looked at.
 const SNIFF_BYTES: usize = 64 * 1024;
 
-
 /// The kind of feed `bytes` looks like, when its first record says so clearly.
 pub fn sniff(bytes: &[u8]) -> Option<FeedKind> {
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(SNIFF_BYTES)]);

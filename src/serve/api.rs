@@ -469,13 +469,15 @@ pub fn whatif(loaded: &Loaded, request: &Value, metrics: &Metrics) -> Result<Wha
 /// The target of a `who` path (what follows `/v1/who/`): one percent-encoded entitlement id, or
 /// `role/` or `package/` and one percent-encoded id.
 fn who_target(rest: &str) -> Result<Target, ApiError> {
-    let not_found = || ApiError {
+    let not_found = || {
+        ApiError {
         status: 404,
         code: "not-found",
         message: format!(
             "no endpoint `/v1/who/{}`: ask `/v1/who/{{entitlement}}`, `/v1/who/role/{{role}}` or `/v1/who/package/{{package}}` (a `/` in an id is written `%2F`)",
             shown(rest)
         ),
+    }
     };
     let decode = |segment: &str| -> Result<String, ApiError> {
         if segment.is_empty() {
@@ -529,8 +531,7 @@ pub fn who(loaded: &Loaded, rest: &str, query: &str, metrics: &Metrics) -> Resul
         return Err(ApiError {
             status: 409,
             code: "no-identities",
-            message: "`who` answers from an identity feed, and none is loaded: start `entitle serve` with `--identities FILE`"
-                .into(),
+            message: "`who` answers from an identity feed, and none is loaded: start `entitle serve` with `--identities FILE`".into(),
         });
     };
     let parameters = query_parameters(query, &["as_of"])?;
@@ -548,7 +549,12 @@ pub fn who(loaded: &Loaded, rest: &str, query: &str, metrics: &Metrics) -> Resul
                     "package" => "unknown-package",
                     _ => "unknown-entitlement",
                 },
-                message: WhoError::Unknown { what, id: shown(&id), help }.to_string(),
+                message: WhoError::Unknown {
+                    what,
+                    id: shown(&id),
+                    help,
+                }
+                .to_string(),
             })
         }
         Err(e) => return Err(internal(e)),

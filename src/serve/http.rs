@@ -49,10 +49,7 @@ where
     if let Some(workers) = service.config().workers {
         builder.worker_threads(workers.max(1));
     }
-    let runtime = builder
-        .enable_all()
-        .thread_name("entitle-serve")
-        .build()?;
+    let runtime = builder.enable_all().thread_name("entitle-serve").build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -163,9 +160,8 @@ async fn respond(service: Arc<Service>, request: Request<Incoming>) -> Response<
             }
         };
         let route = path.split('?').next().unwrap_or_default();
-        let heavy = body.len() > INLINE_BODY_BYTES
-            || matches!(route, "/v1/plan" | "/v1/whatif" | "/v1/reload")
-            || route.starts_with("/v1/who/");
+        let heavy =
+            body.len() > INLINE_BODY_BYTES || matches!(route, "/v1/plan" | "/v1/whatif" | "/v1/reload") || route.starts_with("/v1/who/");
         if heavy {
             let worker = service.clone();
             match tokio::task::spawn_blocking(move || worker.handle(&method, &path, authorization.as_deref(), &body)).await {

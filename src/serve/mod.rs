@@ -121,10 +121,13 @@ impl Loaded {
     }
 }
 
+/// The population of `--identities` and the live files of `--live`, each when given.
+type Feeds = (Option<Population>, Option<Vec<LiveFile>>);
+
 /// The identity feed and live files of `config`, read within one [`ReadBudget`] exactly as the
 /// CLI reads them (a live export given as identities, or the reverse, is refused; a feed that
 /// cannot be read through is an error, never a shorter population); every failure as a diagnostic.
-fn read_feeds(config: &ServeConfig, project: &Project) -> Result<(Option<Population>, Option<Vec<LiveFile>>), Vec<Diagnostic>> {
+fn read_feeds(config: &ServeConfig, project: &Project) -> Result<Feeds, Vec<Diagnostic>> {
     let budget = ReadBudget::per_run();
     let mut failures = Vec::new();
     let mut read = |path: &std::path::Path, kind: FeedKind| -> Option<(String, Vec<u8>)> {
@@ -143,10 +146,8 @@ fn read_feeds(config: &ServeConfig, project: &Project) -> Result<(Option<Populat
             }
             Ok((file, bytes)) => match misplaced(&file, &bytes, kind) {
                 Some(m) => {
-                    failures.push(
-                        Diagnostic::new(crate::diag::Code::Io, crate::diag::Location::new(file, 0, 0), m.message)
-                            .with_help(m.help),
-                    );
+                    failures
+                        .push(Diagnostic::new(crate::diag::Code::Io, crate::diag::Location::new(file, 0, 0), m.message).with_help(m.help));
                     None
                 }
                 None => Some((file, bytes)),
@@ -490,10 +491,18 @@ mod tests {
             };
             let tree = Reply::json(200, serde_json::to_value(&answer).unwrap_or_default(), &loaded.policy_sha256);
             let direct = Reply::object(200, &answer, &loaded.policy_sha256);
-            assert_eq!(String::from_utf8_lossy(&direct.body), String::from_utf8_lossy(&tree.body), "{request}");
+            assert_eq!(
+                String::from_utf8_lossy(&direct.body),
+                String::from_utf8_lossy(&tree.body),
+                "{request}"
+            );
             // What the service answers: the summaries' names copied from the catalog's JSON.
             let served = service.handle("POST", "/v1/desired", None, request.to_string().as_bytes());
-            assert_eq!(String::from_utf8_lossy(&served.body), String::from_utf8_lossy(&tree.body), "{request}");
+            assert_eq!(
+                String::from_utf8_lossy(&served.body),
+                String::from_utf8_lossy(&tree.body),
+                "{request}"
+            );
         }
         assert!(String::from_utf8_lossy(&Reply::object(200, &json!({"a": 1}), "h").body) == r#"{"a":1,"policy_sha256":"h"}"#);
         assert!(String::from_utf8_lossy(&Reply::object(200, &json!({}), "h").body) == r#"{"policy_sha256":"h"}"#);
