@@ -1,6 +1,7 @@
 //! `entitle check` and `entitle compile` through the binary, on the bundled
 //! example and on a copy of it with four planted faults.
 
+use crate::common::copy_dir;
 use std::path::Path;
 use std::process::Command;
 
@@ -10,19 +11,6 @@ fn entitle(dir: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("entitle runs")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn replace_once(file: &Path, from: &str, to: &str) {

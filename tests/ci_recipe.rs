@@ -5,6 +5,7 @@
 //! clean pull request and fails one whose change breaks a test and leaves
 //! the committed artefacts stale — writing every report either way.
 
+use crate::common::copy_dir;
 use std::path::Path;
 use std::process::Command;
 
@@ -82,19 +83,6 @@ fn git(dir: &Path, args: &[&str]) {
         &[],
     );
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The script's exit code and its log (stdout and stderr).

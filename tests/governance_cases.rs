@@ -24,6 +24,7 @@
 //! writes the expected files from the actual run instead (review them with
 //! `git diff`).
 
+use crate::common::copy_dir;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -210,18 +211,6 @@ fn readme_governance_examples_are_what_the_binary_prints() {
                 Some(at) => from += at + stretch.len(),
                 None => panic!("README's {name} example shows\n{stretch}\nwhich `entitle` does not print (after what came before); it prints:\n{printed}"),
             }
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create a directory");
-    for entry in std::fs::read_dir(from).expect("read a directory").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_dir(&path, &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).expect("copy a file");
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::common::copy_dir;
 use serde_json::Value;
 
 fn entitle(dir: &Path, args: &[&str]) -> Output {
@@ -25,19 +26,6 @@ fn root() -> &'static Path {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! expectation, a coverage gate set too high, or a malformed suite fails the
 //! run with the exit code CI reads; output is byte-identical from run to run.
 
+use crate::common::copy_dir;
 use std::path::Path;
 use std::process::Command;
 
@@ -20,19 +21,6 @@ fn root() -> &'static Path {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A copy of the example organisation (roles, policies, fixtures) to change.

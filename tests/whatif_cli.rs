@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::copy_dir;
 use serde_json::Value;
 
 fn case_dir(name: &str) -> PathBuf {
@@ -35,19 +36,6 @@ fn git(dir: &Path, args: &[&str]) {
         .output()
         .unwrap_or_else(|e| panic!("cannot run git: {e}"));
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// A repository whose `HEAD~1` holds `base` and `HEAD` holds `head` (each with `roles/` and `policies/`).

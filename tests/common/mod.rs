@@ -51,3 +51,17 @@ pub fn assert_engine_matches_oracle(project: &Arc<Project>, identities: &[Identi
     }
     out
 }
+
+/// Copies a directory tree (a policy repository into a temporary directory), panicking on any error.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
